@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Parsers for xenstore values, in pure code. The frontend (a guest) writes some of these keys
+ * and may write anything: numbers are strict decimal with an explicit upper bound, nothing is
+ * trimmed, and nothing is accepted by accident (no sign, no spaces, no hex, no trailing bytes).
+ */
+#ifndef XENBLKD_XS_VALUE_H
+#define XENBLKD_XS_VALUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Strict decimal: 1..20 digits, value <= max. 0, -EINVAL (malformed) or -ERANGE (> max). */
+int xbd_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+enum xbd_format {
+	XBD_FORMAT_RAW,
+	XBD_FORMAT_QCOW2,
+};
+
+/*
+ * The toolstack's `params`: "<format>:<path>" as libxl writes it ("aio:", "raw:", "qcow2:"), or
+ * a bare absolute path (raw). The format comes from this prefix only, never from the image's
+ * bytes. *path points into `params`. -EINVAL if malformed, -EPROTONOSUPPORT for a known format
+ * the daemon cannot serve.
+ */
+int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path);
+
+/* The toolstack's `mode`: "r" (read-only) or "w" (read-write; libxl also writes "w!"). */
+int xbd_parse_mode(const char *mode, bool *readonly);
+
+#endif

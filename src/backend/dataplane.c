@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The data plane thread for one ring (see dataplane.h). Its loop: consume requests up to a
+ * bound, submit the batch, wait for completions or a kick, push responses and notify when the
+ * ring macros say so, and only when the ring is found empty after the final check, unmask the
+ * event channel. Unmasking late means a busy frontend's kicks coalesce instead of storming
+ * (XSA-332), while the final check guarantees no request is left unseen.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "dp_internal.h"
+
+#define WAIT_TIMEOUT_MS 1000
+#define FD_EVTCHN 0
+#define FD_STOP 1
+
+static void halt(struct xbd_dataplane *dp, const char *reason)
+{
+	uint64_t one = 1;
+
+	if (atomic_load(&dp->halted))
+		return;
+	dp->halt_reason = reason;
+	/* Release: the control thread that sees `halted` also sees the reason. */
+	atomic_store_explicit(&dp->halted, true, memory_order_release);
+	xbd_err(dp->cfg.log_prefix, "ring halted: %s", reason);
+	if (write(dp->cfg.notify_fd, &one, sizeof(one)) < 0)
+		xbd_err(dp->cfg.log_prefix, "cannot signal the control thread: %s", strerror(errno));
+}
+
+/* Consume up to one ring's worth of requests. True if requests may remain. */
+static bool consume(struct xbd_dataplane *dp)
+{
+	unsigned int budget = xbd_ring_size(&dp->ring);
+	blkif_request_t copy;
+
+	while (budget-- > 0) {
+		int r = xbd_ring_pop(&dp->ring, &copy);
+
+		if (r == 0)
+			return false;
+		if (r < 0) {
+			halt(dp, "frontend req_prod is beyond the ring (broken or hostile frontend)");
+			return false;
+		}
+		dp_handle_request(dp, &copy);
+	}
+	return true;
+}
+
+static void push_and_notify(struct xbd_dataplane *dp)
+{
+	if (!dp->responses_pending)
+		return;
+	dp->responses_pending = false;
+	if (xbd_ring_push_responses(&dp->ring)) {
+		dp->cfg.xen->evtchn_notify(dp->evt, dp->local_port);
+		pthread_mutex_lock(&dp->stats_lock);
+		dp->stats.notifies++;
+		pthread_mutex_unlock(&dp->stats_lock);
+	}
+}
+
+static void take_events(struct xbd_dataplane *dp)
+{
+	uint32_t port;
+
+	/* Each pending() masks the port it returns; we unmask once the ring is drained. */
+	while (dp->cfg.xen->evtchn_pending(dp->evt, &port) == 0) {
+		if (port == dp->local_port) {
+			dp->port_masked = true;
+			pthread_mutex_lock(&dp->stats_lock);
+			dp->stats.events++;
+			pthread_mutex_unlock(&dp->stats_lock);
+		} else {
+			dp->cfg.xen->evtchn_unmask(dp->evt, port);
+		}
+	}
+}
+
+static void take_stop(struct xbd_dataplane *dp)
+{
+	uint64_t v;
+
+	if (read(dp->stop_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		dp->stopping = true;
+}
+
+/* Ring empty: re-arm req_event, and unmask only if nothing slipped in meanwhile. */
+static bool idle_check(struct xbd_dataplane *dp)
+{
+	if (xbd_ring_final_check(&dp->ring))
+		return true;
+	if (dp->port_masked) {
+		dp->port_masked = false;
+		dp->cfg.xen->evtchn_unmask(dp->evt, dp->local_port);
+	}
+	return false;
+}
+
+static bool accepting(struct xbd_dataplane *dp)
+{
+	return !dp->stopping && !atomic_load(&dp->halted);
+}
+
+static int run_loop(struct xbd_dataplane *dp)
+{
+	const struct xbd_engine_ops *eng = dp->cfg.engine;
+	int fds[2] = { [FD_EVTCHN] = dp->cfg.xen->evtchn_fd(dp->evt), [FD_STOP] = dp->stop_fd };
+
+	for (;;) {
+		bool more = false;
+		unsigned int ready = 0;
+		int r;
+
+		/* With every slot busy the ring cannot give us more; wait for completions
+		 * rather than spin, and leave the port masked until we can look again. */
+		if (accepting(dp) && dp->busy < dp->nr_slots) {
+			more = consume(dp);
+			if (!more && accepting(dp) && dp->busy < dp->nr_slots)
+				more = idle_check(dp);
+		}
+		r = eng->submit(dp->engine);
+		push_and_notify(dp);
+		if (r < 0)
+			return r;
+		if (dp->stopping && dp->busy == 0)
+			return 0;
+		r = eng->wait(dp->engine, fds, 2, &ready, !more, WAIT_TIMEOUT_MS);
+		if (r < 0)
+			return r;
+		if (ready & (1u << FD_EVTCHN))
+			take_events(dp);
+		if (ready & (1u << FD_STOP))
+			take_stop(dp);
+		push_and_notify(dp);
+	}
+}
+
+static int setup(struct xbd_dataplane *dp)
+{
+	const struct xbd_dataplane_cfg *c = &dp->cfg;
+	const struct xbd_xen_ops *x = c->xen;
+	int r;
+
+	r = x->gnt_open(&dp->gnt);
+	if (r)
+		return r;
+	r = x->gnt_map(dp->gnt, c->fe_domid, c->ring_refs, c->nr_ring_refs, true, &dp->sring);
+	if (r)
+		return r;
+	r = xbd_ring_init(&dp->ring, dp->sring, (size_t)c->nr_ring_refs * 4096u, c->proto);
+	if (r)
+		return r;
+	r = x->evtchn_open(&dp->evt);
+	if (r)
+		return r;
+	r = x->evtchn_bind(dp->evt, c->fe_domid, c->remote_port, &dp->local_port);
+	if (r)
+		return r;
+	r = dp_slots_alloc(dp, xbd_ring_size(&dp->ring));
+	if (r)
+		return r;
+	return c->engine->init(&dp->engine, dp->nr_slots, c->disk_fd);
+}
+
+/* Undo setup() in reverse; safe on a partial setup. Nothing may be in flight. */
+static void teardown(struct xbd_dataplane *dp)
+{
+	const struct xbd_xen_ops *x = dp->cfg.xen;
+
+	if (dp->engine)
+		dp->cfg.engine->fini(dp->engine);
+	dp_slots_free(dp);
+	if (dp->evt) {
+		if (dp->local_port)
+			x->evtchn_unbind(dp->evt, dp->local_port);
+		x->evtchn_close(dp->evt);
+	}
+	if (dp->sring)
+		x->gnt_unmap(dp->gnt, dp->sring, dp->cfg.nr_ring_refs);
+	if (dp->gnt)
+		x->gnt_close(dp->gnt);
+	dp->engine = NULL;
+	dp->evt = NULL;
+	dp->sring = NULL;
+	dp->gnt = NULL;
+}
+
+static void drain(struct xbd_dataplane *dp)
+{
+	unsigned int ready;
+
+	dp->stopping = true;
+	while (dp->busy > 0 && dp->cfg.engine->wait(dp->engine, NULL, 0, &ready, true,
+						     WAIT_TIMEOUT_MS) >= 0)
+		push_and_notify(dp);
+	push_and_notify(dp);
+}
+
+/* After a failure: keep the ring mapped until the control thread asks us to stop. */
+static void wait_for_stop(struct xbd_dataplane *dp)
+{
+	struct pollfd p = { .fd = dp->stop_fd, .events = POLLIN };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
+static void *thread_main(void *arg)
+{
+	struct xbd_dataplane *dp = arg;
+	int r = setup(dp);
+
+	dp->start_result = r;
+	sem_post(&dp->started);
+	if (r) {
+		teardown(dp);
+		return NULL;
+	}
+	r = run_loop(dp);
+	if (r < 0) {
+		xbd_err(dp->cfg.log_prefix, "data plane error: %s", strerror(-r));
+		halt(dp, "I/O engine failure");
+		drain(dp);
+		wait_for_stop(dp);
+	}
+	teardown(dp);
+	return NULL;
+}
+
+int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplane **out)
+{
+	struct xbd_dataplane *dp = calloc(1, sizeof(*dp));
+	int r;
+
+	if (!dp)
+		return -ENOMEM;
+	dp->cfg = *cfg;
+	dp->guest_rl = (struct xbd_ratelimit)XBD_RATELIMIT_INIT(5, 10);
+	pthread_mutex_init(&dp->stats_lock, NULL);
+	sem_init(&dp->started, 0, 0);
+	dp->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r = dp->stop_fd < 0 ? -errno : -pthread_create(&dp->thread, NULL, thread_main, dp);
+	if (r == 0) {
+		while (sem_wait(&dp->started) < 0 && errno == EINTR)
+			;
+		r = dp->start_result;
+		if (r)
+			pthread_join(dp->thread, NULL);
+	}
+	if (r) {
+		if (dp->stop_fd >= 0)
+			close(dp->stop_fd);
+		sem_destroy(&dp->started);
+		pthread_mutex_destroy(&dp->stats_lock);
+		free(dp);
+		return r;
+	}
+	*out = dp;
+	return 0;
+}
+
+void xbd_dataplane_stop(struct xbd_dataplane *dp)
+{
+	uint64_t one = 1;
+
+	if (!dp)
+		return;
+	if (write(dp->stop_fd, &one, sizeof(one)) < 0)
+		xbd_err(dp->cfg.log_prefix, "cannot stop the data plane: %s", strerror(errno));
+	pthread_join(dp->thread, NULL);
+	close(dp->stop_fd);
+	sem_destroy(&dp->started);
+	pthread_mutex_destroy(&dp->stats_lock);
+	free(dp);
+}
+
+bool xbd_dataplane_halted(struct xbd_dataplane *dp, const char **reason)
+{
+	if (!atomic_load_explicit(&dp->halted, memory_order_acquire))
+		return false;
+	*reason = dp->halt_reason;
+	return true;
+}
+
+void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stats *out)
+{
+	pthread_mutex_lock(&dp->stats_lock);
+	*out = dp->stats;
+	pthread_mutex_unlock(&dp->stats_lock);
+}

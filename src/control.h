@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The control loop: one thread that waits on xenstore watches, signals and the data plane's
+ * halt notification, and drives the device through the state machine until the toolstack
+ * removes it or a signal asks the daemon to stop.
+ */
+#ifndef XENBLKD_CONTROL_H
+#define XENBLKD_CONTROL_H
+
+#include "xenblkd/vbd.h"
+
+/* 0 when the device was removed or the daemon was asked to stop and closed cleanly. */
+int xbd_control_run(struct xbd_vbd *v);
+
+#endif

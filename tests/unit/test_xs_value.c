@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The strict xenstore value parsers: every malformed number a frontend could write is refused,
+ * and the toolstack's params/mode are read exactly as libxl writes them.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "xenblkd/xs_value.h"
+
+struct uint_case {
+	const char *in;
+	uint64_t max;
+	int ret;
+	uint64_t val;
+};
+
+static const struct uint_case uint_cases[] = {
+	{ "0", 10, 0, 0 },
+	{ "10", 10, 0, 10 },
+	{ "11", 10, -ERANGE, 0 },
+	{ "18446744073709551615", UINT64_MAX, 0, UINT64_MAX },
+	{ "18446744073709551616", UINT64_MAX, -ERANGE, 0 },
+	{ "99999999999999999999", UINT64_MAX, -ERANGE, 0 },
+	{ "000000000000000000001", UINT64_MAX, -EINVAL, 0 }, /* 21 digits */
+	{ "", 10, -EINVAL, 0 },
+	{ "-1", 10, -EINVAL, 0 },
+	{ "+1", 10, -EINVAL, 0 },
+	{ " 1", 10, -EINVAL, 0 },
+	{ "1 ", 10, -EINVAL, 0 },
+	{ "0x1", 10, -EINVAL, 0 },
+	{ "1a", 10, -EINVAL, 0 },
+	{ "4294967295", UINT32_MAX, 0, UINT32_MAX },
+	{ "4294967296", UINT32_MAX, -ERANGE, 0 },
+	{ NULL, 10, -EINVAL, 0 },
+};
+
+static void test_uint(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(uint_cases) / sizeof(uint_cases[0]); i++) {
+		const struct uint_case *c = &uint_cases[i];
+		uint64_t v = 12345;
+		int r = xbd_parse_uint(c->in, c->max, &v);
+
+		print_message("'%s'\n", c->in ? c->in : "(null)");
+		assert_int_equal(r, c->ret);
+		if (r == 0)
+			assert_int_equal(v, c->val);
+		else
+			assert_int_equal(v, 12345); /* untouched on failure */
+	}
+}
+
+static void test_params(void **state)
+{
+	enum xbd_format f;
+	const char *p;
+
+	(void)state;
+	assert_int_equal(xbd_parse_params("aio:/srv/a.img", &f, &p), 0);
+	assert_int_equal(f, XBD_FORMAT_RAW);
+	assert_string_equal(p, "/srv/a.img");
+	assert_int_equal(xbd_parse_params("raw:/x", &f, &p), 0);
+	assert_int_equal(xbd_parse_params("/dev/vg/lv", &f, &p), 0);
+	assert_string_equal(p, "/dev/vg/lv");
+	assert_int_equal(xbd_parse_params("qcow2:/x.qcow2", &f, &p), 0);
+	assert_int_equal(f, XBD_FORMAT_QCOW2);
+	assert_int_equal(xbd_parse_params("vhd:/x.vhd", &f, &p), -EPROTONOSUPPORT);
+	assert_int_equal(xbd_parse_params("aio:relative", &f, &p), -EINVAL);
+	assert_int_equal(xbd_parse_params("relative", &f, &p), -EINVAL);
+	assert_int_equal(xbd_parse_params("nbd:host:1", &f, &p), -EINVAL);
+	assert_int_equal(xbd_parse_params("", &f, &p), -EINVAL);
+	assert_int_equal(xbd_parse_params(NULL, &f, &p), -EINVAL);
+}
+
+static void test_mode(void **state)
+{
+	bool ro = false;
+
+	(void)state;
+	assert_int_equal(xbd_parse_mode("r", &ro), 0);
+	assert_true(ro);
+	assert_int_equal(xbd_parse_mode("w", &ro), 0);
+	assert_false(ro);
+	assert_int_equal(xbd_parse_mode("w!", &ro), 0);
+	assert_int_equal(xbd_parse_mode("rw", &ro), -EINVAL);
+	assert_int_equal(xbd_parse_mode("", &ro), -EINVAL);
+	assert_int_equal(xbd_parse_mode(NULL, &ro), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_mode),
+	};
+
+	return cmocka_run_group_tests_name("xs_value", tests, NULL, NULL);
+}
