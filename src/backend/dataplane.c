@@ -45,7 +45,7 @@ static bool consume(struct xbd_dataplane *dp)
 		if (r == 0)
 			return false;
 		if (r < 0) {
-			halt(dp, "frontend req_prod is beyond the ring (broken or hostile frontend)");
+			halt(dp, "impossible req_prod from the frontend (more than a ring ahead, or moved backwards)");
 			return false;
 		}
 		dp_handle_request(dp, &copy);
