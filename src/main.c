@@ -51,7 +51,6 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	};
 	int o;
 
-	c->vbd.engine = "io_uring";
 	while ((o = getopt_long(argc, argv, "b:i:e:g:x:vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'b': c->vbd.backend_path = optarg; break;
@@ -114,7 +113,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xenblkd: --xen must be real or sim\n");
 		return 2;
 	}
-	xbd_info(NULL, "starting on %s Xen, engine %s, grant copy", xen->name, c.vbd.engine);
+	xbd_info(NULL, "starting on %s Xen, grant copy", xen->name);
 	r = xbd_vbd_init(&v, xen, &c.vbd);
 	if (!r)
 		r = xbd_control_run(&v);

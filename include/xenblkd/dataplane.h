@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "xenblkd/io.h"
+#include "xenblkd/storage.h"
 #include "xenblkd/req.h"
 #include "xenblkd/ring.h"
 #include "xenblkd/xen_ops.h"
@@ -27,9 +27,7 @@ struct xbd_dataplane_cfg {
 	uint32_t remote_port; /* the frontend's event channel */
 	enum xbd_proto proto;
 	struct xbd_limits limits;
-	int disk_fd;
-	uint32_t mem_align;
-	const struct xbd_engine_ops *engine;
+	struct xbd_disk *disk;
 	const char *log_prefix;
 	int notify_fd; /* eventfd: written once when the data plane halts on its own */
 };

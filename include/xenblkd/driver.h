@@ -1,30 +1,59 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Backing drivers: what a virtual disk is stored in. A driver opens the image named by the
- * toolstack and says what it offers (size, sector sizes, read-only, O_DIRECT); the data plane
- * then submits I/O on the driver's file descriptor through an engine. Raw files and block
- * devices are the first driver; image formats come later behind the same interface.
+ * Backing drivers: what a virtual disk is stored in (a raw file or block device, an image
+ * format, or test drivers). A driver is a small vtable in the style of nbdkit's plugins; the
+ * storage queue (storage.c) calls it and owns completion delivery. Drivers see the disk and
+ * queue structures defined here; the data plane never does (it uses storage.h only).
  */
 #ifndef XENBLKD_DRIVER_H
 #define XENBLKD_DRIVER_H
 
-#include <stdbool.h>
-#include <stdint.h>
+#include "xenblkd/io.h"
+#include "xenblkd/storage.h"
 
 struct xbd_disk {
-	int fd;
-	bool readonly;
-	bool direct;            /* opened with O_DIRECT */
-	bool is_blockdev;
-	uint64_t size;          /* bytes */
-	uint32_t sector_size;   /* logical: the smallest I/O unit the guest may issue */
-	uint32_t physical_sector_size;
-	uint32_t mem_align;     /* buffer alignment O_DIRECT needs */
+	struct xbd_disk_config cfg;   /* strings owned by the disk */
+	struct xbd_disk_info info;    /* filled by the driver's open */
+	const struct xbd_driver_ops *drv;
+	const struct xbd_engine_ops *engine;
+	int fd;                       /* for drivers on a file descriptor, else -1 */
+	void *priv;                   /* the driver's */
+	char log_prefix[48];
 };
 
-/* Open a raw file or block device. `readonly` comes from the toolstack's mode.
- * -EINVAL with a logged reason if O_DIRECT is refused (no buffered fallback yet). */
-int xbd_disk_open_raw(struct xbd_disk *d, const char *path, bool readonly, const char *log_prefix);
-void xbd_disk_close(struct xbd_disk *d);
+struct xbd_sq {
+	struct xbd_disk *disk;
+	struct xbd_engine *eng;       /* on disk->fd; NULL for drivers without a descriptor */
+	void *priv;                   /* the driver's per-queue state */
+	unsigned int inflight;        /* accepted and not yet completed */
+	struct xbd_io *soft_head;     /* completions waiting for the next wait() */
+	struct xbd_io **soft_tail;
+};
+
+struct xbd_driver_ops {
+	const char *name;
+	/* Required. Control thread. Open d->cfg.path, fill d->info (and d->fd if any). */
+	int (*open)(struct xbd_disk *d);
+	/* Required. Control thread, after every queue is closed. */
+	void (*close)(struct xbd_disk *d);
+	/* Optional. Control thread. Re-read the size into d->info.size. */
+	int (*refresh)(struct xbd_disk *d);
+	/* Optional. Data thread. Per-queue state in q->priv. */
+	int (*queue_open)(struct xbd_sq *q);
+	void (*queue_close)(struct xbd_sq *q);
+	/*
+	 * Required. Data thread. Start one I/O. It completes later through xbd_sq_complete() or
+	 * through the engine (xbd_sq_engine_queue()). A negative return means the I/O was not
+	 * accepted; the queue then completes it with that error.
+	 */
+	int (*submit)(struct xbd_sq *q, struct xbd_io *io);
+};
+
+extern const struct xbd_driver_ops xbd_driver_raw;
+
+/* Complete `io` with res (0 / -errno) at the next xbd_sq_wait(), never from inside submit. */
+void xbd_sq_complete(struct xbd_sq *q, struct xbd_io *io, int res);
+/* Hand a READ, WRITE or FLUSH of disk->fd to the queue's engine. */
+int xbd_sq_engine_queue(struct xbd_sq *q, struct xbd_io *io);
 
 #endif

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * I/O engines: how a data thread submits reads, writes and flushes to the backing file and
+ * I/O engines: how a storage queue submits reads, writes and flushes on a file descriptor and
  * waits for them. An engine instance belongs to one data thread and is never shared, so no
- * member takes a lock. Each engine is one file behind this small table (io_uring now; libaio
- * and a thread pool are planned). Conventions: 0 / -errno; a completion reports bytes done or
- * -errno through io->done, always called on the owning thread from wait().
+ * member takes a lock. Each engine is one file behind this small table. Engines handle READ
+ * (readv), WRITE (writev, FUA as RWF_DSYNC) and FLUSH (fdatasync) of a struct xbd_io; the
+ * driver above handles everything else. Conventions: 0 / -errno; each completion goes to the
+ * `complete` callback given at init, on the owning thread, from wait().
  */
 #ifndef XENBLKD_IO_H
 #define XENBLKD_IO_H
@@ -13,19 +14,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-enum xbd_io_op {
-	XBD_IO_READ,
-	XBD_IO_WRITE,
-	XBD_IO_FLUSH, /* fdatasync: makes every completed write durable */
-};
+#include "xenblkd/storage.h"
 
-struct xbd_io {
-	enum xbd_io_op op;
-	uint64_t offset;   /* bytes */
-	void *buf;         /* contiguous buffer, aligned for O_DIRECT */
-	uint32_t len;      /* bytes */
-	void (*done)(struct xbd_io *io, int res); /* res: bytes transferred or -errno */
-};
+/* Completion callback an engine calls for each I/O: `res` is bytes transferred or -errno. */
+typedef void (*xbd_engine_complete_fn)(void *ctx, struct xbd_io *io, int64_t res);
 
 struct xbd_engine;
 
@@ -34,7 +26,8 @@ struct xbd_engine;
 struct xbd_engine_ops {
 	const char *name;
 	/* Required. `depth`: the most I/Os in flight at once; `fd`: the backing file. */
-	int (*init)(struct xbd_engine **out, unsigned int depth, int fd);
+	int (*init)(struct xbd_engine **out, unsigned int depth, int fd,
+		    xbd_engine_complete_fn complete, void *ctx);
 	/* Required. Only once nothing is in flight. */
 	void (*fini)(struct xbd_engine *e);
 	/* Required. Queue one I/O without a syscall; -EBUSY if the queue is full (submit first). */
@@ -42,7 +35,7 @@ struct xbd_engine_ops {
 	/* Required. Submit everything queued: one syscall for the batch. */
 	int (*submit)(struct xbd_engine *e);
 	/*
-	 * Required. Reap completions (calling io->done for each) and, if `block`, first wait up to
+	 * Required. Reap completions (calling `complete` for each) and, if `block`, first wait up to
 	 * timeout_ms until a completion arrives or one of `fds` becomes readable. Bit i of *ready
 	 * is set when fds[i] was seen readable. Returns the number of completions, or -errno.
 	 */

@@ -12,28 +12,30 @@
 #include <stdint.h>
 
 #include "xenblkd/dataplane.h"
-#include "xenblkd/driver.h"
+#include "xenblkd/storage.h"
 #include "xenblkd/xenbus_fsm.h"
 #include "xenblkd/xen_ops.h"
 
 struct xbd_vbd_options {
 	const char *backend_path; /* /local/domain/<be>/backend/<kind>/<fe-domid>/<devid> */
 	const char *image;        /* overrides the backend's `params` when set */
-	const char *engine;       /* I/O engine name */
+	const char *engine;       /* I/O engine name; NULL: the default */
+	const char *driver;       /* backing driver for tests ("null", "memory"); NULL: params */
+	uint32_t sector_size;     /* force a logical sector size on a file; 0: the store's */
 };
 
 struct xbd_vbd {
 	const struct xbd_xen_ops *xen;
 	struct xbd_xs *xs;
-	const struct xbd_engine_ops *engine;
+	const struct xbd_vbd_options *opt;
 	char *be_path;
 	char *be_home;   /* /local/domain/<be>: where the error node goes */
 	char *fe_path;   /* the toolstack's `frontend` */
 	uint16_t fe_domid;
 	char prefix[48]; /* log prefix: d<fe-domid>/<devid> */
-	char *image_path;
 	bool readonly;
-	struct xbd_disk disk;
+	struct xbd_disk *disk;
+	const struct xbd_disk_info *info;
 	struct xbd_dataplane *dp;
 	int dp_notify_fd;
 };

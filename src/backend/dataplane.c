@@ -110,7 +110,6 @@ static bool accepting(struct xbd_dataplane *dp)
 
 static int run_loop(struct xbd_dataplane *dp)
 {
-	const struct xbd_engine_ops *eng = dp->cfg.engine;
 	int fds[2] = { [FD_EVTCHN] = dp->cfg.xen->evtchn_fd(dp->evt), [FD_STOP] = dp->stop_fd };
 
 	for (;;) {
@@ -125,13 +124,13 @@ static int run_loop(struct xbd_dataplane *dp)
 			if (!more && accepting(dp) && dp->busy < dp->nr_slots)
 				more = idle_check(dp);
 		}
-		r = eng->submit(dp->engine);
+		r = xbd_sq_submit(dp->sq);
 		push_and_notify(dp);
 		if (r < 0)
 			return r;
 		if (dp->stopping && dp->busy == 0)
 			return 0;
-		r = eng->wait(dp->engine, fds, 2, &ready, !more, WAIT_TIMEOUT_MS);
+		r = xbd_sq_wait(dp->sq, fds, 2, &ready, !more, WAIT_TIMEOUT_MS);
 		if (r < 0)
 			return r;
 		if (ready & (1u << FD_EVTCHN))
@@ -166,7 +165,7 @@ static int setup(struct xbd_dataplane *dp)
 	r = dp_slots_alloc(dp, xbd_ring_size(&dp->ring));
 	if (r)
 		return r;
-	return c->engine->init(&dp->engine, dp->nr_slots, c->disk_fd);
+	return xbd_sq_open(c->disk, dp->nr_slots, &dp->sq);
 }
 
 /* Undo setup() in reverse; safe on a partial setup. Nothing may be in flight. */
@@ -174,8 +173,7 @@ static void teardown(struct xbd_dataplane *dp)
 {
 	const struct xbd_xen_ops *x = dp->cfg.xen;
 
-	if (dp->engine)
-		dp->cfg.engine->fini(dp->engine);
+	xbd_sq_close(dp->sq);
 	dp_slots_free(dp);
 	if (dp->evt) {
 		if (dp->local_port)
@@ -186,7 +184,7 @@ static void teardown(struct xbd_dataplane *dp)
 		x->gnt_unmap(dp->gnt, dp->sring, dp->cfg.nr_ring_refs);
 	if (dp->gnt)
 		x->gnt_close(dp->gnt);
-	dp->engine = NULL;
+	dp->sq = NULL;
 	dp->evt = NULL;
 	dp->sring = NULL;
 	dp->gnt = NULL;
@@ -197,8 +195,7 @@ static void drain(struct xbd_dataplane *dp)
 	unsigned int ready;
 
 	dp->stopping = true;
-	while (dp->busy > 0 && dp->cfg.engine->wait(dp->engine, NULL, 0, &ready, true,
-						     WAIT_TIMEOUT_MS) >= 0)
+	while (dp->busy > 0 && xbd_sq_wait(dp->sq, NULL, 0, &ready, true, WAIT_TIMEOUT_MS) >= 0)
 		push_and_notify(dp);
 	push_and_notify(dp);
 }

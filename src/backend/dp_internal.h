@@ -22,6 +22,7 @@ struct xbd_dataplane;
 /* One consumed request, from copy-out to response. */
 struct dp_slot {
 	struct xbd_io io;
+	struct iovec iov;      /* the bounce buffer, for the storage queue */
 	struct xbd_dataplane *dp;
 	struct xbd_req req;
 	void *buf;             /* bounce buffer the daemon owns: XBD_SLOT_BYTES */
@@ -42,7 +43,7 @@ struct xbd_dataplane {
 	uint32_t local_port;
 	void *sring;
 	struct xbd_ring ring;
-	struct xbd_engine *engine;
+	struct xbd_sq *sq;
 	struct dp_slot *slots;
 	unsigned int nr_slots;
 	unsigned int free_head;       /* index of the first free slot, nr_slots if none */

@@ -18,7 +18,8 @@
 
 int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n)
 {
-	size_t align = dp->cfg.mem_align > 4096 ? dp->cfg.mem_align : 4096;
+	uint32_t mem_align = xbd_disk_get_info(dp->cfg.disk)->mem_align;
+	size_t align = mem_align > 4096 ? mem_align : 4096;
 
 	dp->slots = calloc(n, sizeof(*dp->slots));
 	if (!dp->slots)
@@ -98,16 +99,21 @@ static void io_done(struct xbd_io *io, int res);
 
 static int queue_io(struct dp_slot *s, enum xbd_io_op op)
 {
+	s->iov = (struct iovec){ .iov_base = s->buf, .iov_len = s->req.nr_sectors * SECTOR };
 	s->io = (struct xbd_io){
 		.op = op,
 		.offset = s->req.sector * SECTOR,
-		.buf = s->buf,
-		.len = (uint32_t)(s->req.nr_sectors * SECTOR),
+		.len = s->iov.iov_len,
+		.iov = &s->iov,
+		.niov = 1,
 		.done = io_done,
 	};
-	if (op == XBD_IO_FLUSH)
+	if (op == XBD_IO_FLUSH) {
+		s->io.offset = 0;
 		s->io.len = 0;
-	return s->dp->cfg.engine->queue(s->dp->engine, &s->io);
+		s->io.niov = 0;
+	}
+	return xbd_sq_queue(s->dp->sq, &s->io);
 }
 
 static int copy_data(struct dp_slot *s, bool to_guest)
@@ -121,10 +127,8 @@ static int copy_data(struct dp_slot *s, bool to_guest)
 static void io_done(struct xbd_io *io, int res)
 {
 	struct dp_slot *s = (struct dp_slot *)((char *)io - offsetof(struct dp_slot, io));
-	int err = res < 0 ? res : 0;
+	int err = res;
 
-	if (!err && io->op != XBD_IO_FLUSH && (uint32_t)res != io->len)
-		err = -EIO; /* a short transfer inside the disk is an I/O error */
 	if (!err && s->flush_after) {
 		s->flush_after = false;
 		err = queue_io(s, XBD_IO_FLUSH);

@@ -37,39 +37,41 @@ static int split_backend_path(struct xbd_vbd *v, const char *path)
 	return 0;
 }
 
-static int open_image(struct xbd_vbd *v, const char *params, const char *mode,
-		      const char *override)
+static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
 {
-	enum xbd_format fmt = XBD_FORMAT_RAW;
-	const char *path = override;
+	struct xbd_disk_config cfg = {
+		.format = XBD_FORMAT_RAW,
+		.path = v->opt->image,
+		.engine = v->opt->engine,
+		.driver = v->opt->driver,
+		.sector_size = v->opt->sector_size,
+		.log_prefix = v->prefix,
+	};
 	int r = xbd_parse_mode(mode, &v->readonly);
 
 	if (r) {
 		xbd_err(v->prefix, "bad mode '%.16s'", mode);
 		return r;
 	}
-	if (!path) {
-		r = xbd_parse_params(params, &fmt, &path);
+	if (!cfg.path && !cfg.driver) {
+		r = xbd_parse_params(params, &cfg.format, &cfg.path);
 		if (r) {
 			xbd_err(v->prefix, "cannot serve params '%.200s': %s", params, strerror(-r));
 			return r;
 		}
 	}
-	if (fmt != XBD_FORMAT_RAW) {
-		xbd_err(v->prefix, "qcow2 images are not supported yet");
-		return -EPROTONOSUPPORT;
+	cfg.readonly = v->readonly;
+	r = xbd_disk_open(&cfg, &v->disk);
+	if (r) {
+		xbd_err(v->prefix, "cannot open %s: %s", cfg.path ? cfg.path : cfg.driver,
+			strerror(-r));
+		return r;
 	}
-	v->image_path = strdup(path);
-	if (!v->image_path)
-		return -ENOMEM;
-	r = xbd_disk_open_raw(&v->disk, path, v->readonly, v->prefix);
-	if (r)
-		xbd_err(v->prefix, "cannot open %s: %s", path, strerror(-r));
-	else
-		xbd_info(v->prefix, "serving %s (%s, %llu bytes, %u-byte sectors)", path,
-			 v->readonly ? "read-only" : "read-write",
-			 (unsigned long long)v->disk.size, v->disk.sector_size);
-	return r;
+	v->info = xbd_disk_get_info(v->disk);
+	xbd_info(v->prefix, "serving %s (%s, %llu bytes, %u-byte sectors, engine %s)",
+		 cfg.path ? cfg.path : cfg.driver, v->readonly ? "read-only" : "read-write",
+		 (unsigned long long)v->info->size, v->info->sector_size, v->info->engine_name);
+	return 0;
 }
 
 int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
@@ -80,17 +82,12 @@ int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
 
 	memset(v, 0, sizeof(*v));
 	v->xen = xen;
-	v->disk.fd = -1;
+	v->opt = opt;
 	v->dp_notify_fd = -1;
 	r = split_backend_path(v, opt->backend_path);
 	if (r) {
 		xbd_err(NULL, "bad backend path '%s'", opt->backend_path);
 		return r;
-	}
-	v->engine = xbd_engine_find(opt->engine);
-	if (!v->engine) {
-		xbd_err(v->prefix, "unknown I/O engine '%s'", opt->engine);
-		return -EINVAL;
 	}
 	r = xen->xs_open(&v->xs);
 	if (r) {
@@ -102,7 +99,7 @@ int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
 		return -errno;
 	r = xbd_xb_read_toolstack(v, &params, &mode);
 	if (!r)
-		r = open_image(v, params, mode, opt->image);
+		r = open_image(v, params, mode);
 	if (r && r != -ENOENT)
 		xbd_xb_fatal(v, -r, "cannot open the disk image");
 	free(params);
@@ -113,7 +110,7 @@ int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
 void xbd_vbd_fini(struct xbd_vbd *v)
 {
 	xbd_vbd_disconnect(v);
-	xbd_disk_close(&v->disk);
+	xbd_disk_close(v->disk);
 	if (v->dp_notify_fd >= 0)
 		close(v->dp_notify_fd);
 	if (v->xs)
@@ -121,7 +118,6 @@ void xbd_vbd_fini(struct xbd_vbd *v)
 	free(v->be_path);
 	free(v->be_home);
 	free(v->fe_path);
-	free(v->image_path);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -161,14 +157,12 @@ static int connect(struct xbd_vbd *v)
 		.xen = v->xen,
 		.fe_domid = v->fe_domid,
 		.limits = {
-			.capacity = v->disk.size / 512u,
-			.sector_size = v->disk.sector_size,
+			.capacity = v->info->size / 512u,
+			.sector_size = v->info->sector_size,
 			.readonly = v->readonly,
 			.flush = true,
 		},
-		.disk_fd = v->disk.fd,
-		.mem_align = v->disk.mem_align,
-		.engine = v->engine,
+		.disk = v->disk,
 		.log_prefix = v->prefix,
 		.notify_fd = v->dp_notify_fd,
 	};

@@ -87,14 +87,14 @@ int xbd_xb_publish_disk(struct xbd_vbd *v)
 			return r;
 		/* `sectors` is always in 512-byte units (blkif.h, the 2024 rule); sector-size only
 		 * constrains alignment. */
-		r = write_key(v, tx, "sectors", "%" PRIu64, v->disk.size / SECTOR);
+		r = write_key(v, tx, "sectors", "%" PRIu64, v->info->size / SECTOR);
 		if (!r)
 			r = write_key(v, tx, "info", "%u", info);
 		if (!r)
-			r = write_key(v, tx, "sector-size", "%u", v->disk.sector_size);
+			r = write_key(v, tx, "sector-size", "%u", v->info->sector_size);
 		if (!r)
 			r = write_key(v, tx, "physical-sector-size", "%u",
-				      v->disk.physical_sector_size);
+				      v->info->physical_sector_size);
 		if (r) {
 			v->xen->xs_tx_end(v->xs, tx, true);
 			return r;

@@ -22,6 +22,8 @@
 
 struct xbd_engine {
 	struct io_uring ring;
+	xbd_engine_complete_fn complete;
+	void *ctx;
 	unsigned int inflight; /* queued or submitted I/Os, not polls */
 	bool poll_armed[XBD_ENGINE_MAX_WAKE_FDS];
 	int poll_fd[XBD_ENGINE_MAX_WAKE_FDS];
@@ -44,7 +46,8 @@ static int setup_ring(struct io_uring *ring, unsigned int entries)
 	return r;
 }
 
-static int uring_init(struct xbd_engine **out, unsigned int depth, int fd)
+static int uring_init(struct xbd_engine **out, unsigned int depth, int fd,
+		      xbd_engine_complete_fn complete, void *ctx)
 {
 	struct xbd_engine *e = calloc(1, sizeof(*e));
 	int r;
@@ -64,6 +67,8 @@ static int uring_init(struct xbd_engine **out, unsigned int depth, int fd)
 	}
 	for (unsigned int i = 0; i < XBD_ENGINE_MAX_WAKE_FDS; i++)
 		e->poll_fd[i] = -1;
+	e->complete = complete;
+	e->ctx = ctx;
 	*out = e;
 	return 0;
 }
@@ -97,10 +102,12 @@ static int uring_queue(struct xbd_engine *e, struct xbd_io *io)
 		return -EBUSY;
 	switch (io->op) {
 	case XBD_IO_READ:
-		io_uring_prep_read(sqe, 0, io->buf, io->len, io->offset);
+		io_uring_prep_readv(sqe, 0, io->iov, io->niov, io->offset);
 		break;
 	case XBD_IO_WRITE:
-		io_uring_prep_write(sqe, 0, io->buf, io->len, io->offset);
+		io_uring_prep_writev(sqe, 0, io->iov, io->niov, io->offset);
+		if (io->flags & XBD_IO_FUA)
+			sqe->rw_flags = RWF_DSYNC;
 		break;
 	case XBD_IO_FLUSH:
 		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
@@ -160,7 +167,7 @@ static int reap(struct xbd_engine *e, unsigned int *ready)
 		}
 		e->inflight--;
 		n++;
-		((struct xbd_io *)(uintptr_t)ud)->done((struct xbd_io *)(uintptr_t)ud, res);
+		e->complete(e->ctx, (struct xbd_io *)(uintptr_t)ud, res);
 	}
 	return n;
 }

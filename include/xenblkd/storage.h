@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The storage plane as the data plane sees it: a disk (opened once, on the control thread) and,
+ * per data thread, a storage queue onto that disk. The queue takes I/Os without a syscall,
+ * submits them in one batch, and completes them from xbd_sq_wait() on its own thread, which
+ * also waits for the caller's wake-up fds (the event channel) so one wait covers both.
+ * Everything below this header (drivers, engines) lives in src/io/ and may change freely.
+ * Conventions: 0 / -errno. A completion reports 0 or -errno: a short transfer is -EIO.
+ */
+#ifndef XENBLKD_STORAGE_H
+#define XENBLKD_STORAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "xenblkd/xs_value.h" /* enum xbd_format */
+
+enum xbd_io_op {
+	XBD_IO_READ,
+	XBD_IO_WRITE,
+	XBD_IO_FLUSH,        /* every write completed before it is durable when it completes */
+	XBD_IO_DISCARD,      /* the range may read back as anything (files: zeros) */
+	XBD_IO_SECURE_ERASE, /* discard that really erases (BLKSECDISCARD) */
+	XBD_IO_WRITE_ZEROES,
+};
+
+#define XBD_IO_FUA (1u << 0) /* WRITE: durable when it completes */
+
+struct xbd_io {
+	enum xbd_io_op op;
+	uint32_t flags;
+	uint64_t offset;   /* bytes; sector_size aligned */
+	uint64_t len;      /* bytes; sector_size aligned; 0 for FLUSH */
+	struct iovec *iov; /* READ/WRITE: buffers totalling len, each aligned to mem_align */
+	unsigned int niov;
+	void (*done)(struct xbd_io *io, int res);
+	uint64_t storage_private[4]; /* for the storage layer; the caller never touches it */
+};
+
+struct xbd_disk_config {
+	const char *path;
+	enum xbd_format format;
+	bool readonly;
+	const char *engine;       /* "io_uring" (default), "libaio", "threads"; NULL: default */
+	const char *driver;       /* NULL: from format; "null" and "memory" for tests */
+	uint32_t sector_size;     /* 0: from the backing store; 4096 forces 4K on a file */
+	const char *log_prefix;
+};
+
+struct xbd_disk_info {
+	uint64_t size;               /* bytes */
+	uint32_t sector_size;        /* logical */
+	uint32_t physical_sector_size;
+	uint32_t mem_align;          /* buffer alignment the store needs */
+	bool readonly;
+	bool can_flush;              /* FLUSH means something and works */
+	bool can_discard;
+	bool can_secure_erase;
+	bool can_write_zeroes;
+	uint32_t discard_granularity; /* bytes */
+	uint32_t discard_alignment;   /* bytes */
+	const char *engine_name;     /* the engine that actually runs, after any fallback */
+};
+
+struct xbd_disk;
+struct xbd_sq;
+
+/* Control thread. 0 or -errno, with the reason logged. */
+int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);
+void xbd_disk_close(struct xbd_disk *d);
+const struct xbd_disk_info *xbd_disk_get_info(const struct xbd_disk *d);
+/* Re-read the size (online resize). 0 or -errno. */
+int xbd_disk_refresh(struct xbd_disk *d);
+
+/* Data thread: one queue per thread, `depth` I/Os in flight at most. */
+int xbd_sq_open(struct xbd_disk *d, unsigned int depth, struct xbd_sq **out);
+void xbd_sq_close(struct xbd_sq *q); /* nothing in flight */
+int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io);
+int xbd_sq_submit(struct xbd_sq *q);
+/* Complete what is done (io->done), and if `block`, first wait up to timeout_ms for a
+ * completion or for one of `fds` to become readable (bit i of *ready). Returns the number of
+ * completions or -errno. */
+int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned int *ready,
+		bool block, int timeout_ms);
+unsigned int xbd_sq_inflight(const struct xbd_sq *q);
+/* Optional: buffers the caller will do I/O from, registered with the engine if it can use
+ * them (io_uring fixed buffers). 0, or -EOPNOTSUPP when the engine has no use for them. */
+int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned int n);
+
+#endif
