@@ -25,6 +25,7 @@ static void usage(FILE *out)
 		"  -b, --backend-path PATH  the device's backend directory (required)\n"
 		"  -i, --image FILE         serve FILE instead of the backend's `params`\n"
 		"  -e, --engine NAME        I/O engine: io_uring (default)\n"
+		"  -d, --driver NAME        backing driver instead of the image (tests): null, memory\n"
 		"  -g, --grant-mode MODE    copy (default; the only mode so far)\n"
 		"  -x, --xen real|sim       force the real or simulated Xen (default: real when\n"
 		"                           /dev/xen/gntdev exists)\n"
@@ -43,6 +44,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		{ "backend-path", required_argument, NULL, 'b' },
 		{ "image", required_argument, NULL, 'i' },
 		{ "engine", required_argument, NULL, 'e' },
+		{ "driver", required_argument, NULL, 'd' },
 		{ "grant-mode", required_argument, NULL, 'g' },
 		{ "xen", required_argument, NULL, 'x' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -51,11 +53,12 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	};
 	int o;
 
-	while ((o = getopt_long(argc, argv, "b:i:e:g:x:vh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "b:i:e:d:g:x:vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'b': c->vbd.backend_path = optarg; break;
 		case 'i': c->vbd.image = optarg; break;
 		case 'e': c->vbd.engine = optarg; break;
+		case 'd': c->vbd.driver = optarg; break;
 		case 'g':
 			if (strcmp(optarg, "copy") != 0) {
 				fprintf(stderr, "xenblkd: grant mode '%s' is not available\n", optarg);

@@ -50,6 +50,7 @@ struct xbd_driver_ops {
 };
 
 extern const struct xbd_driver_ops xbd_driver_raw;
+extern const struct xbd_driver_ops xbd_driver_qcow2;
 
 /* Complete `io` with res (0 / -errno) at the next xbd_sq_wait(), never from inside submit. */
 void xbd_sq_complete(struct xbd_sq *q, struct xbd_io *io, int res);

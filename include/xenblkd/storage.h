@@ -46,6 +46,12 @@ struct xbd_disk_config {
 	const char *driver;       /* NULL: from format; "null" and "memory" for tests */
 	uint32_t sector_size;     /* 0: from the backing store; 4096 forces 4K on a file */
 	const char *log_prefix;
+	/* qcow2: directories backing files must resolve into (NULL-terminated; NULL means the
+	 * top image's own directory), whether a backing file without a backing-format extension
+	 * may be opened as raw, and the L2 cache size in bytes (0: the default). */
+	const char *const *backing_dirs;
+	bool backing_raw_ok;
+	uint64_t l2_cache_bytes;
 };
 
 struct xbd_disk_info {

@@ -19,9 +19,11 @@
 
 static const struct xbd_driver_ops *pick_driver(const struct xbd_disk_config *cfg)
 {
-	if (cfg->format == XBD_FORMAT_RAW && !cfg->driver)
-		return &xbd_driver_raw;
-	return NULL;
+	if (cfg->driver)
+		return NULL;
+	if (cfg->format == XBD_FORMAT_QCOW2)
+		return &xbd_driver_qcow2;
+	return &xbd_driver_raw;
 }
 
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out)
