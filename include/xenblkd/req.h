@@ -23,12 +23,21 @@ struct xbd_seg {
 struct xbd_req {
 	uint64_t id;        /* echoed in the response; always set, even when parsing fails */
 	uint8_t operation;  /* BLKIF_OP_* as sent; always set */
-	uint8_t nr_segs;
+	uint8_t data_op;    /* what it does: `operation`, or indirect_op for BLKIF_OP_INDIRECT */
+	uint16_t nr_segs;
 	bool discard_secure;
+	uint8_t nr_indirect; /* INDIRECT: pages of segments still to fetch and parse */
 	uint64_t sector;     /* first 512-byte sector */
 	uint64_t nr_sectors; /* 512-byte sectors: the segments' total, or the discard length */
+	const struct xbd_seg *segs; /* the validated segments: `seg`, or the indirect array */
+	uint32_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 	struct xbd_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 };
+
+/* Segments per indirect page: a 4 KiB page of 8-byte blkif_request_segment entries. */
+#define XBD_SEGS_PER_INDIRECT_PAGE (XBD_BLKIF_PAGE_SIZE / sizeof(struct blkif_request_segment))
+/* The ABI ceiling: 8 indirect pages of 512 segments. */
+#define XBD_MAX_INDIRECT_SEGS (BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * XBD_SEGS_PER_INDIRECT_PAGE)
 
 /* What the device offers; requests are checked against it. */
 struct xbd_limits {
@@ -39,6 +48,7 @@ struct xbd_limits {
 	bool barrier;        /* feature-barrier offered */
 	bool discard;        /* feature-discard offered */
 	bool discard_secure; /* discard-secure offered */
+	uint32_t max_indirect_segs; /* feature-max-indirect-segments; 0: INDIRECT not offered */
 };
 
 /*
@@ -48,6 +58,15 @@ struct xbd_limits {
  */
 int xbd_req_parse(const blkif_request_t *in, const struct xbd_limits *lim, struct xbd_req *out,
 		  const char **why);
+
+/*
+ * Second stage of an INDIRECT request (req->nr_indirect > 0 after xbd_req_parse): validate the
+ * segments the caller copied out of the indirect pages (`in`, req->nr_segs entries, a private
+ * copy) into `out` (room for req->nr_segs), then the range and the read-only rule, exactly as
+ * for a direct request. On success req->segs = out. Same returns as xbd_req_parse.
+ */
+int xbd_req_parse_indirect(struct xbd_req *req, const struct blkif_request_segment *in,
+			   const struct xbd_limits *lim, struct xbd_seg *out, const char **why);
 
 /* True for operations that carry data to the disk (WRITE, and BARRIER/FLUSH with segments). */
 bool xbd_req_writes_data(const struct xbd_req *req);

@@ -15,7 +15,10 @@
  * - BLKIF_DISCARD_SECURE is honoured only when discard-secure is offered and otherwise ignored,
  *   as blkif.h says ("ignored if discard-secure=0"). Other flag bits are ignored.
  * - A discard of zero sectors is malformed (no frontend sends one; fallocate refuses it).
- * - BLKIF_OP_INDIRECT, BLKIF_OP_RESERVED_1 and unknown codes are -EOPNOTSUPP.
+ * - BLKIF_OP_INDIRECT is offered when max_indirect_segs > 0; its indirect_op must be READ or
+ *   WRITE (blkif.h) and its segment count 1..max_indirect_segs. Its segments live in indirect
+ *   pages that the caller copies out, then validates with xbd_req_parse_indirect().
+ * - BLKIF_OP_RESERVED_1 and unknown codes are -EOPNOTSUPP.
  */
 #include <errno.h>
 #include <string.h>
@@ -73,7 +76,9 @@ static bool op_is_offered(uint8_t op, const struct xbd_limits *lim)
 		return lim->barrier;
 	case BLKIF_OP_DISCARD:
 		return lim->discard;
-	default: /* INDIRECT (feature-max-indirect-segments not offered), RESERVED_1, unknown */
+	case BLKIF_OP_INDIRECT:
+		return lim->max_indirect_segs > 0;
+	default: /* RESERVED_1, unknown */
 		return false;
 	}
 }
@@ -186,6 +191,23 @@ static int check_discard_not_empty(uint64_t nr_sectors, const char **why)
 	return 0;
 }
 
+/* INDIRECT: what the indirect pages describe (blkif.h: indirect_op is READ or WRITE). */
+static int check_indirect_op(uint8_t op, const char **why)
+{
+	if (op != BLKIF_OP_READ && op != BLKIF_OP_WRITE)
+		return refuse(why, "indirect_op not READ or WRITE", -EINVAL);
+	return 0;
+}
+
+static int check_indirect_count(uint16_t nr, const struct xbd_limits *lim, const char **why)
+{
+	if (nr == 0)
+		return refuse(why, "indirect request without segments", -EINVAL);
+	if (nr > lim->max_indirect_segs || nr > XBD_MAX_INDIRECT_SEGS)
+		return refuse(why, "more indirect segments than advertised", -EINVAL);
+	return 0;
+}
+
 static bool req_modifies_disk(const struct xbd_req *req)
 {
 	return xbd_req_writes_data(req) || req->operation == BLKIF_OP_DISCARD;
@@ -233,6 +255,26 @@ static int parse_discard(const blkif_request_t *in, const struct xbd_limits *lim
 	return check_writable(req, lim, why);
 }
 
+/* INDIRECT, first stage: the header. Segments come later (xbd_req_parse_indirect). */
+static int parse_indirect_header(const blkif_request_t *in, const struct xbd_limits *lim,
+				 struct xbd_req *req, const char **why)
+{
+	blkif_request_indirect_t ind;
+
+	memcpy(&ind, in, sizeof(ind));
+	CHECK(check_indirect_op(ind.indirect_op, why));
+	CHECK(check_indirect_count(ind.nr_segments, lim, why));
+	req->data_op = ind.indirect_op;
+	req->nr_segs = ind.nr_segments;
+	req->sector = ind.sector_number;
+	req->nr_indirect = (uint8_t)((ind.nr_segments + XBD_SEGS_PER_INDIRECT_PAGE - 1) /
+				     XBD_SEGS_PER_INDIRECT_PAGE);
+	for (unsigned int i = 0; i < req->nr_indirect; i++)
+		req->indirect_grefs[i] = ind.indirect_grefs[i];
+	/* Refuse a write to a read-only disk before fetching anything. */
+	return check_writable(req, lim, why);
+}
+
 static int parse(const blkif_request_t *in, const struct xbd_limits *lim, struct xbd_req *req,
 		 const char **why)
 {
@@ -241,6 +283,8 @@ static int parse(const blkif_request_t *in, const struct xbd_limits *lim, struct
 	CHECK(check_op_offered(in->operation, lim, why));
 	if (in->operation == BLKIF_OP_DISCARD)
 		return parse_discard(in, lim, req, why);
+	if (in->operation == BLKIF_OP_INDIRECT)
+		return parse_indirect_header(in, lim, req, why);
 	return parse_rw(in, lim, req, why);
 }
 
@@ -254,14 +298,40 @@ int xbd_req_parse(const blkif_request_t *in, const struct xbd_limits *lim, struc
 	memset(&req, 0, sizeof(req));
 	req.id = in->id;
 	req.operation = in->operation;
+	req.data_op = in->operation;
 	err = parse(in, lim, &req, &reason);
 	if (err) {
 		/* A refused request leaves only what the response needs. */
 		memset(&req, 0, sizeof(req));
 		req.id = in->id;
 		req.operation = in->operation;
+		req.data_op = in->operation;
 	}
 	*out = req;
+	out->segs = out->seg; /* into *out, not the local copy */
+	if (why)
+		*why = reason;
+	return err;
+}
+
+int xbd_req_parse_indirect(struct xbd_req *req, const struct blkif_request_segment *in,
+			   const struct xbd_limits *lim, struct xbd_seg *out, const char **why)
+{
+	const char *reason = NULL;
+	uint64_t total = 0;
+	int err = 0;
+
+	for (unsigned int i = 0; i < req->nr_segs && !err; i++) {
+		err = parse_segment(&in[i], lim, &out[i], &reason);
+		total += out[i].last_sect - out[i].first_sect + 1u;
+	}
+	if (!err)
+		err = check_range(req->sector, total, lim, &reason);
+	if (!err) {
+		req->nr_sectors = total;
+		req->nr_indirect = 0;
+		req->segs = out;
+	}
 	if (why)
 		*why = reason;
 	return err;
@@ -269,7 +339,7 @@ int xbd_req_parse(const blkif_request_t *in, const struct xbd_limits *lim, struc
 
 bool xbd_req_writes_data(const struct xbd_req *req)
 {
-	switch (req->operation) {
+	switch (req->data_op) {
 	case BLKIF_OP_WRITE:
 		return true;
 	case BLKIF_OP_FLUSH_DISKCACHE:

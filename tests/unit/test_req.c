@@ -448,7 +448,8 @@ static void test_writes_data(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct xbd_req req = { .operation = cases[i].op, .nr_segs = cases[i].nr_segs };
+		struct xbd_req req = { .operation = cases[i].op, .data_op = cases[i].op,
+				       .nr_segs = cases[i].nr_segs };
 
 		if (xbd_req_writes_data(&req) != cases[i].writes)
 			fail_msg("op %u with %u segments", cases[i].op, cases[i].nr_segs);
@@ -479,6 +480,106 @@ static void test_units_are_512_bytes(void **state)
 	}
 }
 
+/* An INDIRECT request of `nr` segments for `op`, indirect grefs 100.. */
+static blkif_request_t indirect_req(uint8_t op, uint16_t nr, uint64_t sector)
+{
+	blkif_request_indirect_t ind = { .operation = BLKIF_OP_INDIRECT, .indirect_op = op,
+					 .nr_segments = nr, .id = 77, .sector_number = sector };
+	blkif_request_t in;
+
+	for (unsigned int i = 0; i < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST; i++)
+		ind.indirect_grefs[i] = 100 + i;
+	memset(&in, 0, sizeof(in));
+	memcpy(&in, &ind, sizeof(ind));
+	return in;
+}
+
+static void test_indirect_header(void **state)
+{
+	static const struct {
+		const char *name;
+		uint8_t op;
+		uint16_t nr;
+		uint32_t max;
+		unsigned int feats;
+		int expect;
+		uint8_t pages;
+	} cases[] = {
+		{ "read, 1 segment", BLKIF_OP_READ, 1, 256, F_ALL, 0, 1 },
+		{ "write, 256 segments", BLKIF_OP_WRITE, 256, 256, F_ALL, 0, 1 },
+		{ "513 segments need 2 pages", BLKIF_OP_READ, 513, 4096, F_ALL, 0, 2 },
+		{ "4096 segments, 8 pages", BLKIF_OP_WRITE, 4096, 4096, F_ALL, 0, 8 },
+		{ "more than advertised", BLKIF_OP_READ, 257, 256, F_ALL, -EINVAL, 0 },
+		{ "beyond the ABI ceiling", BLKIF_OP_READ, 4097, 8192, F_ALL, -EINVAL, 0 },
+		{ "no segments", BLKIF_OP_READ, 0, 256, F_ALL, -EINVAL, 0 },
+		{ "indirect flush", BLKIF_OP_FLUSH_DISKCACHE, 1, 256, F_ALL, -EINVAL, 0 },
+		{ "indirect discard", BLKIF_OP_DISCARD, 1, 256, F_ALL, -EINVAL, 0 },
+		{ "nested indirect", BLKIF_OP_INDIRECT, 1, 256, F_ALL, -EINVAL, 0 },
+		{ "write on read-only", BLKIF_OP_WRITE, 8, 256, F_ALL | F_RO, -EROFS, 0 },
+		{ "read on read-only", BLKIF_OP_READ, 8, 256, F_ALL | F_RO, 0, 1 },
+		{ "not offered", BLKIF_OP_READ, 8, 0, F_ALL, -EOPNOTSUPP, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct xbd_limits lim = limits(512, CAP, cases[i].feats);
+		blkif_request_t in = indirect_req(cases[i].op, cases[i].nr, 8);
+		struct xbd_req out;
+
+		lim.max_indirect_segs = cases[i].max;
+		parse_checked(cases[i].name, &in, &lim, &out, cases[i].expect);
+		assert_int_equal(out.id, 77);
+		assert_int_equal(out.operation, BLKIF_OP_INDIRECT);
+		if (cases[i].expect)
+			continue;
+		assert_int_equal(out.data_op, cases[i].op);
+		assert_int_equal(out.nr_segs, cases[i].nr);
+		assert_int_equal(out.nr_indirect, cases[i].pages);
+		for (unsigned int p = 0; p < out.nr_indirect; p++)
+			assert_int_equal(out.indirect_grefs[p], 100 + p);
+	}
+}
+
+static int indirect_second_stage(uint16_t nr, uint64_t sector, uint32_t sector_size,
+				 uint8_t bad_first, uint8_t bad_last, struct xbd_req *out)
+{
+	static struct blkif_request_segment segs[XBD_MAX_INDIRECT_SEGS];
+	static struct xbd_seg parsed[XBD_MAX_INDIRECT_SEGS];
+	struct xbd_limits lim = limits(sector_size, CAP, F_ALL);
+	blkif_request_t in = indirect_req(BLKIF_OP_WRITE, nr, sector);
+
+	lim.max_indirect_segs = XBD_MAX_INDIRECT_SEGS;
+	assert_int_equal(xbd_req_parse(&in, &lim, out, NULL), 0);
+	for (unsigned int i = 0; i < nr; i++)
+		segs[i] = (struct blkif_request_segment){ .gref = 1000 + i, .last_sect = 7 };
+	segs[nr - 1].first_sect = bad_first;
+	segs[nr - 1].last_sect = bad_last;
+	return xbd_req_parse_indirect(out, segs, &lim, parsed, NULL);
+}
+
+static void test_indirect_segments(void **state)
+{
+	struct xbd_req out;
+
+	(void)state;
+	assert_int_equal(indirect_second_stage(4096, 0, 512, 0, 7, &out), 0);
+	assert_int_equal(out.nr_sectors, 4096 * 8);
+	assert_int_equal(out.nr_indirect, 0);
+	assert_int_equal(out.segs[4095].gref, 1000 + 4095);
+	assert_int_equal(indirect_second_stage(3, 0, 512, 2, 5, &out), 0);
+	assert_int_equal(out.nr_sectors, 8 + 8 + 4);
+	/* Each segment is validated like a direct one. */
+	assert_int_equal(indirect_second_stage(3, 0, 512, 5, 2, &out), -EINVAL);
+	assert_int_equal(indirect_second_stage(3, 0, 512, 0, 8, &out), -EINVAL);
+	/* 4 KiB sectors: a partial-page segment is misaligned. */
+	assert_int_equal(indirect_second_stage(3, 0, 4096, 0, 3, &out), -EINVAL);
+	assert_int_equal(indirect_second_stage(3, 8, 4096, 0, 7, &out), 0);
+	assert_int_equal(indirect_second_stage(3, 4, 4096, 0, 7, &out), -EINVAL);
+	/* The whole range must lie on the disk. */
+	assert_int_equal(indirect_second_stage(2, CAP - 8, 512, 0, 7, &out), -EINVAL);
+	assert_int_equal(indirect_second_stage(1, CAP - 8, 512, 0, 7, &out), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_why_may_be_null),
 		cmocka_unit_test(test_writes_data),
 		cmocka_unit_test(test_units_are_512_bytes),
+		cmocka_unit_test(test_indirect_header),
+		cmocka_unit_test(test_indirect_segments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
