@@ -3,13 +3,15 @@
  * The control loop (see control.h). Every wake-up re-reads the facts from xenstore and steps
  * the pure state machine until it asks for nothing more, so two quick writes that fire one
  * watch, or a watch for a key we do not care about, are both handled the same way. SIGTERM and
- * SIGINT close the device cleanly: Closing, drain in-flight I/O, Closed, exit 0.
+ * SIGINT close the device cleanly: Closing, drain in-flight I/O, Closed, exit 0. SIGHUP
+ * re-reads the image size (online resize). @releaseDomain tells us a domain died.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -30,7 +32,10 @@ static int watch_device(struct xbd_vbd *v)
 	if (r)
 		return r;
 	snprintf(path, sizeof(path), "%s/state", v->fe_path);
-	return v->xen->xs_watch(v->xs, path, "fe");
+	r = v->xen->xs_watch(v->xs, path, "fe");
+	if (!r)
+		r = v->xen->xs_watch(v->xs, "@releaseDomain", "rel");
+	return r;
 }
 
 static void drain_watch_events(struct xbd_vbd *v)
@@ -83,9 +88,25 @@ static int make_signalfd(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* True when the signal asks us to stop; SIGHUP is a resize. */
+static bool take_signal(struct xbd_vbd *v, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return false;
+	if (si.ssi_signo == SIGHUP) {
+		xbd_vbd_resize(v);
+		return false;
+	}
+	xbd_info(v->prefix, "signal %u received: closing", si.ssi_signo);
+	return true;
 }
 
 static int loop(struct xbd_vbd *v, int sfd)
@@ -99,18 +120,18 @@ static int loop(struct xbd_vbd *v, int sfd)
 	for (;;) {
 		int r;
 
-		if (poll(p, PFD_COUNT, -1) < 0) {
+		/* The closing timer needs a tick; otherwise sleep until something happens. */
+		if (poll(p, PFD_COUNT, xbd_vbd_closing_pending(v) ? 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (p[PFD_SIG].revents) {
-			xbd_info(v->prefix, "signal received: closing");
+		if (p[PFD_SIG].revents && take_signal(v, sfd)) {
 			close_for_shutdown(v);
 			return 0;
 		}
 		if (p[PFD_DP].revents)
-			xbd_vbd_check_halt(v);
+			xbd_vbd_check_dataplanes(v);
 		if (p[PFD_XS].revents)
 			drain_watch_events(v);
 		r = evaluate(v);

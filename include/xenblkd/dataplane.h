@@ -12,12 +12,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "xenblkd/grant.h"
 #include "xenblkd/storage.h"
 #include "xenblkd/req.h"
 #include "xenblkd/ring.h"
 #include "xenblkd/xen_ops.h"
 
-#define XBD_MAX_RING_PAGES 1u /* single-page rings for now */
+#define XBD_MAX_RING_PAGES (1u << XBD_RING_MAX_PAGE_ORDER)
+
+/* The store refused an operation (EOPNOTSUPP): the control thread turns the feature off. */
+#define XBD_DP_LOST_FLUSH (1u << 0)
+#define XBD_DP_LOST_BARRIER (1u << 1)
+#define XBD_DP_LOST_DISCARD (1u << 2)
 
 struct xbd_dataplane_cfg {
 	const struct xbd_xen_ops *xen;
@@ -28,14 +34,20 @@ struct xbd_dataplane_cfg {
 	enum xbd_proto proto;
 	struct xbd_limits limits;
 	struct xbd_disk *disk;
-	const char *log_prefix;
-	int notify_fd; /* eventfd: written once when the data plane halts on its own */
+	enum xbd_grant_mode grant_mode;
+	unsigned int persistent_max; /* grants kept mapped, persistent mode */
+	size_t pool_bytes;           /* this queue's memory budget */
+	const char *log_prefix;      /* stays valid while the data plane runs */
+	int notify_fd; /* eventfd: written when the data plane halts or loses a feature */
 };
 
 struct xbd_dataplane_stats {
-	uint64_t reads, writes, flushes, errors, bad_requests;
-	uint64_t read_sectors, write_sectors;
-	uint64_t events, notifies;
+	uint64_t reads, writes, flushes, barriers, discards, errors, bad_requests;
+	uint64_t indirect, read_sectors, write_sectors, discard_sectors;
+	uint64_t events, notifies, stalls;
+	struct xbd_grant_stats grant;
+	uint64_t pool_held;         /* bytes the pool holds now */
+	uint64_t persistent_cached; /* grants mapped in the persistent cache now */
 };
 
 struct xbd_dataplane;
@@ -44,12 +56,20 @@ struct xbd_dataplane;
  * 0, or -errno with nothing left mapped. */
 int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplane **out);
 
-/* Stop consuming requests, complete and answer what is in flight, unmap, unbind, join. */
+/* Stop consuming requests, complete and answer what is in flight, unmap, unbind, join.
+ * The statistics stay readable until xbd_dataplane_free(). */
 void xbd_dataplane_stop(struct xbd_dataplane *dp);
+void xbd_dataplane_free(struct xbd_dataplane *dp);
+
+/* Online resize: requests are checked against the new size from now on. */
+void xbd_dataplane_set_capacity(struct xbd_dataplane *dp, uint64_t sectors);
 
 /* True once the data plane has halted itself; *reason is a static string. */
 bool xbd_dataplane_halted(struct xbd_dataplane *dp, const char **reason);
 
 void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stats *out);
+
+/* XBD_DP_LOST_* bits seen since the last call, cleared. */
+unsigned int xbd_dataplane_take_lost_features(struct xbd_dataplane *dp);
 
 #endif

@@ -11,10 +11,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <time.h>
+
 #include "xenblkd/dataplane.h"
 #include "xenblkd/storage.h"
 #include "xenblkd/xenbus_fsm.h"
 #include "xenblkd/xen_ops.h"
+
+#define XBD_MAX_QUEUES 64u
 
 struct xbd_vbd_options {
 	const char *backend_path; /* /local/domain/<be>/backend/<kind>/<fe-domid>/<devid> */
@@ -22,6 +26,17 @@ struct xbd_vbd_options {
 	const char *engine;       /* I/O engine name; NULL: the default */
 	const char *driver;       /* backing driver for tests ("null", "memory"); NULL: params */
 	uint32_t sector_size;     /* force a logical sector size on a file; 0: the store's */
+	enum xbd_grant_mode grant_mode; /* default; the backend key `grant-mode` overrides */
+	unsigned int max_ring_order;    /* max-ring-page-order offered, 0..4 */
+	unsigned int max_queues;        /* multi-queue-max-queues offered, 1..XBD_MAX_QUEUES */
+	unsigned int max_indirect_segs; /* feature-max-indirect-segments; 0: none */
+	unsigned int persistent_max;    /* persistent grants cached per queue */
+	size_t pool_bytes;              /* memory budget per queue */
+	bool no_flush, no_barrier, no_discard;
+	unsigned int closing_timeout_s; /* a frontend stuck in Closing is disconnected */
+	const char *const *backing_dirs; /* qcow2 (see storage.h) */
+	bool backing_raw_ok;
+	uint64_t l2_cache_bytes;
 };
 
 struct xbd_vbd {
@@ -36,8 +51,24 @@ struct xbd_vbd {
 	bool readonly;
 	struct xbd_disk *disk;
 	const struct xbd_disk_info *info;
-	struct xbd_dataplane *dp;
+	bool offer_flush, offer_barrier, offer_discard, offer_secure; /* what we publish */
+	unsigned int info_flags;        /* VDISK_* */
+	enum xbd_grant_mode grant_mode; /* in force for this connection */
+	struct xbd_dataplane *dp[XBD_MAX_QUEUES];
+	unsigned int nr_queues;         /* data planes running */
+	char qprefix[XBD_MAX_QUEUES][56];
 	int dp_notify_fd;
+	time_t closing_since;           /* when we went Closing with the frontend still up */
+};
+
+/* What the frontend asked for at connect time, read and validated by xenbus.c. */
+struct xbd_fe_params {
+	unsigned int nr_queues;
+	unsigned int ring_order;
+	uint32_t ring_refs[XBD_MAX_QUEUES][XBD_MAX_RING_PAGES];
+	uint32_t ports[XBD_MAX_QUEUES];
+	enum xbd_proto proto;
+	bool persistent;
 };
 
 /* Read the toolstack's keys and open the image. 0 or -errno (already logged). */
@@ -52,15 +83,22 @@ int xbd_vbd_apply(struct xbd_vbd *v, const struct xbd_fsm_actions *a);
 
 /* Stop the data plane, answering what is in flight first. */
 void xbd_vbd_disconnect(struct xbd_vbd *v);
-/* If the data plane halted itself: report why (xenbus_dev_fatal style), close. */
-void xbd_vbd_check_halt(struct xbd_vbd *v);
+/* The data planes signalled: a halted ring (report why, xenbus_dev_fatal style, and close) or
+ * a feature the store refused (withdraw it). */
+void xbd_vbd_check_dataplanes(struct xbd_vbd *v);
+/* Online resize: re-read the image size, publish `sectors`, poke `state`. */
+int xbd_vbd_resize(struct xbd_vbd *v);
+/* True while the closing timer runs (the control loop then wakes up every second). */
+bool xbd_vbd_closing_pending(const struct xbd_vbd *v);
 
 /* xenbus.c */
 int xbd_xb_read_toolstack(struct xbd_vbd *v, char **params, char **mode);
 int xbd_xb_publish_features(struct xbd_vbd *v);
 int xbd_xb_publish_disk(struct xbd_vbd *v);
 int xbd_xb_switch_state(struct xbd_vbd *v, enum xenbus_state s);
-int xbd_xb_read_ring(struct xbd_vbd *v, struct xbd_dataplane_cfg *cfg);
+int xbd_xb_read_frontend(struct xbd_vbd *v, struct xbd_fe_params *p);
+/* Turn features the store refused off in xenstore. */
+int xbd_xb_withdraw(struct xbd_vbd *v, unsigned int lost);
 /* Like Linux's xenbus_dev_fatal: the reason goes to <be_home>/error/<rel path>/error and the
  * device moves to Closing. */
 void xbd_xb_fatal(struct xbd_vbd *v, int err, const char *fmt, ...)

@@ -66,6 +66,8 @@ struct xbd_xen_ops {
 	int (*xs_fd)(struct xbd_xs *xs); /* readable when a watch event may be waiting */
 	int (*xs_tx_begin)(struct xbd_xs *xs, uint32_t *tx);
 	int (*xs_tx_end)(struct xbd_xs *xs, uint32_t tx, bool abort); /* -EAGAIN: redo it */
+	/* 1 if the domain exists (is introduced to xenstore), 0 if it is gone, or -errno. */
+	int (*xs_domain_exists)(struct xbd_xs *xs, uint16_t domid);
 
 	/* --- grant tables --- */
 	int (*gnt_open)(struct xbd_gnt **out);

@@ -18,6 +18,8 @@ struct xbd_fsm_facts {
 	bool online;          /* toolstack's `online` key is 1 */
 	bool dev_present;     /* the backend directory exists */
 	bool connected;       /* the data plane runs */
+	bool fe_dead;         /* the frontend's domain is gone (@releaseDomain) */
+	bool closing_expired; /* we have been Closing longer than the closing timeout */
 };
 
 struct xbd_fsm_actions {

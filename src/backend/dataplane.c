@@ -21,16 +21,31 @@
 
 static void halt(struct xbd_dataplane *dp, const char *reason)
 {
-	uint64_t one = 1;
-
 	if (atomic_load(&dp->halted))
 		return;
 	dp->halt_reason = reason;
 	/* Release: the control thread that sees `halted` also sees the reason. */
 	atomic_store_explicit(&dp->halted, true, memory_order_release);
 	xbd_err(dp->cfg.log_prefix, "ring halted: %s", reason);
-	if (write(dp->cfg.notify_fd, &one, sizeof(one)) < 0)
-		xbd_err(dp->cfg.log_prefix, "cannot signal the control thread: %s", strerror(errno));
+	dp_signal_control(dp);
+}
+
+/* Publish the thread-private counters for the control thread. */
+static void sync_stats(struct xbd_dataplane *dp)
+{
+	pthread_mutex_lock(&dp->stats_lock);
+	dp->stats.grant = dp->grant.stats;
+	dp->stats.pool_held = dp->pool.held;
+	dp->stats.persistent_cached = xbd_persist_cache_size(&dp->grant);
+	pthread_mutex_unlock(&dp->stats_lock);
+}
+
+/* May we take more requests off the ring? Not while one waits for memory or a barrier waits
+ * for the ring to drain, and not with every slot busy. */
+static bool can_consume(struct xbd_dataplane *dp)
+{
+	return !dp->stopping && !atomic_load(&dp->halted) && !dp->stalled && !dp->barrier &&
+	       dp->busy < dp->nr_slots;
 }
 
 /* Consume up to one ring's worth of requests. True if requests may remain. */
@@ -39,18 +54,21 @@ static bool consume(struct xbd_dataplane *dp)
 	unsigned int budget = xbd_ring_size(&dp->ring);
 	blkif_request_t copy;
 
-	while (budget-- > 0) {
+	/* The control thread may have resized the disk. */
+	dp->cfg.limits.capacity = atomic_load_explicit(&dp->capacity, memory_order_relaxed);
+	while (budget-- > 0 && can_consume(dp)) {
 		int r = xbd_ring_pop(&dp->ring, &copy);
 
 		if (r == 0)
 			return false;
 		if (r < 0) {
-			halt(dp, "impossible req_prod from the frontend (more than a ring ahead, or moved backwards)");
+			halt(dp, "impossible req_prod from the frontend (more than a ring ahead, "
+			     "or moved backwards)");
 			return false;
 		}
 		dp_handle_request(dp, &copy);
 	}
-	return true;
+	return can_consume(dp);
 }
 
 static void push_and_notify(struct xbd_dataplane *dp)
@@ -103,9 +121,22 @@ static bool idle_check(struct xbd_dataplane *dp)
 	return false;
 }
 
-static bool accepting(struct xbd_dataplane *dp)
+/* Completions may have freed memory or drained the ring for a barrier. */
+static void unblock(struct xbd_dataplane *dp)
 {
-	return !dp->stopping && !atomic_load(&dp->halted);
+	dp_retry_stalled(dp);
+	dp_try_barrier(dp);
+}
+
+/* An idle queue gives its cached buffers back after about two seconds. */
+static void note_idle(struct xbd_dataplane *dp, bool idle)
+{
+	if (!idle) {
+		dp->idle_loops = 0;
+		return;
+	}
+	if (++dp->idle_loops == 2)
+		xbd_pool_trim(&dp->pool);
 }
 
 static int run_loop(struct xbd_dataplane *dp)
@@ -117,11 +148,12 @@ static int run_loop(struct xbd_dataplane *dp)
 		unsigned int ready = 0;
 		int r;
 
-		/* With every slot busy the ring cannot give us more; wait for completions
-		 * rather than spin, and leave the port masked until we can look again. */
-		if (accepting(dp) && dp->busy < dp->nr_slots) {
+		/* When we may not consume (no slot, no memory, a barrier draining) we wait for
+		 * completions rather than spin, and leave the port masked until we can look. */
+		unblock(dp);
+		if (can_consume(dp)) {
 			more = consume(dp);
-			if (!more && accepting(dp) && dp->busy < dp->nr_slots)
+			if (!more && can_consume(dp))
 				more = idle_check(dp);
 		}
 		r = xbd_sq_submit(dp->sq);
@@ -133,12 +165,21 @@ static int run_loop(struct xbd_dataplane *dp)
 		r = xbd_sq_wait(dp->sq, fds, 2, &ready, !more, WAIT_TIMEOUT_MS);
 		if (r < 0)
 			return r;
+		note_idle(dp, r == 0 && ready == 0 && dp->busy == 0);
+		sync_stats(dp);
 		if (ready & (1u << FD_EVTCHN))
 			take_events(dp);
 		if (ready & (1u << FD_STOP))
 			take_stop(dp);
 		push_and_notify(dp);
 	}
+}
+
+static unsigned int max_segs(const struct xbd_dataplane_cfg *c)
+{
+	unsigned int m = c->limits.max_indirect_segs;
+
+	return m > BLKIF_MAX_SEGMENTS_PER_REQUEST ? m : BLKIF_MAX_SEGMENTS_PER_REQUEST;
 }
 
 static int setup(struct xbd_dataplane *dp)
@@ -150,6 +191,8 @@ static int setup(struct xbd_dataplane *dp)
 	r = x->gnt_open(&dp->gnt);
 	if (r)
 		return r;
+	if (c->nr_ring_refs == 0 || c->nr_ring_refs > XBD_MAX_RING_PAGES)
+		return -EINVAL;
 	r = x->gnt_map(dp->gnt, c->fe_domid, c->ring_refs, c->nr_ring_refs, true, &dp->sring);
 	if (r)
 		return r;
@@ -165,6 +208,12 @@ static int setup(struct xbd_dataplane *dp)
 	r = dp_slots_alloc(dp, xbd_ring_size(&dp->ring));
 	if (r)
 		return r;
+	dp->gops = xbd_grant_ops_for(c->grant_mode);
+	r = xbd_grant_ctx_init(&dp->grant, x, dp->gnt, c->fe_domid, max_segs(c), c->grant_mode,
+			       c->persistent_max);
+	if (r)
+		return r;
+	xbd_pool_init(&dp->pool, c->pool_bytes, xbd_disk_get_info(c->disk)->mem_align);
 	return xbd_sq_open(c->disk, dp->nr_slots, &dp->sq);
 }
 
@@ -174,6 +223,10 @@ static void teardown(struct xbd_dataplane *dp)
 	const struct xbd_xen_ops *x = dp->cfg.xen;
 
 	xbd_sq_close(dp->sq);
+	/* Nothing is in flight: the persistent cache may be unmapped now. */
+	if (dp->gnt)
+		xbd_grant_ctx_fini(&dp->grant);
+	xbd_pool_fini(&dp->pool);
 	dp_slots_free(dp);
 	if (dp->evt) {
 		if (dp->local_port)
@@ -227,6 +280,7 @@ static void *thread_main(void *arg)
 		drain(dp);
 		wait_for_stop(dp);
 	}
+	sync_stats(dp);
 	teardown(dp);
 	return NULL;
 }
@@ -239,6 +293,7 @@ int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplan
 	if (!dp)
 		return -ENOMEM;
 	dp->cfg = *cfg;
+	atomic_init(&dp->capacity, cfg->limits.capacity);
 	dp->guest_rl = (struct xbd_ratelimit)XBD_RATELIMIT_INIT(5, 10);
 	pthread_mutex_init(&dp->stats_lock, NULL);
 	sem_init(&dp->started, 0, 0);
@@ -272,10 +327,21 @@ void xbd_dataplane_stop(struct xbd_dataplane *dp)
 	if (write(dp->stop_fd, &one, sizeof(one)) < 0)
 		xbd_err(dp->cfg.log_prefix, "cannot stop the data plane: %s", strerror(errno));
 	pthread_join(dp->thread, NULL);
+}
+
+void xbd_dataplane_free(struct xbd_dataplane *dp)
+{
+	if (!dp)
+		return;
 	close(dp->stop_fd);
 	sem_destroy(&dp->started);
 	pthread_mutex_destroy(&dp->stats_lock);
 	free(dp);
+}
+
+void xbd_dataplane_set_capacity(struct xbd_dataplane *dp, uint64_t sectors)
+{
+	atomic_store_explicit(&dp->capacity, sectors, memory_order_relaxed);
 }
 
 bool xbd_dataplane_halted(struct xbd_dataplane *dp, const char **reason)
@@ -291,4 +357,9 @@ void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stat
 	pthread_mutex_lock(&dp->stats_lock);
 	*out = dp->stats;
 	pthread_mutex_unlock(&dp->stats_lock);
+}
+
+unsigned int xbd_dataplane_take_lost_features(struct xbd_dataplane *dp)
+{
+	return atomic_exchange(&dp->features_lost, 0);
 }

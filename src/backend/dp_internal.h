@@ -2,7 +2,7 @@
 /*
  * Private state of one data plane, shared by dataplane.c (thread, loop, event channel) and
  * dp_request.c (one request from ring slot to response). Only the data thread touches it,
- * except the fields marked atomic, which the control thread reads.
+ * except the fields marked atomic or under stats_lock, which the control thread reads.
  */
 #ifndef XENBLKD_DP_INTERNAL_H
 #define XENBLKD_DP_INTERNAL_H
@@ -11,22 +11,51 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 
+#include "pool.h"
 #include "xenblkd/dataplane.h"
+#include "xenblkd/grant.h"
 #include "xenblkd/log.h"
 
-/* The largest direct request: 11 segments of one 4 KiB page each. */
-#define XBD_SLOT_BYTES (BLKIF_MAX_SEGMENTS_PER_REQUEST * 4096u)
+/* preadv/io_uring take at most UIO_MAXIOV (1024) iovecs: bigger requests are split. */
+#define DP_MAX_IOV 1024u
+#define DP_MAX_STEPS 3
 
 struct xbd_dataplane;
 
+enum dp_stage {
+	DP_FREE,
+	DP_STALLED,      /* waiting for pool memory (admission control) */
+	DP_BARRIER_WAIT, /* a barrier waiting for everything before it to complete */
+	DP_RUNNING,      /* its I/O steps are in flight */
+};
+
+struct dp_slot;
+
+/* One I/O of a request's current step, and its way back to the request. */
+struct dp_sub {
+	struct xbd_io io;
+	struct dp_slot *slot;
+};
+
 /* One consumed request, from copy-out to response. */
 struct dp_slot {
-	struct xbd_io io;
-	struct iovec iov;      /* the bounce buffer, for the storage queue */
 	struct xbd_dataplane *dp;
+	enum dp_stage stage;
 	struct xbd_req req;
-	void *buf;             /* bounce buffer the daemon owns: XBD_SLOT_BYTES */
-	bool flush_after;      /* FLUSH_DISKCACHE with data: flush once the write completes */
+	struct xbd_grant_io gio;
+	bool prepared;                 /* gio holds grant resources */
+	enum xbd_io_op steps[DP_MAX_STEPS];
+	unsigned int nr_steps, step;
+	struct dp_sub *subs;           /* the current step's I/Os */
+	unsigned int nr_subs, subs_pending;
+	int err;                       /* first error of the current step */
+	void *ind_mem;                 /* indirect pages, then the parsed segments */
+	size_t ind_size;
+	void *data_mem;                /* bounce buffer (copy), iovecs, held pages, sub-I/Os */
+	size_t data_size;
+	struct dp_sub sub_inline;
+	struct iovec iov_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	void *held_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	unsigned int next_free;
 };
 
@@ -44,17 +73,25 @@ struct xbd_dataplane {
 	void *sring;
 	struct xbd_ring ring;
 	struct xbd_sq *sq;
+	struct xbd_grant_ctx grant;
+	const struct xbd_grant_ops *gops;
+	struct xbd_pool pool;
 	struct dp_slot *slots;
 	unsigned int nr_slots;
 	unsigned int free_head;       /* index of the first free slot, nr_slots if none */
 	unsigned int busy;            /* slots in use */
+	struct dp_slot *stalled;      /* the one request waiting for memory */
+	struct dp_slot *barrier;      /* a barrier waiting for the ring to drain */
 	bool port_masked;             /* an event was taken and not yet unmasked */
 	bool responses_pending;       /* responses written, not yet pushed */
 	bool stopping;
+	unsigned int idle_loops;      /* consecutive idle waits, to trim the pool */
 	struct xbd_ratelimit guest_rl;
 
 	atomic_bool halted;
 	const char *halt_reason;      /* set before `halted` is stored (release) */
+	atomic_uint features_lost;    /* XBD_DP_LOST_*: the store refused an operation */
+	_Atomic uint64_t capacity;    /* 512-byte sectors; the control thread may grow it */
 	pthread_mutex_t stats_lock;   /* stats are copied out by the control thread */
 	struct xbd_dataplane_stats stats;
 };
@@ -64,5 +101,10 @@ int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n);
 void dp_slots_free(struct xbd_dataplane *dp);
 /* Handle one request copied out of the ring. Never fails: errors become responses. */
 void dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
+/* Retry the request waiting for memory; true if it went ahead. */
+bool dp_retry_stalled(struct xbd_dataplane *dp);
+/* Start the barrier once it is the only request left; true if it went ahead. */
+bool dp_try_barrier(struct xbd_dataplane *dp);
+void dp_signal_control(struct xbd_dataplane *dp);
 
 #endif

@@ -1,37 +1,32 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * One request's life in the data plane: take a slot, validate the private copy, bring a write's
- * data in by grant copy, queue the I/O, and on completion copy a read's data out and write the
- * response. Every failure turns into a response whose status comes from xbd_status_from_errno,
- * so a guest always gets an answer and never brings the daemon down.
+ * One request's life in the data plane: take a slot, validate the private copy, fetch and
+ * validate indirect segments, get memory from the bounded pool (or wait for it: admission
+ * control), bring a write's data in through the grant strategy, run its storage steps in order
+ * (a barrier drains everything before it, then flush, write, flush; a flush with data writes
+ * first), and on completion push a read's data out, release everything, and answer. Every
+ * failure becomes a response whose status comes from xbd_status_from_errno, so a guest always
+ * gets an answer and never brings the daemon down.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dp_internal.h"
-#include "xenblkd/grant.h"
 #include "xenblkd/status.h"
 
 #define SECTOR 512u
+#define PAGE 4096u
 
 int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n)
 {
-	uint32_t mem_align = xbd_disk_get_info(dp->cfg.disk)->mem_align;
-	size_t align = mem_align > 4096 ? mem_align : 4096;
-
 	dp->slots = calloc(n, sizeof(*dp->slots));
 	if (!dp->slots)
 		return -ENOMEM;
 	dp->nr_slots = n;
 	for (unsigned int i = 0; i < n; i++) {
-		if (posix_memalign(&dp->slots[i].buf, align, XBD_SLOT_BYTES)) {
-			dp_slots_free(dp);
-			return -ENOMEM;
-		}
-		/* Zeroed once, so nothing of the daemon's memory can ever reach a guest. */
-		memset(dp->slots[i].buf, 0, XBD_SLOT_BYTES);
 		dp->slots[i].dp = dp;
 		dp->slots[i].next_free = i + 1;
 	}
@@ -41,11 +36,17 @@ int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n)
 
 void dp_slots_free(struct xbd_dataplane *dp)
 {
-	for (unsigned int i = 0; dp->slots && i < dp->nr_slots; i++)
-		free(dp->slots[i].buf);
 	free(dp->slots);
 	dp->slots = NULL;
 	dp->nr_slots = 0;
+}
+
+void dp_signal_control(struct xbd_dataplane *dp)
+{
+	uint64_t one = 1;
+
+	if (write(dp->cfg.notify_fd, &one, sizeof(one)) < 0)
+		xbd_err(dp->cfg.log_prefix, "cannot signal the control thread: %s", strerror(errno));
 }
 
 static struct dp_slot *slot_get(struct xbd_dataplane *dp)
@@ -62,26 +63,40 @@ static struct dp_slot *slot_get(struct xbd_dataplane *dp)
 
 static void slot_put(struct xbd_dataplane *dp, struct dp_slot *s)
 {
-	s->next_free = dp->free_head;
+	unsigned int next = dp->free_head;
+
+	xbd_pool_free(&dp->pool, s->ind_mem, s->ind_size);
+	xbd_pool_free(&dp->pool, s->data_mem, s->data_size);
+	memset(s, 0, sizeof(*s));
+	s->dp = dp;
+	s->next_free = next;
 	dp->free_head = (unsigned int)(s - dp->slots);
 	dp->busy--;
 }
 
 static void count_done(struct xbd_dataplane *dp, const struct xbd_req *req, int err)
 {
+	struct xbd_dataplane_stats *st = &dp->stats;
+
 	pthread_mutex_lock(&dp->stats_lock);
 	if (err) {
-		dp->stats.errors++;
-	} else if (req->operation == BLKIF_OP_READ) {
-		dp->stats.reads++;
-		dp->stats.read_sectors += req->nr_sectors;
-	} else if (req->operation == BLKIF_OP_WRITE) {
-		dp->stats.writes++;
-		dp->stats.write_sectors += req->nr_sectors;
+		st->errors++;
+	} else if (req->operation == BLKIF_OP_DISCARD) {
+		st->discards++;
+		st->discard_sectors += req->nr_sectors;
+	} else if (req->data_op == BLKIF_OP_READ) {
+		st->reads++;
+		st->read_sectors += req->nr_sectors;
 	} else {
-		dp->stats.flushes++;
-		dp->stats.write_sectors += req->nr_sectors;
+		if (req->data_op == BLKIF_OP_WRITE)
+			st->writes++;
+		else if (req->data_op == BLKIF_OP_WRITE_BARRIER)
+			st->barriers++;
+		else
+			st->flushes++;
+		st->write_sectors += req->nr_sectors;
 	}
+	st->indirect += req->operation == BLKIF_OP_INDIRECT;
 	pthread_mutex_unlock(&dp->stats_lock);
 }
 
@@ -89,87 +104,308 @@ static void respond(struct dp_slot *s, int err)
 {
 	struct xbd_dataplane *dp = s->dp;
 
-	count_done(dp, &s->req, err);
-	xbd_ring_put_response(&dp->ring, s->req.id, s->req.operation, xbd_status_from_errno(err));
-	dp->responses_pending = true;
-	slot_put(dp, s);
-}
-
-static void io_done(struct xbd_io *io, int res);
-
-static int queue_io(struct dp_slot *s, enum xbd_io_op op)
-{
-	s->iov = (struct iovec){ .iov_base = s->buf, .iov_len = s->req.nr_sectors * SECTOR };
-	s->io = (struct xbd_io){
-		.op = op,
-		.offset = s->req.sector * SECTOR,
-		.len = s->iov.iov_len,
-		.iov = &s->iov,
-		.niov = 1,
-		.done = io_done,
-	};
-	if (op == XBD_IO_FLUSH) {
-		s->io.offset = 0;
-		s->io.len = 0;
-		s->io.niov = 0;
-	}
-	return xbd_sq_queue(s->dp->sq, &s->io);
-}
-
-static int copy_data(struct dp_slot *s, bool to_guest)
-{
-	struct xbd_dataplane *dp = s->dp;
-
-	return xbd_grant_copy_req(dp->cfg.xen, dp->gnt, dp->cfg.fe_domid, &s->req, s->buf,
-				  to_guest);
-}
-
-static void io_done(struct xbd_io *io, int res)
-{
-	struct dp_slot *s = (struct dp_slot *)((char *)io - offsetof(struct dp_slot, io));
-	int err = res;
-
-	if (!err && s->flush_after) {
-		s->flush_after = false;
-		err = queue_io(s, XBD_IO_FLUSH);
-		if (!err)
-			return;
-	}
-	if (!err && io->op == XBD_IO_READ)
-		err = copy_data(s, true);
 	if (err)
-		xbd_log_guest(&s->dp->guest_rl, XBD_LOG_WARN, s->dp->cfg.log_prefix,
+		xbd_log_guest(&dp->guest_rl, XBD_LOG_WARN, dp->cfg.log_prefix,
 			      "request id %llu op %u sector %llu failed: %s",
 			      (unsigned long long)s->req.id, s->req.operation,
 			      (unsigned long long)s->req.sector, strerror(-err));
+	count_done(dp, &s->req, err);
+	xbd_ring_put_response(&dp->ring, s->req.id, s->req.operation, xbd_status_from_errno(err));
+	dp->responses_pending = true;
+	if (dp->barrier == s)
+		dp->barrier = NULL;
+	slot_put(dp, s);
+}
+
+/* The store refused an operation: stop offering it (blkback does the same). */
+static void lose_feature(struct xbd_dataplane *dp, const struct xbd_req *req)
+{
+	unsigned int bit = req->data_op == BLKIF_OP_DISCARD ? XBD_DP_LOST_DISCARD
+			   : req->data_op == BLKIF_OP_WRITE_BARRIER ? XBD_DP_LOST_BARRIER
+			   : XBD_DP_LOST_FLUSH;
+
+	if (bit == XBD_DP_LOST_DISCARD)
+		dp->cfg.limits.discard = false;
+	else if (bit == XBD_DP_LOST_BARRIER)
+		dp->cfg.limits.barrier = false;
+	else
+		dp->cfg.limits.flush = false;
+	atomic_fetch_or(&dp->features_lost, bit);
+	dp_signal_control(dp);
+}
+
+static void finish(struct dp_slot *s, int err)
+{
+	struct xbd_dataplane *dp = s->dp;
+
+	if (s->prepared) {
+		int r = dp->gops->finish(&dp->grant, &s->gio,
+					 !err && s->req.data_op == BLKIF_OP_READ);
+
+		s->prepared = false;
+		if (!err)
+			err = r;
+	}
 	respond(s, err);
 }
 
-/* Start the I/O of a validated request: 0, or -errno to answer at once. */
-static int start_request(struct dp_slot *s)
+static void run_step(struct dp_slot *s);
+
+static void sub_done(struct xbd_io *io, int res)
 {
-	const struct xbd_req *req = &s->req;
-	bool has_data = req->nr_segs > 0;
+	struct dp_slot *s = ((struct dp_sub *)io)->slot;
+
+	if (res && !s->err)
+		s->err = res;
+	if (--s->subs_pending > 0)
+		return;
+	if (s->err == -EOPNOTSUPP && s->steps[s->step] != XBD_IO_READ &&
+	    s->steps[s->step] != XBD_IO_WRITE)
+		lose_feature(s->dp, &s->req);
+	if (!s->err && ++s->step < s->nr_steps) {
+		run_step(s);
+		return;
+	}
+	finish(s, s->err);
+}
+
+/* A READ or WRITE over the request's iovecs, in pieces of at most DP_MAX_IOV. */
+static void queue_data_step(struct dp_slot *s, enum xbd_io_op op)
+{
+	uint64_t offset = s->req.sector * SECTOR;
+	unsigned int done = 0;
+
+	s->nr_subs = (s->gio.niov + DP_MAX_IOV - 1) / DP_MAX_IOV;
+	s->subs_pending = s->nr_subs;
+	for (unsigned int k = 0; k < s->nr_subs; k++) {
+		struct dp_sub *sub = &s->subs[k];
+		unsigned int n = s->gio.niov - done < DP_MAX_IOV ? s->gio.niov - done : DP_MAX_IOV;
+		uint64_t len = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			len += s->gio.iov[done + i].iov_len;
+		*sub = (struct dp_sub){ .slot = s };
+		sub->io = (struct xbd_io){ .op = op, .offset = offset, .len = len,
+					   .iov = &s->gio.iov[done], .niov = n, .done = sub_done };
+		offset += len;
+		done += n;
+	}
+	for (unsigned int k = 0; k < s->nr_subs; k++)
+		xbd_sq_queue(s->dp->sq, &s->subs[k].io);
+}
+
+static void run_step(struct dp_slot *s)
+{
+	enum xbd_io_op op = s->steps[s->step];
+	struct dp_sub *sub = &s->sub_inline;
+
+	s->err = 0;
+	if (op == XBD_IO_READ || op == XBD_IO_WRITE) {
+		queue_data_step(s, op);
+		return;
+	}
+	*sub = (struct dp_sub){ .slot = s };
+	sub->io = (struct xbd_io){ .op = op, .done = sub_done };
+	if (op != XBD_IO_FLUSH) {
+		sub->io.offset = s->req.sector * SECTOR;
+		sub->io.len = s->req.nr_sectors * SECTOR;
+	}
+	s->nr_subs = 1;
+	s->subs_pending = 1;
+	xbd_sq_queue(s->dp->sq, &sub->io);
+}
+
+/* The storage steps of a validated request, in order. */
+static void plan_steps(struct dp_slot *s)
+{
+	const struct xbd_req *r = &s->req;
+	bool data = r->nr_segs > 0;
+	unsigned int n = 0;
+
+	switch (r->data_op) {
+	case BLKIF_OP_READ:
+		s->steps[n++] = XBD_IO_READ;
+		break;
+	case BLKIF_OP_WRITE:
+		s->steps[n++] = XBD_IO_WRITE;
+		break;
+	case BLKIF_OP_FLUSH_DISKCACHE:
+		if (data)
+			s->steps[n++] = XBD_IO_WRITE;
+		s->steps[n++] = XBD_IO_FLUSH;
+		break;
+	case BLKIF_OP_WRITE_BARRIER:
+		/* Everything before it is complete (DP_BARRIER_WAIT); make it durable first. */
+		s->steps[n++] = XBD_IO_FLUSH;
+		if (data) {
+			s->steps[n++] = XBD_IO_WRITE;
+			s->steps[n++] = XBD_IO_FLUSH;
+		}
+		break;
+	case BLKIF_OP_DISCARD:
+		s->steps[n++] = r->discard_secure ? XBD_IO_SECURE_ERASE : XBD_IO_DISCARD;
+		break;
+	}
+	s->nr_steps = n;
+}
+
+/* Bring the data in (writes) and run the first step. */
+static void start(struct dp_slot *s)
+{
+	struct xbd_dataplane *dp = s->dp;
+
+	s->stage = DP_RUNNING;
+	if (s->req.nr_segs > 0) {
+		int r = dp->gops->prepare(&dp->grant, &s->gio);
+
+		if (r) {
+			respond(s, r);
+			return;
+		}
+		s->prepared = true;
+	}
+	run_step(s);
+}
+
+/* Pool memory for one request, or NULL (wait). A size the pool can never give is -ENOMEM. */
+static int take_memory(struct xbd_dataplane *dp, size_t size, void **mem)
+{
+	if (xbd_pool_class_size(&dp->pool, size) == 0)
+		return -ENOMEM;
+	*mem = xbd_pool_alloc(&dp->pool, size);
+	return *mem ? 0 : -EAGAIN;
+}
+
+/* INDIRECT: copy the indirect pages out once, then validate the segments in them. */
+static int fetch_indirect(struct dp_slot *s)
+{
+	struct xbd_dataplane *dp = s->dp;
+	size_t pages = (size_t)s->req.nr_indirect * PAGE;
+	struct xbd_seg *segs;
+	const char *why = NULL;
 	int r;
 
-	s->flush_after = false;
-	switch (req->operation) {
-	case BLKIF_OP_READ:
-		return queue_io(s, XBD_IO_READ);
-	case BLKIF_OP_WRITE:
-		r = copy_data(s, false);
-		return r ? r : queue_io(s, XBD_IO_WRITE);
-	case BLKIF_OP_FLUSH_DISKCACHE:
-		if (!has_data)
-			return queue_io(s, XBD_IO_FLUSH);
-		r = copy_data(s, false);
+	s->ind_size = pages + (size_t)s->req.nr_segs * sizeof(struct xbd_seg);
+	r = take_memory(dp, s->ind_size, &s->ind_mem);
+	if (r)
+		return r;
+	r = xbd_grant_copy_pages(&dp->grant, s->req.indirect_grefs, s->req.nr_indirect,
+				 s->ind_mem);
+	if (r)
+		return r;
+	/* Parse from our private copy; the guest may rewrite its pages, we never look again. */
+	segs = (struct xbd_seg *)((char *)s->ind_mem + pages);
+	r = xbd_req_parse_indirect(&s->req, s->ind_mem, &dp->cfg.limits, segs, &why);
+	if (r)
+		xbd_log_guest(&dp->guest_rl, XBD_LOG_WARN, dp->cfg.log_prefix,
+			      "bad indirect request id %llu: %s", (unsigned long long)s->req.id,
+			      why ? why : strerror(-r));
+	return r;
+}
+
+/* Bounce buffer (copy), then iovecs, held pages and sub-I/Os when the inline ones are short. */
+static int layout_data(struct dp_slot *s)
+{
+	struct xbd_dataplane *dp = s->dp;
+	unsigned int n = s->req.nr_segs;
+	size_t bounce = 0, iov = 0, held = 0, subs = 0, off;
+	unsigned int niov = dp->gops->needs_bounce ? 1 : n;
+	unsigned int nsubs = (niov + DP_MAX_IOV - 1) / DP_MAX_IOV;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if (dp->gops->needs_bounce)
+		bounce = (s->req.nr_sectors * SECTOR + PAGE - 1) & ~(size_t)(PAGE - 1);
+	if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+		iov = n * sizeof(struct iovec);
+		held = n * sizeof(void *);
+	}
+	if (nsubs > 1)
+		subs = nsubs * sizeof(struct dp_sub);
+	s->data_size = bounce + iov + held + subs;
+	if (s->data_size) {
+		r = take_memory(dp, s->data_size, &s->data_mem);
 		if (r)
 			return r;
-		s->flush_after = true;
-		return queue_io(s, XBD_IO_WRITE);
-	default:
-		return -EOPNOTSUPP; /* the parser only passes operations the device offers */
 	}
+	off = bounce;
+	s->gio = (struct xbd_grant_io){ .req = &s->req, .to_disk = xbd_req_writes_data(&s->req),
+					.bounce = bounce ? s->data_mem : NULL };
+	s->gio.iov = iov ? (struct iovec *)((char *)s->data_mem + off) : s->iov_inline;
+	off += iov;
+	s->gio.held = held ? (void **)((char *)s->data_mem + off) : s->held_inline;
+	off += held;
+	s->subs = subs ? (struct dp_sub *)((char *)s->data_mem + off) : &s->sub_inline;
+	return 0;
+}
+
+/*
+ * Get everything a parsed request needs, then start it (or park a barrier until the ring has
+ * drained). -EAGAIN: no memory now, the request waits as dp->stalled; another -errno: answer.
+ */
+static int admit(struct dp_slot *s)
+{
+	struct xbd_dataplane *dp = s->dp;
+	int r;
+
+	if (s->req.nr_indirect) {
+		r = fetch_indirect(s);
+		if (r)
+			return r;
+	}
+	if (s->req.nr_segs && !s->data_mem && !s->gio.req) {
+		r = layout_data(s);
+		if (r)
+			return r;
+	}
+	s->subs = s->subs ? s->subs : &s->sub_inline;
+	plan_steps(s);
+	if (s->req.data_op == BLKIF_OP_WRITE_BARRIER) {
+		s->stage = DP_BARRIER_WAIT;
+		dp->barrier = s;
+		dp_try_barrier(dp);
+		return 0;
+	}
+	start(s);
+	return 0;
+}
+
+static void admit_or_wait(struct dp_slot *s)
+{
+	struct xbd_dataplane *dp = s->dp;
+	int r = admit(s);
+
+	if (r == -EAGAIN) {
+		s->stage = DP_STALLED;
+		dp->stalled = s;
+		pthread_mutex_lock(&dp->stats_lock);
+		dp->stats.stalls++;
+		pthread_mutex_unlock(&dp->stats_lock);
+	} else if (r) {
+		respond(s, r);
+	}
+}
+
+bool dp_retry_stalled(struct xbd_dataplane *dp)
+{
+	struct dp_slot *s = dp->stalled;
+
+	if (!s)
+		return true;
+	dp->stalled = NULL;
+	admit_or_wait(s);
+	return dp->stalled == NULL;
+}
+
+bool dp_try_barrier(struct xbd_dataplane *dp)
+{
+	struct dp_slot *s = dp->barrier;
+
+	if (!s || s->stage != DP_BARRIER_WAIT || dp->busy != 1)
+		return false;
+	start(s);
+	return true;
 }
 
 void dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy)
@@ -198,7 +434,5 @@ void dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy)
 		respond(s, r);
 		return;
 	}
-	r = start_request(s);
-	if (r)
-		respond(s, r);
+	admit_or_wait(s);
 }

@@ -1,43 +1,140 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Grant copy of one request's segments, in one batched call to the hypervisor (see grant.h).
- * The segment geometry comes from the validated private copy of the request, so every offset
- * and length is already known to lie within one 4 KiB guest page.
+ * The copy strategy (see grant.h), the per-thread grant context, and copying indirect pages.
+ * A request's segments are copied in one batched hypervisor call between the guest's pages and
+ * one contiguous bounce buffer (segment i starts where segment i-1 ended). Segment geometry
+ * comes from the validated private copy of the request, so every offset and length is known to
+ * lie within one 4 KiB guest page.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <xen/grant_table.h>
 
 #include "xenblkd/grant.h"
 
 #define SECTOR 512u
+#define PAGE 4096u
 
-int xbd_grant_copy_req(const struct xbd_xen_ops *xen, struct xbd_gnt *gnt, uint16_t domid,
-		       const struct xbd_req *req, void *buf, bool to_guest)
+int xbd_grant_mode_from_string(const char *s, enum xbd_grant_mode *out)
 {
-	struct xbd_gnt_copy_seg segs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
-	unsigned char *p = buf;
+	static const char *const names[] = { "copy", "map", "persistent" };
+
+	for (unsigned int i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum xbd_grant_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *xbd_grant_mode_name(enum xbd_grant_mode m)
+{
+	return m == XBD_GRANT_MAP ? "map" : m == XBD_GRANT_PERSISTENT ? "persistent" : "copy";
+}
+
+const struct xbd_grant_ops *xbd_grant_ops_for(enum xbd_grant_mode m)
+{
+	if (m == XBD_GRANT_MAP)
+		return &xbd_grant_map_ops;
+	if (m == XBD_GRANT_PERSISTENT)
+		return &xbd_grant_persistent_ops;
+	return &xbd_grant_copy_ops;
+}
+
+int xbd_grant_ctx_init(struct xbd_grant_ctx *g, const struct xbd_xen_ops *xen,
+		       struct xbd_gnt *gnt, uint16_t domid, unsigned int max_segs,
+		       enum xbd_grant_mode mode, unsigned int persist_max)
+{
+	*g = (struct xbd_grant_ctx){ .xen = xen, .gnt = gnt, .domid = domid,
+				     .max_segs = max_segs };
+	g->copy_segs = calloc(max_segs, sizeof(*g->copy_segs));
+	g->refs = calloc(max_segs, sizeof(*g->refs));
+	if (!g->copy_segs || !g->refs) {
+		xbd_grant_ctx_fini(g);
+		return -ENOMEM;
+	}
+	if (mode == XBD_GRANT_PERSISTENT)
+		return xbd_persist_cache_new(persist_max, &g->cache);
+	return 0;
+}
+
+void xbd_grant_ctx_fini(struct xbd_grant_ctx *g)
+{
+	if (g->cache)
+		xbd_persist_cache_free(g);
+	free(g->copy_segs);
+	free(g->refs);
+	g->copy_segs = NULL;
+	g->refs = NULL;
+}
+
+/* One batched copy; 0 only if the hypervisor accepted every segment. */
+static int copy_batch(struct xbd_grant_ctx *g, unsigned int n)
+{
 	int r;
 
+	g->stats.copy_calls++;
+	r = g->xen->gnt_copy(g->gnt, g->copy_segs, n);
+	if (r < 0)
+		return r;
+	for (unsigned int i = 0; i < n; i++)
+		if (g->copy_segs[i].status != GNTST_okay)
+			return -EIO;
+	return 0;
+}
+
+static int copy_segments(struct xbd_grant_ctx *g, const struct xbd_req *req, void *buf,
+			 bool to_guest)
+{
+	unsigned char *p = buf;
+
+	if (req->nr_segs > g->max_segs)
+		return -EINVAL;
 	for (unsigned int i = 0; i < req->nr_segs; i++) {
-		const struct xbd_seg *s = &req->seg[i];
+		const struct xbd_seg *s = &req->segs[i];
 		uint16_t len = (uint16_t)((s->last_sect - s->first_sect + 1u) * SECTOR);
 
-		segs[i] = (struct xbd_gnt_copy_seg){
-			.buf = p,
-			.ref = s->gref,
-			.domid = domid,
-			.offset = (uint16_t)(s->first_sect * SECTOR),
-			.len = len,
+		g->copy_segs[i] = (struct xbd_gnt_copy_seg){
+			.buf = p, .ref = s->gref, .domid = g->domid,
+			.offset = (uint16_t)(s->first_sect * SECTOR), .len = len,
 			.to_guest = to_guest,
 		};
 		p += len;
 	}
-	r = xen->gnt_copy(gnt, segs, req->nr_segs);
-	if (r < 0)
-		return r;
-	for (unsigned int i = 0; i < req->nr_segs; i++)
-		if (segs[i].status != GNTST_okay)
-			return -EIO;
-	return 0;
+	return copy_batch(g, req->nr_segs);
 }
+
+int xbd_grant_copy_pages(struct xbd_grant_ctx *g, const uint32_t *refs, unsigned int n,
+			 void *buf)
+{
+	if (n > g->max_segs)
+		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++)
+		g->copy_segs[i] = (struct xbd_gnt_copy_seg){
+			.buf = (unsigned char *)buf + (size_t)i * PAGE, .ref = refs[i],
+			.domid = g->domid, .len = PAGE,
+		};
+	return copy_batch(g, n);
+}
+
+static int copy_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
+{
+	io->iov[0] = (struct iovec){ .iov_base = io->bounce,
+				     .iov_len = io->req->nr_sectors * SECTOR };
+	io->niov = 1;
+	return io->to_disk ? copy_segments(g, io->req, io->bounce, false) : 0;
+}
+
+static int copy_finish(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool copy_out)
+{
+	return copy_out ? copy_segments(g, io->req, io->bounce, true) : 0;
+}
+
+const struct xbd_grant_ops xbd_grant_copy_ops = {
+	.mode = XBD_GRANT_COPY,
+	.needs_bounce = true,
+	.prepare = copy_prepare,
+	.finish = copy_finish,
+};

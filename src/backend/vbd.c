@@ -61,6 +61,9 @@ static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
 		}
 	}
 	cfg.readonly = v->readonly;
+	cfg.backing_dirs = v->opt->backing_dirs;
+	cfg.backing_raw_ok = v->opt->backing_raw_ok;
+	cfg.l2_cache_bytes = v->opt->l2_cache_bytes;
 	r = xbd_disk_open(&cfg, &v->disk);
 	if (r) {
 		xbd_err(v->prefix, "cannot open %s: %s", cfg.path ? cfg.path : cfg.driver,
@@ -72,6 +75,51 @@ static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
 		 cfg.path ? cfg.path : cfg.driver, v->readonly ? "read-only" : "read-write",
 		 (unsigned long long)v->info->size, v->info->sector_size, v->info->engine_name);
 	return 0;
+}
+
+/* A toolstack key that reads as 1 or 0; `dflt` when absent or malformed. */
+static bool toolstack_flag(struct xbd_vbd *v, const char *key, bool dflt)
+{
+	char *s = NULL;
+	uint64_t val;
+	bool on = dflt;
+
+	if (xbd_xb_read(v, v->be_path, key, &s) == 0 && xbd_parse_uint(s, 1, &val) == 0)
+		on = val;
+	free(s);
+	return on;
+}
+
+/* The grant strategy: the toolstack's `grant-mode` key, else the command line. */
+static void choose_grant_mode(struct xbd_vbd *v)
+{
+	char *s = NULL;
+
+	v->grant_mode = v->opt->grant_mode;
+	if (xbd_xb_read(v, v->be_path, "grant-mode", &s) == 0 &&
+	    xbd_grant_mode_from_string(s, &v->grant_mode))
+		xbd_warn(v->prefix, "ignoring unknown grant-mode '%.16s'", s);
+	free(s);
+}
+
+/* What we offer: the store's abilities, limited by configuration and the toolstack. */
+static void choose_offers(struct xbd_vbd *v)
+{
+	const struct xbd_disk_info *i = v->info;
+	char *type = NULL;
+
+	v->offer_flush = i->can_flush && !v->opt->no_flush;
+	v->offer_barrier = i->can_flush && !v->opt->no_barrier;
+	v->offer_discard = i->can_discard && !v->readonly && !v->opt->no_discard &&
+			   toolstack_flag(v, "discard-enable", true);
+	v->offer_secure = v->offer_discard && i->can_secure_erase;
+	v->info_flags = v->readonly ? 4u /* VDISK_READONLY */ : 0u;
+	if (xbd_xb_read(v, v->be_path, "device-type", &type) == 0 && strcmp(type, "cdrom") == 0)
+		v->info_flags |= 1u; /* VDISK_CDROM */
+	free(type);
+	if (toolstack_flag(v, "removable", false))
+		v->info_flags |= 2u; /* VDISK_REMOVABLE */
+	choose_grant_mode(v);
 }
 
 int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
@@ -100,6 +148,8 @@ int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
 	r = xbd_xb_read_toolstack(v, &params, &mode);
 	if (!r)
 		r = open_image(v, params, mode);
+	if (!r)
+		choose_offers(v);
 	if (r && r != -ENOENT)
 		xbd_xb_fatal(v, -r, "cannot open the disk image");
 	free(params);
@@ -132,11 +182,27 @@ static enum xenbus_state read_state(struct xbd_vbd *v, const char *dir)
 	return st;
 }
 
+/* Closing while the frontend still holds on: start or check the clock. */
+static bool closing_expired(struct xbd_vbd *v, const struct xbd_fsm_facts *f)
+{
+	struct timespec now;
+
+	if (f->be != XenbusStateClosing || !f->connected || !v->opt->closing_timeout_s) {
+		v->closing_since = 0;
+		return false;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!v->closing_since)
+		v->closing_since = now.tv_sec;
+	return now.tv_sec - v->closing_since >= (time_t)v->opt->closing_timeout_s;
+}
+
 int xbd_vbd_read_facts(struct xbd_vbd *v, struct xbd_fsm_facts *f)
 {
 	char *s = NULL;
 	int r;
 
+	memset(f, 0, sizeof(*f));
 	r = v->xen->xs_read(v->xs, XBD_XS_NO_TX, v->be_path, &s);
 	free(s);
 	s = NULL;
@@ -147,59 +213,137 @@ int xbd_vbd_read_facts(struct xbd_vbd *v, struct xbd_fsm_facts *f)
 	f->fe = read_state(v, v->fe_path);
 	f->online = xbd_xb_read(v, v->be_path, "online", &s) == 0 && strcmp(s, "1") == 0;
 	free(s);
-	f->connected = v->dp != NULL;
+	f->connected = v->nr_queues > 0;
+	f->fe_dead = v->xen->xs_domain_exists(v->xs, v->fe_domid) == 0;
+	f->closing_expired = closing_expired(v, f);
+	return 0;
+}
+
+bool xbd_vbd_closing_pending(const struct xbd_vbd *v)
+{
+	return v->closing_since != 0;
+}
+
+/* Persistent grants need the frontend's agreement; without it, copy. */
+static enum xbd_grant_mode effective_mode(struct xbd_vbd *v, const struct xbd_fe_params *p)
+{
+	if (v->grant_mode == XBD_GRANT_PERSISTENT && !p->persistent) {
+		xbd_info(v->prefix, "frontend without feature-persistent: using grant copy");
+		return XBD_GRANT_COPY;
+	}
+	return v->grant_mode;
+}
+
+/* Enough memory for the largest request the frontend may send, twice over. */
+static size_t pool_budget(const struct xbd_vbd *v)
+{
+	size_t segs = v->opt->max_indirect_segs > BLKIF_MAX_SEGMENTS_PER_REQUEST
+			      ? v->opt->max_indirect_segs : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+	size_t largest = segs * 4096 + 8 * 4096 + segs * (sizeof(struct iovec) + 16);
+	size_t need = 2 * 2 * largest; /* power-of-two classes may double a size */
+
+	return v->opt->pool_bytes > need ? v->opt->pool_bytes : need;
+}
+
+static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
+{
+	struct xbd_dataplane_cfg cfg = {
+		.xen = v->xen,
+		.fe_domid = v->fe_domid,
+		.nr_ring_refs = 1u << p->ring_order,
+		.proto = p->proto,
+		.limits = {
+			.capacity = v->info->size / 512u,
+			.sector_size = v->info->sector_size,
+			.readonly = v->readonly,
+			.flush = v->offer_flush,
+			.barrier = v->offer_barrier,
+			.discard = v->offer_discard,
+			.discard_secure = v->offer_secure,
+			.max_indirect_segs = v->opt->max_indirect_segs,
+		},
+		.disk = v->disk,
+		.grant_mode = effective_mode(v, p),
+		.persistent_max = v->opt->persistent_max,
+		.pool_bytes = pool_budget(v),
+		.notify_fd = v->dp_notify_fd,
+	};
+
+	for (unsigned int q = 0; q < p->nr_queues; q++) {
+		int r;
+
+		snprintf(v->qprefix[q], sizeof(v->qprefix[q]), "%s q%u", v->prefix, q);
+		cfg.log_prefix = v->qprefix[q];
+		cfg.remote_port = p->ports[q];
+		memcpy(cfg.ring_refs, p->ring_refs[q], sizeof(cfg.ring_refs));
+		r = xbd_dataplane_start(&cfg, &v->dp[q]);
+		if (r) {
+			xbd_vbd_disconnect(v);
+			xbd_xb_fatal(v, -r, "mapping queue %u: ring-ref %u, port %u", q,
+				     cfg.ring_refs[0], cfg.remote_port);
+			return r;
+		}
+		v->nr_queues = q + 1;
+	}
+	xbd_info(v->prefix, "connected: %u queue(s), ring order %u, protocol %d, grant %s",
+		 p->nr_queues, p->ring_order, (int)p->proto, xbd_grant_mode_name(cfg.grant_mode));
 	return 0;
 }
 
 static int connect(struct xbd_vbd *v)
 {
-	struct xbd_dataplane_cfg cfg = {
-		.xen = v->xen,
-		.fe_domid = v->fe_domid,
-		.limits = {
-			.capacity = v->info->size / 512u,
-			.sector_size = v->info->sector_size,
-			.readonly = v->readonly,
-			.flush = true,
-		},
-		.disk = v->disk,
-		.log_prefix = v->prefix,
-		.notify_fd = v->dp_notify_fd,
-	};
-	int r = xbd_xb_read_ring(v, &cfg);
+	struct xbd_fe_params p;
+	int r;
 
+	memset(&p, 0, sizeof(p));
+	r = xbd_xb_read_frontend(v, &p);
+	if (!r)
+		r = start_queues(v, &p);
 	if (r)
 		return r;
-	r = xbd_dataplane_start(&cfg, &v->dp);
-	if (r) {
-		xbd_xb_fatal(v, -r, "mapping ring-ref %u port %u", cfg.ring_refs[0],
-			     cfg.remote_port);
-		return r;
-	}
 	r = xbd_xb_publish_disk(v);
 	if (r)
 		xbd_xb_fatal(v, -r, "publishing the disk");
-	else
-		xbd_info(v->prefix, "connected: ring-ref %u, event channel %u, protocol %d",
-			 cfg.ring_refs[0], cfg.remote_port, (int)cfg.proto);
 	return r;
+}
+
+_Static_assert(sizeof(struct xbd_dataplane_stats) % sizeof(uint64_t) == 0,
+	       "struct xbd_dataplane_stats holds uint64_t counters only");
+
+static void add_stats(struct xbd_dataplane_stats *sum, const struct xbd_dataplane_stats *s)
+{
+	const uint64_t *src = (const uint64_t *)s;
+	uint64_t *dst = (uint64_t *)sum;
+
+	/* Every member is a uint64_t counter (the grant stats included). */
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		dst[i] += src[i];
 }
 
 void xbd_vbd_disconnect(struct xbd_vbd *v)
 {
-	struct xbd_dataplane_stats st;
+	struct xbd_dataplane_stats sum = { 0 }, st;
 
-	if (!v->dp)
+	if (!v->nr_queues)
 		return;
-	xbd_dataplane_get_stats(v->dp, &st);
-	xbd_dataplane_stop(v->dp);
-	v->dp = NULL;
-	xbd_info(v->prefix, "disconnected: %llu reads, %llu writes, %llu flushes, %llu errors, "
-		 "%llu bad requests, %llu events, %llu notifies",
-		 (unsigned long long)st.reads, (unsigned long long)st.writes,
-		 (unsigned long long)st.flushes, (unsigned long long)st.errors,
-		 (unsigned long long)st.bad_requests, (unsigned long long)st.events,
-		 (unsigned long long)st.notifies);
+	for (unsigned int q = 0; q < v->nr_queues; q++) {
+		xbd_dataplane_stop(v->dp[q]);
+		xbd_dataplane_get_stats(v->dp[q], &st);
+		xbd_dataplane_free(v->dp[q]);
+		v->dp[q] = NULL;
+		add_stats(&sum, &st);
+	}
+	v->nr_queues = 0;
+	xbd_info(v->prefix, "disconnected: %llu reads, %llu writes, %llu flushes, %llu barriers, "
+		 "%llu discards, %llu indirect, %llu errors, %llu bad requests, %llu stalls, "
+		 "%llu map calls, %llu copy calls, %llu events, %llu notifies",
+		 (unsigned long long)sum.reads, (unsigned long long)sum.writes,
+		 (unsigned long long)sum.flushes, (unsigned long long)sum.barriers,
+		 (unsigned long long)sum.discards, (unsigned long long)sum.indirect,
+		 (unsigned long long)sum.errors, (unsigned long long)sum.bad_requests,
+		 (unsigned long long)sum.stalls, (unsigned long long)sum.grant.map_calls,
+		 (unsigned long long)sum.grant.copy_calls, (unsigned long long)sum.events,
+		 (unsigned long long)sum.notifies);
 }
 
 int xbd_vbd_apply(struct xbd_vbd *v, const struct xbd_fsm_actions *a)
@@ -213,28 +357,55 @@ int xbd_vbd_apply(struct xbd_vbd *v, const struct xbd_fsm_actions *a)
 		if (r)
 			return r; /* fatal already moved us to Closing */
 	}
-	if (a->set_state != XenbusStateUnknown) {
-		if (a->set_state == XenbusStateInitWait) {
-			r = xbd_xb_publish_features(v);
-			if (!r)
-				r = xbd_xb_publish_disk(v);
-			if (r)
-				return r;
-		}
-		return xbd_xb_switch_state(v, a->set_state);
+	if (a->set_state == XenbusStateUnknown)
+		return 0;
+	if (a->set_state == XenbusStateInitWait) {
+		r = xbd_xb_publish_features(v);
+		if (!r)
+			r = xbd_xb_publish_disk(v);
+		if (r)
+			return r;
 	}
-	return 0;
+	return xbd_xb_switch_state(v, a->set_state);
 }
 
-void xbd_vbd_check_halt(struct xbd_vbd *v)
+void xbd_vbd_check_dataplanes(struct xbd_vbd *v)
 {
-	const char *reason;
+	unsigned int lost = 0;
+	const char *reason = NULL;
 	uint64_t cnt;
 
-	if (read(v->dp_notify_fd, &cnt, sizeof(cnt)) < 0 || !v->dp)
+	if (read(v->dp_notify_fd, &cnt, sizeof(cnt)) < 0)
 		return;
-	if (xbd_dataplane_halted(v->dp, &reason)) {
+	for (unsigned int q = 0; q < v->nr_queues; q++) {
+		lost |= xbd_dataplane_take_lost_features(v->dp[q]);
+		if (!reason)
+			xbd_dataplane_halted(v->dp[q], &reason);
+	}
+	if (lost)
+		xbd_xb_withdraw(v, lost);
+	if (reason) {
 		xbd_vbd_disconnect(v);
 		xbd_xb_fatal(v, EPROTO, "%s", reason);
 	}
+}
+
+int xbd_vbd_resize(struct xbd_vbd *v)
+{
+	uint64_t old = v->info->size;
+	int r = xbd_disk_refresh(v->disk);
+
+	if (r) {
+		xbd_err(v->prefix, "resize: cannot re-read the size: %s", strerror(-r));
+		return r;
+	}
+	xbd_info(v->prefix, "resize: %llu -> %llu bytes", (unsigned long long)old,
+		 (unsigned long long)v->info->size);
+	for (unsigned int q = 0; q < v->nr_queues; q++)
+		xbd_dataplane_set_capacity(v->dp[q], v->info->size / 512u);
+	r = xbd_xb_publish_disk(v);
+	/* Rewriting `state` fires the frontend's watch, so it reads `sectors` again. */
+	if (!r && v->nr_queues)
+		r = xbd_xb_switch_state(v, XenbusStateConnected);
+	return r;
 }

@@ -145,3 +145,12 @@ int xbd_xs_lib_tx_end(struct xbd_xs *xs, uint32_t tx, bool abort)
 		return neg_errno();
 	return 0;
 }
+
+int xbd_xs_lib_domain_exists(struct xbd_xs *xs, uint16_t domid)
+{
+	errno = 0;
+	if (xs_is_domain_introduced(handle(xs), domid))
+		return 1;
+	/* false with errno set is a failed query, not a dead domain */
+	return errno && errno != ENOENT && errno != ESRCH ? -errno : 0;
+}

@@ -23,6 +23,7 @@ int xbd_xs_lib_read_watch(struct xbd_xs *xs, char **path, char **token);
 int xbd_xs_lib_fd(struct xbd_xs *xs);
 int xbd_xs_lib_tx_begin(struct xbd_xs *xs, uint32_t *tx);
 int xbd_xs_lib_tx_end(struct xbd_xs *xs, uint32_t tx, bool abort);
+int xbd_xs_lib_domain_exists(struct xbd_xs *xs, uint16_t domid);
 
 /* Initialiser for the xenstore members of an ops table. */
 #define XBD_XS_LIB_OPS                                                                          \
@@ -31,6 +32,7 @@ int xbd_xs_lib_tx_end(struct xbd_xs *xs, uint32_t tx, bool abort);
 	.xs_directory = xbd_xs_lib_directory, .xs_set_perms = xbd_xs_lib_set_perms,              \
 	.xs_watch = xbd_xs_lib_watch, .xs_unwatch = xbd_xs_lib_unwatch,                          \
 	.xs_read_watch = xbd_xs_lib_read_watch, .xs_fd = xbd_xs_lib_fd,                          \
-	.xs_tx_begin = xbd_xs_lib_tx_begin, .xs_tx_end = xbd_xs_lib_tx_end
+	.xs_tx_begin = xbd_xs_lib_tx_begin, .xs_tx_end = xbd_xs_lib_tx_end,                      \
+	.xs_domain_exists = xbd_xs_lib_domain_exists
 
 #endif

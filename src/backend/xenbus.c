@@ -69,15 +69,9 @@ int xbd_xb_read_toolstack(struct xbd_vbd *v, char **params, char **mode)
 	return xbd_xb_read(v, v->be_path, "params", params);
 }
 
-int xbd_xb_publish_features(struct xbd_vbd *v)
+/* Run `fn` inside a xenstore transaction, redone while it ends with EAGAIN. */
+static int in_transaction(struct xbd_vbd *v, int (*fn)(struct xbd_vbd *v, uint32_t tx))
 {
-	/* Flush is the only cache feature for now; barrier and discard are not offered. */
-	return write_key(v, XBD_XS_NO_TX, "feature-flush-cache", "1");
-}
-
-int xbd_xb_publish_disk(struct xbd_vbd *v)
-{
-	unsigned int info = v->readonly ? 4u /* VDISK_READONLY */ : 0u;
 	uint32_t tx;
 	int r;
 
@@ -85,16 +79,7 @@ int xbd_xb_publish_disk(struct xbd_vbd *v)
 		r = v->xen->xs_tx_begin(v->xs, &tx);
 		if (r)
 			return r;
-		/* `sectors` is always in 512-byte units (blkif.h, the 2024 rule); sector-size only
-		 * constrains alignment. */
-		r = write_key(v, tx, "sectors", "%" PRIu64, v->info->size / SECTOR);
-		if (!r)
-			r = write_key(v, tx, "info", "%u", info);
-		if (!r)
-			r = write_key(v, tx, "sector-size", "%u", v->info->sector_size);
-		if (!r)
-			r = write_key(v, tx, "physical-sector-size", "%u",
-				      v->info->physical_sector_size);
+		r = fn(v, tx);
 		if (r) {
 			v->xen->xs_tx_end(v->xs, tx, true);
 			return r;
@@ -104,16 +89,103 @@ int xbd_xb_publish_disk(struct xbd_vbd *v)
 	return r;
 }
 
+static int write_discard_keys(struct xbd_vbd *v, uint32_t tx)
+{
+	int r = write_key(v, tx, "feature-discard", "%d", v->offer_discard);
+
+	if (r || !v->offer_discard)
+		return r;
+	r = write_key(v, tx, "discard-granularity", "%u", v->info->discard_granularity);
+	if (!r)
+		r = write_key(v, tx, "discard-alignment", "%u", v->info->discard_alignment);
+	if (!r)
+		r = write_key(v, tx, "discard-secure", "%d", v->offer_secure);
+	return r;
+}
+
+static int write_features(struct xbd_vbd *v, uint32_t tx)
+{
+	const struct xbd_vbd_options *o = v->opt;
+	int r;
+
+	r = write_key(v, tx, "feature-flush-cache", "%d", v->offer_flush);
+	if (!r)
+		r = write_key(v, tx, "feature-barrier", "%d", v->offer_barrier);
+	if (!r)
+		r = write_discard_keys(v, tx);
+	if (!r)
+		r = write_key(v, tx, "feature-persistent", "%d",
+			      v->grant_mode == XBD_GRANT_PERSISTENT);
+	if (!r && o->max_indirect_segs)
+		r = write_key(v, tx, "feature-max-indirect-segments", "%u", o->max_indirect_segs);
+	if (!r)
+		r = write_key(v, tx, "max-ring-page-order", "%u", o->max_ring_order);
+	if (!r)
+		r = write_key(v, tx, "multi-queue-max-queues", "%u", o->max_queues);
+	return r;
+}
+
+int xbd_xb_publish_features(struct xbd_vbd *v)
+{
+	return in_transaction(v, write_features);
+}
+
+static int write_withdrawn(struct xbd_vbd *v, uint32_t tx)
+{
+	int r = write_key(v, tx, "feature-flush-cache", "%d", v->offer_flush);
+
+	if (!r)
+		r = write_key(v, tx, "feature-barrier", "%d", v->offer_barrier);
+	if (!r)
+		r = write_key(v, tx, "feature-discard", "%d", v->offer_discard);
+	return r;
+}
+
+int xbd_xb_withdraw(struct xbd_vbd *v, unsigned int lost)
+{
+	if (lost & XBD_DP_LOST_FLUSH)
+		v->offer_flush = false;
+	if (lost & XBD_DP_LOST_BARRIER)
+		v->offer_barrier = false;
+	if (lost & XBD_DP_LOST_DISCARD)
+		v->offer_discard = false;
+	xbd_warn(v->prefix, "the backing store refused an operation: withdrawing%s%s%s",
+		 lost & XBD_DP_LOST_FLUSH ? " flush" : "", lost & XBD_DP_LOST_BARRIER ? " barrier" : "",
+		 lost & XBD_DP_LOST_DISCARD ? " discard" : "");
+	return in_transaction(v, write_withdrawn);
+}
+
+static int write_disk(struct xbd_vbd *v, uint32_t tx)
+{
+	/* `sectors` is always in 512-byte units (blkif.h, the 2024 rule); sector-size only
+	 * constrains alignment. */
+	int r = write_key(v, tx, "sectors", "%" PRIu64, v->info->size / SECTOR);
+
+	if (!r)
+		r = write_key(v, tx, "info", "%u", v->info_flags);
+	if (!r)
+		r = write_key(v, tx, "sector-size", "%u", v->info->sector_size);
+	if (!r)
+		r = write_key(v, tx, "physical-sector-size", "%u", v->info->physical_sector_size);
+	return r;
+}
+
+int xbd_xb_publish_disk(struct xbd_vbd *v)
+{
+	return in_transaction(v, write_disk);
+}
+
 int xbd_xb_switch_state(struct xbd_vbd *v, enum xenbus_state s)
 {
 	xbd_info(v->prefix, "state -> %s", xbd_fsm_state_name(s));
 	return write_key(v, XBD_XS_NO_TX, "state", "%d", (int)s);
 }
 
-static int read_fe_uint(struct xbd_vbd *v, const char *key, uint64_t max, uint64_t *out)
+static int read_uint_at(struct xbd_vbd *v, const char *dir, const char *key, uint64_t max,
+			uint64_t *out)
 {
 	char *s = NULL;
-	int r = xbd_xb_read(v, v->fe_path, key, &s);
+	int r = xbd_xb_read(v, dir, key, &s);
 
 	if (!r)
 		r = xbd_parse_uint(s, max, out);
@@ -121,53 +193,94 @@ static int read_fe_uint(struct xbd_vbd *v, const char *key, uint64_t max, uint64
 	return r;
 }
 
-/* The single-page ring's grant: `ring-ref`, or `ring-ref0` with `ring-page-order` 0. */
-static int read_ring_ref(struct xbd_vbd *v, uint32_t *ref)
+/* An optional frontend number: absent is `dflt`; present must parse and be <= max. */
+static int read_optional(struct xbd_vbd *v, const char *key, uint64_t max, uint64_t dflt,
+			 uint64_t *out)
 {
-	uint64_t order = 0, val;
-	int r;
+	int r = read_uint_at(v, v->fe_path, key, max, out);
 
-	r = read_fe_uint(v, "ring-page-order", UINT32_MAX, &order);
-	if (r && r != -ENOENT)
-		return r;
-	if (order > 0)
-		return -EOPNOTSUPP; /* we offered no max-ring-page-order */
-	r = read_fe_uint(v, "ring-ref", UINT32_MAX, &val);
-	if (r == -ENOENT)
-		r = read_fe_uint(v, "ring-ref0", UINT32_MAX, &val);
-	if (!r)
-		*ref = (uint32_t)val;
+	if (r == -ENOENT) {
+		*out = dflt;
+		return 0;
+	}
+	if (r)
+		xbd_xb_fatal(v, -r, "bad %s in %s (max %llu)", key, v->fe_path,
+			     (unsigned long long)max);
 	return r;
 }
 
-int xbd_xb_read_ring(struct xbd_vbd *v, struct xbd_dataplane_cfg *cfg)
+/* One queue's ring references and event channel, under `dir`. */
+static int read_queue(struct xbd_vbd *v, const char *dir, unsigned int order, uint32_t *refs,
+		      uint32_t *port)
 {
-	char *proto = NULL;
-	uint64_t port;
+	unsigned int n = 1u << order;
+	uint64_t val;
+	char key[24];
 	int r;
 
-	r = read_ring_ref(v, &cfg->ring_refs[0]);
-	if (r) {
-		xbd_xb_fatal(v, -r, "reading ring-ref from %s", v->fe_path);
-		return r;
+	for (unsigned int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "ring-ref%u", i);
+		r = read_uint_at(v, dir, key, UINT32_MAX, &val);
+		if (r == -ENOENT && order == 0)
+			r = read_uint_at(v, dir, "ring-ref", UINT32_MAX, &val);
+		if (r) {
+			xbd_xb_fatal(v, -r, "reading %s/%s", dir, key);
+			return r;
+		}
+		refs[i] = (uint32_t)val;
 	}
-	cfg->nr_ring_refs = 1;
-	r = read_fe_uint(v, "event-channel", UINT32_MAX, &port);
-	if (r) {
-		xbd_xb_fatal(v, -r, "reading event-channel from %s", v->fe_path);
-		return r;
-	}
-	cfg->remote_port = (uint32_t)port;
-	r = xbd_xb_read(v, v->fe_path, "protocol", &proto);
+	r = read_uint_at(v, dir, "event-channel", UINT32_MAX, &val);
+	if (r)
+		xbd_xb_fatal(v, -r, "reading %s/event-channel", dir);
+	else
+		*port = (uint32_t)val;
+	return r;
+}
+
+static int read_protocol(struct xbd_vbd *v, struct xbd_fe_params *p)
+{
+	char *proto = NULL;
+	int r = xbd_xb_read(v, v->fe_path, "protocol", &proto);
+
 	if (r && r != -ENOENT) {
 		xbd_xb_fatal(v, -r, "reading protocol from %s", v->fe_path);
 		return r;
 	}
 	/* An absent `protocol` means native, as in QEMU (Linux blkback assumes x86_32). */
-	r = xbd_proto_from_string(proto, &cfg->proto);
+	r = xbd_proto_from_string(proto, &p->proto);
 	if (r)
 		xbd_xb_fatal(v, -r, "unknown protocol %.32s", proto);
 	free(proto);
+	return r;
+}
+
+int xbd_xb_read_frontend(struct xbd_vbd *v, struct xbd_fe_params *p)
+{
+	uint64_t order, queues, pers;
+	char dir[512];
+	int r;
+
+	r = read_optional(v, "ring-page-order", v->opt->max_ring_order, 0, &order);
+	if (!r)
+		r = read_optional(v, "multi-queue-num-queues", v->opt->max_queues, 1, &queues);
+	if (!r && queues == 0) {
+		r = -EINVAL;
+		xbd_xb_fatal(v, EINVAL, "multi-queue-num-queues is 0");
+	}
+	if (r)
+		return r;
+	p->ring_order = (unsigned int)order;
+	p->nr_queues = (unsigned int)queues;
+	for (unsigned int q = 0; q < p->nr_queues && !r; q++) {
+		if (p->nr_queues == 1)
+			snprintf(dir, sizeof(dir), "%s", v->fe_path);
+		else
+			snprintf(dir, sizeof(dir), "%s/queue-%u", v->fe_path, q);
+		r = read_queue(v, dir, p->ring_order, p->ring_refs[q], &p->ports[q]);
+	}
+	if (!r)
+		r = read_protocol(v, p);
+	p->persistent = read_uint_at(v, v->fe_path, "feature-persistent", 1, &pers) == 0 && pers;
 	return r;
 }
 

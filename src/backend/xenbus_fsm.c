@@ -97,6 +97,13 @@ void xbd_fsm_step(const struct xbd_fsm_facts *f, struct xbd_fsm_actions *a)
 		a->exit = true;
 		return;
 	}
+	if (f->fe_dead || (f->closing_expired && f->be == XenbusStateClosing)) {
+		/* Nobody will answer: let go of every grant now (a dying domain cannot be freed
+		 * while its pages are mapped) and close. */
+		a->disconnect = f->connected;
+		set_state(f, a, XenbusStateClosed);
+		return;
+	}
 	if (!f->online) {
 		step_offline(f, a);
 		return;

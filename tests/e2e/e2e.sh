@@ -5,11 +5,12 @@
 # reconnect), detach, and check that xenblkd reached Closed and exited 0.
 #
 # usage: e2e.sh BUILD_DIR [--requests N] [--seed N] [--size-mib N] [--keep] [--demo]
+#                 [--daemon-arg ARG]... [-- SIM-BLKFRONT-ARGS...]
 set -euo pipefail
 
 build=$(realpath "$1"); shift
 src=$(realpath "$(dirname "$0")/../..")
-requests=20000 seed=1 size_mib=256 keep=0 demo=0 front_args=()
+requests=20000 seed=1 size_mib=256 keep=0 demo=0 front_args=() daemon_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --requests) requests=$2; shift 2 ;;
@@ -17,6 +18,7 @@ while [ $# -gt 0 ]; do
         --size-mib) size_mib=$2; shift 2 ;;
         --keep) keep=1; shift ;;
         --demo) demo=1; shift ;;
+        --daemon-arg) daemon_args+=("$2"); shift 2 ;;
         --) shift; front_args=("$@"); break ;;
         *) echo "e2e: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -47,8 +49,10 @@ truncate -s "${size_mib}M" "$work/disk.img"
 be=$("$src/tests/sim/sim-toolstack.sh" attach --fe-domid $fe_domid --devid $devid --kind vbd \
         --params "aio:$work/disk.img")
 log "backend $be"
+# The frontend domain must exist for xenstored (@releaseDomain, domain checks), as in Xen.
+"$src/tests/sim/sim-xen.sh" introduce-domain "$work/xen" "$fe_domid"
 
-"$build/src/xenblkd" --backend-path "$be" --xen sim 2>"$work/xenblkd.log" &
+"$build/src/xenblkd" --backend-path "$be" --xen sim "${daemon_args[@]}" 2>"$work/xenblkd.log" &
 daemon_pid=$!
 
 front=("$build/tests/sim/sim-blkfront" --frontend "/local/domain/$fe_domid/device/vbd/$devid"

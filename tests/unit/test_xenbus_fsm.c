@@ -19,37 +19,42 @@ enum { U = XenbusStateUnknown, I1 = XenbusStateInitialising, W = XenbusStateInit
 struct row {
 	const char *what;
 	int be, fe;
-	bool online, present, connected;
+	bool online, present, connected, dead, expired;
 	bool disconnect, connect;
 	int set_state;
 	bool exit;
 };
 
 static const struct row rows[] = {
-	{ "fresh device publishes", I1, I1, 1, 1, 0, 0, 0, W, 0 },
-	{ "fresh device, no frontend yet", I1, U, 1, 1, 0, 0, 0, W, 0 },
-	{ "waiting for the frontend", W, I1, 1, 1, 0, 0, 0, U, 0 },
-	{ "frontend absent while waiting", W, U, 1, 1, 0, 0, 0, U, 0 },
-	{ "frontend initialised: connect", W, I3, 1, 1, 0, 0, 1, C, 0 },
-	{ "missed Initialised, saw Connected", W, C, 1, 1, 0, 0, 1, C, 0 },
-	{ "connected and quiet", C, C, 1, 1, 1, 0, 0, U, 0 },
-	{ "frontend closing", C, CG, 1, 1, 1, 1, 0, CG, 0 },
-	{ "frontend closed", CG, CD, 1, 1, 0, 0, 0, CD, 0 },
-	{ "frontend closed without closing", C, CD, 1, 1, 1, 1, 0, CD, 0 },
-	{ "closed and quiet", CD, CD, 1, 1, 0, 0, 0, U, 0 },
-	{ "reconnect after close", CD, I1, 1, 1, 0, 0, 0, W, 0 },
-	{ "frontend restarted under us", C, I1, 1, 1, 1, 1, 0, W, 0 },
-	{ "frontend vanished while connected", C, U, 1, 1, 1, 1, 0, CD, 0 },
-	{ "not a frontend state", C, R7, 1, 1, 1, 0, 0, U, 0 },
-	{ "fatal error, frontend still connected", CG, C, 1, 1, 0, 0, 0, U, 0 },
-	{ "detach while connected (libxl wrote 5)", CG, C, 0, 1, 1, 0, 0, U, 0 },
-	{ "detach, we must announce Closing", C, C, 0, 1, 1, 0, 0, CG, 0 },
-	{ "detach, frontend closing", CG, CG, 0, 1, 1, 1, 0, CD, 0 },
-	{ "detach, frontend closed", CG, CD, 0, 1, 0, 0, 0, CD, 0 },
-	{ "detach before any frontend", W, I1, 0, 1, 0, 0, 0, CD, 0 },
-	{ "detach done, waiting for removal", CD, CD, 0, 1, 0, 0, 0, U, 0 },
-	{ "device removed", CD, U, 0, 0, 0, 0, 0, U, 1 },
-	{ "device removed while connected", C, C, 1, 0, 1, 1, 0, U, 1 },
+	{ "fresh device publishes", I1, I1, 1, 1, 0, 0, 0, 0, 0, W, 0 },
+	{ "fresh device, no frontend yet", I1, U, 1, 1, 0, 0, 0, 0, 0, W, 0 },
+	{ "waiting for the frontend", W, I1, 1, 1, 0, 0, 0, 0, 0, U, 0 },
+	{ "frontend absent while waiting", W, U, 1, 1, 0, 0, 0, 0, 0, U, 0 },
+	{ "frontend initialised: connect", W, I3, 1, 1, 0, 0, 0, 0, 1, C, 0 },
+	{ "missed Initialised, saw Connected", W, C, 1, 1, 0, 0, 0, 0, 1, C, 0 },
+	{ "connected and quiet", C, C, 1, 1, 1, 0, 0, 0, 0, U, 0 },
+	{ "frontend closing", C, CG, 1, 1, 1, 0, 0, 1, 0, CG, 0 },
+	{ "frontend closed", CG, CD, 1, 1, 0, 0, 0, 0, 0, CD, 0 },
+	{ "frontend closed without closing", C, CD, 1, 1, 1, 0, 0, 1, 0, CD, 0 },
+	{ "closed and quiet", CD, CD, 1, 1, 0, 0, 0, 0, 0, U, 0 },
+	{ "reconnect after close", CD, I1, 1, 1, 0, 0, 0, 0, 0, W, 0 },
+	{ "frontend restarted under us", C, I1, 1, 1, 1, 0, 0, 1, 0, W, 0 },
+	{ "frontend vanished while connected", C, U, 1, 1, 1, 0, 0, 1, 0, CD, 0 },
+	{ "not a frontend state", C, R7, 1, 1, 1, 0, 0, 0, 0, U, 0 },
+	{ "fatal error, frontend still connected", CG, C, 1, 1, 0, 0, 0, 0, 0, U, 0 },
+	{ "detach while connected (libxl wrote 5)", CG, C, 0, 1, 1, 0, 0, 0, 0, U, 0 },
+	{ "detach, we must announce Closing", C, C, 0, 1, 1, 0, 0, 0, 0, CG, 0 },
+	{ "detach, frontend closing", CG, CG, 0, 1, 1, 0, 0, 1, 0, CD, 0 },
+	{ "detach, frontend closed", CG, CD, 0, 1, 0, 0, 0, 0, 0, CD, 0 },
+	{ "detach before any frontend", W, I1, 0, 1, 0, 0, 0, 0, 0, CD, 0 },
+	{ "detach done, waiting for removal", CD, CD, 0, 1, 0, 0, 0, 0, 0, U, 0 },
+	{ "device removed", CD, U, 0, 0, 0, 0, 0, 0, 0, U, 1 },
+	{ "device removed while connected", C, C, 1, 0, 1, 0, 0, 1, 0, U, 1 },
+	{ "frontend died while connected", C, C, 1, 1, 1, 1, 0, 1, 0, CD, 0 },
+	{ "frontend died before connecting", W, I1, 1, 1, 0, 1, 0, 0, 0, CD, 0 },
+	{ "frontend died, already closed", CD, C, 1, 1, 0, 1, 0, 0, 0, U, 0 },
+	{ "frontend stuck, we are Closing", CG, C, 0, 1, 1, 0, 1, 1, 0, CD, 0 },
+	{ "timer irrelevant when not Closing", C, C, 1, 1, 1, 0, 1, 0, 0, U, 0 },
 };
 
 static void test_table(void **state)
@@ -60,6 +65,7 @@ static void test_table(void **state)
 		struct xbd_fsm_facts f = {
 			.be = (enum xenbus_state)r->be, .fe = (enum xenbus_state)r->fe,
 			.online = r->online, .dev_present = r->present, .connected = r->connected,
+			.fe_dead = r->dead, .closing_expired = r->expired,
 		};
 		struct xbd_fsm_actions a;
 

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Helpers shared by the grant strategies.
+ */
+#ifndef XENBLKD_GRANT_INTERNAL_H
+#define XENBLKD_GRANT_INTERNAL_H
+
+#include "xenblkd/grant.h"
+
+/* The iovec of one validated segment inside its guest page mapped at `page`. */
+static inline struct iovec xbd_seg_iov(const struct xbd_seg *s, void *page)
+{
+	return (struct iovec){
+		.iov_base = (unsigned char *)page + s->first_sect * 512u,
+		.iov_len = (size_t)(s->last_sect - s->first_sect + 1u) * 512u,
+	};
+}
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The map strategy (see grant.h): all of a request's data pages are mapped in one batched call
+ * (writable only when the disk's data goes into them, i.e. for a read), the I/O runs directly
+ * on the guest's pages, and the mapping is undone once the I/O has completed, never before.
+ * A page granted twice in one request is simply mapped twice, as Xen allows.
+ */
+#include <errno.h>
+
+#include "grant_internal.h"
+
+#define PAGE 4096u
+
+static int map_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
+{
+	const struct xbd_req *req = io->req;
+	unsigned char *base;
+	int r;
+
+	if (req->nr_segs > g->max_segs)
+		return -EINVAL;
+	for (unsigned int i = 0; i < req->nr_segs; i++)
+		g->refs[i] = req->segs[i].gref;
+	g->stats.map_calls++;
+	r = g->xen->gnt_map(g->gnt, g->domid, g->refs, req->nr_segs, !io->to_disk, &io->map_addr);
+	if (r)
+		return r;
+	base = io->map_addr;
+	for (unsigned int i = 0; i < req->nr_segs; i++)
+		io->iov[i] = xbd_seg_iov(&req->segs[i], base + (size_t)i * PAGE);
+	io->niov = req->nr_segs;
+	return 0;
+}
+
+static int map_finish(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool copy_out)
+{
+	int r;
+
+	(void)copy_out; /* the data is already in the guest's pages */
+	g->stats.unmap_calls++;
+	r = g->xen->gnt_unmap(g->gnt, io->map_addr, io->req->nr_segs);
+	io->map_addr = NULL;
+	return r;
+}
+
+const struct xbd_grant_ops xbd_grant_map_ops = {
+	.mode = XBD_GRANT_MAP,
+	.needs_bounce = false,
+	.prepare = map_prepare,
+	.finish = map_finish,
+};
