@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Grant strategies over a fake grant table that counts maps and unmaps and remembers what is
+ * mapped: persistent grants stay mapped and are reused (no map call on a hit), the cache never
+ * exceeds its bound, the least recently used idle entry is purged first, an entry with I/O in
+ * flight is never unmapped, a full cache of busy entries falls back to a transient mapping, a
+ * read into a read-only grant is refused, and fini unmaps everything. Map mode maps once per
+ * request and unmaps after.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "xenblkd/grant.h"
+
+#define MAX_MAPS 64
+
+/* The fake: each map returns a distinct address; refs >= 1000 are read-only grants. */
+struct fake_map {
+	void *addr;
+	unsigned int n;
+	uint32_t ref0;
+};
+static struct fake_map maps[MAX_MAPS];
+static unsigned int nr_maps, map_calls, unmap_calls;
+static char pages[MAX_MAPS][16][4096];
+
+static int fake_map(struct xbd_gnt *g, uint16_t domid, const uint32_t *refs, unsigned int n,
+		    bool writable, void **addr)
+{
+	(void)g;
+	(void)domid;
+	map_calls++;
+	for (unsigned int i = 0; i < n; i++)
+		if (writable && refs[i] >= 1000)
+			return -EINVAL;
+	for (unsigned int i = 0; i < MAX_MAPS; i++)
+		if (!maps[i].addr) {
+			maps[i] = (struct fake_map){ pages[i], n, refs[0] };
+			nr_maps++;
+			*addr = pages[i];
+			return 0;
+		}
+	return -ENOMEM;
+}
+
+static int fake_unmap(struct xbd_gnt *g, void *addr, unsigned int n)
+{
+	(void)g;
+	unmap_calls++;
+	for (unsigned int i = 0; i < MAX_MAPS; i++)
+		if (maps[i].addr == addr) {
+			assert_int_equal(maps[i].n, n);
+			maps[i].addr = NULL;
+			nr_maps--;
+			return 0;
+		}
+	fail_msg("unmap of an address that is not mapped");
+	return -EINVAL;
+}
+
+static const struct xbd_xen_ops fake_ops = { .name = "fake", .gnt_map = fake_map,
+					     .gnt_unmap = fake_unmap };
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(maps, 0, sizeof(maps));
+	nr_maps = map_calls = unmap_calls = 0;
+	return 0;
+}
+
+/* A one-segment read (into the guest) or write of grant `ref`. */
+struct one {
+	struct xbd_req req;
+	struct xbd_grant_io io;
+	struct iovec iov[1];
+	void *held[1];
+};
+
+static int prepare(struct xbd_grant_ctx *g, const struct xbd_grant_ops *ops, struct one *o,
+		   uint32_t ref, bool write)
+{
+	memset(o, 0, sizeof(*o));
+	o->req.nr_segs = 1;
+	o->req.seg[0] = (struct xbd_seg){ .gref = ref, .first_sect = 1, .last_sect = 3 };
+	o->req.segs = o->req.seg;
+	o->req.nr_sectors = 3;
+	o->io = (struct xbd_grant_io){ .req = &o->req, .to_disk = write, .iov = o->iov,
+				       .held = o->held };
+	return ops->prepare(g, &o->io);
+}
+
+static void test_persistent_reuse_and_bound(void **state)
+{
+	const struct xbd_grant_ops *ops = &xbd_grant_persistent_ops;
+	struct xbd_grant_ctx g;
+	struct one o;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, 11, XBD_GRANT_PERSISTENT, 4), 0);
+	for (int round = 0; round < 10; round++)
+		for (uint32_t ref = 1; ref <= 4; ref++) {
+			assert_int_equal(prepare(&g, ops, &o, ref, round & 1), 0);
+			assert_int_equal(o.io.niov, 1);
+			assert_int_equal(o.iov[0].iov_len, 3 * 512);
+			assert_int_equal(ops->finish(&g, &o.io, true), 0);
+		}
+	assert_int_equal(map_calls, 4); /* a working set under the cap: one map each, ever */
+	assert_int_equal(g.stats.persistent_hits, 36);
+	assert_int_equal(xbd_persist_cache_size(&g), 4);
+	/* A fifth grant purges the least recently used one (ref 1). */
+	assert_int_equal(prepare(&g, ops, &o, 5, false), 0);
+	assert_int_equal(ops->finish(&g, &o.io, true), 0);
+	assert_int_equal(xbd_persist_cache_size(&g), 4);
+	assert_int_equal(unmap_calls, 1);
+	map_calls = 0;
+	assert_int_equal(prepare(&g, ops, &o, 2, false), 0); /* still cached */
+	assert_int_equal(ops->finish(&g, &o.io, true), 0);
+	assert_int_equal(map_calls, 0);
+	assert_int_equal(prepare(&g, ops, &o, 1, false), 0); /* purged: mapped again */
+	assert_int_equal(ops->finish(&g, &o.io, true), 0);
+	assert_int_equal(map_calls, 1);
+	xbd_grant_ctx_fini(&g);
+	assert_int_equal(nr_maps, 0); /* everything unmapped */
+}
+
+static void test_persistent_busy_entries_stay(void **state)
+{
+	const struct xbd_grant_ops *ops = &xbd_grant_persistent_ops;
+	struct xbd_grant_ctx g;
+	struct one busy[2], extra;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, 11, XBD_GRANT_PERSISTENT, 2), 0);
+	assert_int_equal(prepare(&g, ops, &busy[0], 1, false), 0);
+	assert_int_equal(prepare(&g, ops, &busy[1], 2, false), 0);
+	/* Both entries have I/O in flight: the third grant gets a transient mapping. */
+	assert_int_equal(prepare(&g, ops, &extra, 3, false), 0);
+	assert_int_equal(unmap_calls, 0);
+	assert_int_equal(xbd_persist_cache_size(&g), 2);
+	assert_int_equal(ops->finish(&g, &extra.io, true), 0);
+	assert_int_equal(unmap_calls, 1); /* the transient one, at once */
+	assert_int_equal(ops->finish(&g, &busy[0].io, true), 0);
+	assert_int_equal(ops->finish(&g, &busy[1].io, true), 0);
+	xbd_grant_ctx_fini(&g);
+	assert_int_equal(nr_maps, 0);
+}
+
+static void test_persistent_readonly_grant(void **state)
+{
+	const struct xbd_grant_ops *ops = &xbd_grant_persistent_ops;
+	struct xbd_grant_ctx g;
+	struct one o;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, 11, XBD_GRANT_PERSISTENT, 4), 0);
+	/* A write to disk may use a read-only grant... */
+	assert_int_equal(prepare(&g, ops, &o, 1000, true), 0);
+	assert_int_equal(ops->finish(&g, &o.io, false), 0);
+	/* ...but a read may not put data into it, cached or not. */
+	assert_int_equal(prepare(&g, ops, &o, 1000, false), -EACCES);
+	assert_int_equal(prepare(&g, ops, &o, 1001, false), -EACCES);
+	xbd_grant_ctx_fini(&g);
+	assert_int_equal(nr_maps, 0);
+}
+
+static void test_map_mode(void **state)
+{
+	const struct xbd_grant_ops *ops = &xbd_grant_map_ops;
+	struct xbd_grant_ctx g;
+	struct one o;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, 11, XBD_GRANT_MAP, 0), 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(prepare(&g, ops, &o, 7, false), 0);
+		assert_int_equal(nr_maps, 1);
+		assert_ptr_equal(o.iov[0].iov_base, (char *)o.io.map_addr + 512);
+		assert_int_equal(ops->finish(&g, &o.io, true), 0);
+		assert_int_equal(nr_maps, 0);
+	}
+	assert_int_equal(map_calls, 5);
+	assert_int_equal(prepare(&g, ops, &o, 1000, false), -EINVAL); /* read into ro grant */
+	assert_int_equal(nr_maps, 0);
+	xbd_grant_ctx_fini(&g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_persistent_reuse_and_bound, setup),
+		cmocka_unit_test_setup(test_persistent_busy_entries_stay, setup),
+		cmocka_unit_test_setup(test_persistent_readonly_grant, setup),
+		cmocka_unit_test_setup(test_map_mode, setup),
+	};
+
+	return cmocka_run_group_tests_name("grant_persist", tests, NULL, NULL);
+}
