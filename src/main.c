@@ -31,6 +31,8 @@ static void usage(FILE *out)
 		"                                 memory\n"
 		"  -g, --grant-mode MODE          copy (default), map or persistent; a `grant-mode`\n"
 		"                                 key in the backend directory overrides it\n"
+		"      --allow-local-map          map grants even for a frontend in this domain\n"
+		"                                 (local attach; copy is used otherwise)\n"
 		"      --max-ring-page-order N    0..4 (default 4)\n"
 		"      --max-queues N             1..64 (default: the number of CPUs)\n"
 		"      --max-indirect-segments N  0..4096 (default 256; 0 disables indirect)\n"
@@ -63,7 +65,7 @@ struct cli {
 enum {
 	OPT_RING_ORDER = 256, OPT_QUEUES, OPT_INDIRECT, OPT_PERSIST_MAX, OPT_POOL, OPT_SECTOR,
 	OPT_NO_FLUSH, OPT_NO_BARRIER, OPT_NO_DISCARD, OPT_CLOSING, OPT_BACKING_DIR,
-	OPT_RAW_BACKING, OPT_L2_CACHE,
+	OPT_RAW_BACKING, OPT_L2_CACHE, OPT_LOCAL_MAP,
 };
 
 static const struct option long_opts[] = {
@@ -85,6 +87,7 @@ static const struct option long_opts[] = {
 	{ "qcow2-backing-dir", required_argument, NULL, OPT_BACKING_DIR },
 	{ "qcow2-allow-raw-backing", no_argument, NULL, OPT_RAW_BACKING },
 	{ "qcow2-l2-cache-mib", required_argument, NULL, OPT_L2_CACHE },
+	{ "allow-local-map", no_argument, NULL, OPT_LOCAL_MAP },
 	{ "xen", required_argument, NULL, 'x' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -166,6 +169,7 @@ static int one_option(struct cli *c, int o, const char *arg)
 	case OPT_NO_BARRIER: c->vbd.no_barrier = true; return 0;
 	case OPT_NO_DISCARD: c->vbd.no_discard = true; return 0;
 	case OPT_RAW_BACKING: c->vbd.backing_raw_ok = true; return 0;
+	case OPT_LOCAL_MAP: c->vbd.allow_local_map = true; return 0;
 	case 'g':
 		if (xbd_grant_mode_from_string(arg, &c->vbd.grant_mode) == 0)
 			return 0;

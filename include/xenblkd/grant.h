@@ -74,6 +74,11 @@ extern const struct xbd_grant_ops xbd_grant_persistent_ops;
 
 const struct xbd_grant_ops *xbd_grant_ops_for(enum xbd_grant_mode m);
 
+/* The strategy a connection really uses (grant_policy.c); *why says why it differs. */
+enum xbd_grant_mode xbd_grant_effective_mode(enum xbd_grant_mode wanted, bool fe_persistent,
+					     bool same_domain, bool allow_local_map,
+					     const char **why);
+
 /* Per data thread set-up: scratch for `max_segs` segments; a cache of `persist_max` grants
  * when the mode is persistent. */
 int xbd_grant_ctx_init(struct xbd_grant_ctx *g, const struct xbd_xen_ops *xen,

@@ -33,6 +33,7 @@ struct xbd_vbd_options {
 	unsigned int persistent_max;    /* persistent grants cached per queue */
 	size_t pool_bytes;              /* memory budget per queue */
 	bool no_flush, no_barrier, no_discard;
+	bool allow_local_map;           /* map grants even when frontend and backend are one domain */
 	unsigned int closing_timeout_s; /* a frontend stuck in Closing is disconnected */
 	const char *const *backing_dirs; /* qcow2 (see storage.h) */
 	bool backing_raw_ok;
@@ -47,6 +48,7 @@ struct xbd_vbd {
 	char *be_home;   /* /local/domain/<be>: where the error node goes */
 	char *fe_path;   /* the toolstack's `frontend` */
 	uint16_t fe_domid;
+	uint16_t be_domid;  /* from the backend path */
 	char prefix[48]; /* log prefix: d<fe-domid>/<devid> */
 	bool readonly;
 	struct xbd_disk *disk;

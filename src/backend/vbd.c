@@ -16,6 +16,22 @@
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"
 
+/* The backend domain's id, between "/local/domain/" and "/backend/". */
+static int backend_domid(const char *path, const char *b, uint16_t *out)
+{
+	const char *start = path + strlen("/local/domain/");
+	char num[8];
+	uint64_t id;
+
+	if (b <= start || b - start >= (long)sizeof(num))
+		return -EINVAL;
+	snprintf(num, sizeof(num), "%.*s", (int)(b - start), start);
+	if (xbd_parse_uint(num, 0x7fef, &id))
+		return -EINVAL;
+	*out = (uint16_t)id;
+	return 0;
+}
+
 /* /local/domain/<be>/backend/<kind>/<fe>/<devid>: the home prefix and a log prefix. */
 static int split_backend_path(struct xbd_vbd *v, const char *path)
 {
@@ -23,7 +39,8 @@ static int split_backend_path(struct xbd_vbd *v, const char *path)
 	const char *devid = strrchr(path, '/');
 	const char *fe;
 
-	if (strncmp(path, "/local/domain/", 14) != 0 || !b || !devid || devid <= b + 9)
+	if (strncmp(path, "/local/domain/", 14) != 0 || !b || !devid || devid <= b + 9 ||
+	    backend_domid(path, b, &v->be_domid))
 		return -EINVAL;
 	fe = devid - 1;
 	while (fe > b && *fe != '/')
@@ -224,14 +241,16 @@ bool xbd_vbd_closing_pending(const struct xbd_vbd *v)
 	return v->closing_since != 0;
 }
 
-/* Persistent grants need the frontend's agreement; without it, copy. */
 static enum xbd_grant_mode effective_mode(struct xbd_vbd *v, const struct xbd_fe_params *p)
 {
-	if (v->grant_mode == XBD_GRANT_PERSISTENT && !p->persistent) {
-		xbd_info(v->prefix, "frontend without feature-persistent: using grant copy");
-		return XBD_GRANT_COPY;
-	}
-	return v->grant_mode;
+	const char *why;
+	enum xbd_grant_mode m = xbd_grant_effective_mode(v->grant_mode, p->persistent,
+							  v->fe_domid == v->be_domid,
+							  v->opt->allow_local_map, &why);
+
+	if (why)
+		xbd_info(v->prefix, "%s", why);
+	return m;
 }
 
 /* Enough memory for the largest request the frontend may send, twice over. */

@@ -191,6 +191,38 @@ static void test_map_mode(void **state)
 	xbd_grant_ctx_fini(&g);
 }
 
+/* Which strategy runs: local attach forces copy unless allowed; persistent needs the frontend. */
+static void test_effective_mode(void **state)
+{
+	static const struct {
+		enum xbd_grant_mode wanted;
+		bool fe_persistent, same_domain, allow_local;
+		enum xbd_grant_mode got;
+		bool why;
+	} cases[] = {
+		{ XBD_GRANT_COPY, false, false, false, XBD_GRANT_COPY, false },
+		{ XBD_GRANT_COPY, true, true, false, XBD_GRANT_COPY, false },
+		{ XBD_GRANT_MAP, false, false, false, XBD_GRANT_MAP, false },
+		{ XBD_GRANT_MAP, false, true, false, XBD_GRANT_COPY, true },
+		{ XBD_GRANT_MAP, false, true, true, XBD_GRANT_MAP, false },
+		{ XBD_GRANT_PERSISTENT, true, false, false, XBD_GRANT_PERSISTENT, false },
+		{ XBD_GRANT_PERSISTENT, false, false, false, XBD_GRANT_COPY, true },
+		{ XBD_GRANT_PERSISTENT, true, true, false, XBD_GRANT_COPY, true },
+		{ XBD_GRANT_PERSISTENT, true, true, true, XBD_GRANT_PERSISTENT, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why;
+
+		assert_int_equal(xbd_grant_effective_mode(cases[i].wanted, cases[i].fe_persistent,
+							  cases[i].same_domain,
+							  cases[i].allow_local, &why),
+				 cases[i].got);
+		assert_int_equal(why != NULL, cases[i].why);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +230,7 @@ int main(void)
 		cmocka_unit_test_setup(test_persistent_busy_entries_stay, setup),
 		cmocka_unit_test_setup(test_persistent_readonly_grant, setup),
 		cmocka_unit_test_setup(test_map_mode, setup),
+		cmocka_unit_test(test_effective_mode),
 	};
 
 	return cmocka_run_group_tests_name("grant_persist", tests, NULL, NULL);

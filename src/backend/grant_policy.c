@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Which grant strategy a connection really uses. Persistent grants need the frontend's
+ * feature-persistent. Mapping is refused when the frontend is the backend's own domain (dom0
+ * local attach, for bootloaders): a page dom0 granted to itself and mapped back has a second
+ * pseudo-physical frame for one machine frame, and direct I/O on it can resolve to the
+ * frontend's locked page (DESIGN.md section 1). Grant copy into the daemon's own buffers avoids
+ * the whole class, so it is used unless the administrator explicitly allows local mapping.
+ */
+#include "xenblkd/grant.h"
+
+enum xbd_grant_mode xbd_grant_effective_mode(enum xbd_grant_mode wanted, bool fe_persistent,
+					     bool same_domain, bool allow_local_map,
+					     const char **why)
+{
+	*why = NULL;
+	if (wanted != XBD_GRANT_COPY && same_domain && !allow_local_map) {
+		*why = "frontend in the backend's own domain (local attach): using grant copy";
+		return XBD_GRANT_COPY;
+	}
+	if (wanted == XBD_GRANT_PERSISTENT && !fe_persistent) {
+		*why = "frontend without feature-persistent: using grant copy";
+		return XBD_GRANT_COPY;
+	}
+	return wanted;
+}
