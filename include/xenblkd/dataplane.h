@@ -41,6 +41,9 @@ struct xbd_dataplane_cfg {
 	int notify_fd; /* eventfd: written when the data plane halts or loses a feature */
 };
 
+/* Latency histogram: bucket i counts requests that took [2^i, 2^(i+1)) microseconds. */
+#define XBD_LAT_BUCKETS 24
+
 struct xbd_dataplane_stats {
 	uint64_t reads, writes, flushes, barriers, discards, errors, bad_requests;
 	uint64_t indirect, read_sectors, write_sectors, discard_sectors;
@@ -48,6 +51,8 @@ struct xbd_dataplane_stats {
 	struct xbd_grant_stats grant;
 	uint64_t pool_held;         /* bytes the pool holds now */
 	uint64_t persistent_cached; /* grants mapped in the persistent cache now */
+	uint64_t inflight;          /* requests taken and not yet answered, now */
+	uint64_t lat_hist[XBD_LAT_BUCKETS];
 };
 
 struct xbd_dataplane;
@@ -60,6 +65,13 @@ int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplan
  * The statistics stay readable until xbd_dataplane_free(). */
 void xbd_dataplane_stop(struct xbd_dataplane *dp);
 void xbd_dataplane_free(struct xbd_dataplane *dp);
+
+/* Quiesce for a snapshot: take no more requests, answer everything in flight, then flush.
+ * 0 once quiet, -ETIMEDOUT if that took longer than timeout_ms (it stays pausing). */
+int xbd_dataplane_pause(struct xbd_dataplane *dp, int timeout_ms);
+void xbd_dataplane_resume(struct xbd_dataplane *dp);
+/* I/O limits for this queue: requests and bytes per second, 0 for unlimited. */
+void xbd_dataplane_set_limits(struct xbd_dataplane *dp, uint64_t iops, uint64_t bytes_per_s);
 
 /* Online resize: requests are checked against the new size from now on. */
 void xbd_dataplane_set_capacity(struct xbd_dataplane *dp, uint64_t sectors);

@@ -61,6 +61,8 @@ struct xbd_vbd {
 	char qprefix[XBD_MAX_QUEUES][56];
 	int dp_notify_fd;
 	time_t closing_since;           /* when we went Closing with the frontend still up */
+	bool paused;                    /* a pause holds: new connections start paused too */
+	uint64_t limit_iops, limit_bps; /* per VBD; 0: unlimited */
 };
 
 /* What the frontend asked for at connect time, read and validated by xenbus.c. */
@@ -90,6 +92,15 @@ void xbd_vbd_disconnect(struct xbd_vbd *v);
 void xbd_vbd_check_dataplanes(struct xbd_vbd *v);
 /* Online resize: re-read the image size, publish `sectors`, poke `state`. */
 int xbd_vbd_resize(struct xbd_vbd *v);
+/* Operations for the control socket. Pause quiesces every queue (no new requests, all in
+ * flight answered, flushed) for snapshots; limits are per VBD, shared out over the queues. */
+int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms);
+void xbd_vbd_resume(struct xbd_vbd *v);
+void xbd_vbd_set_limits(struct xbd_vbd *v, uint64_t iops, uint64_t bytes_per_s);
+/* Per-queue statistics into out[0..nr_queues-1]; returns the number of queues. */
+unsigned int xbd_vbd_get_stats(struct xbd_vbd *v, struct xbd_dataplane_stats *out,
+			       unsigned int max);
+
 /* True while the closing timer runs (the control loop then wakes up every second). */
 bool xbd_vbd_closing_pending(const struct xbd_vbd *v);
 

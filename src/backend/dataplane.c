@@ -17,7 +17,7 @@
 
 #define WAIT_TIMEOUT_MS 1000
 #define FD_EVTCHN 0
-#define FD_STOP 1
+#define FD_CTL 1
 
 static void halt(struct xbd_dataplane *dp, const char *reason)
 {
@@ -37,6 +37,7 @@ static void sync_stats(struct xbd_dataplane *dp)
 	dp->stats.grant = dp->grant.stats;
 	dp->stats.pool_held = dp->pool.held;
 	dp->stats.persistent_cached = xbd_persist_cache_size(&dp->grant);
+	dp->stats.inflight = dp->busy;
 	pthread_mutex_unlock(&dp->stats_lock);
 }
 
@@ -45,7 +46,7 @@ static void sync_stats(struct xbd_dataplane *dp)
 static bool can_consume(struct xbd_dataplane *dp)
 {
 	return !dp->stopping && !atomic_load(&dp->halted) && !dp->stalled && !dp->barrier &&
-	       dp->busy < dp->nr_slots;
+	       dp->busy < dp->nr_slots && !dp_pausing(dp) && dp_rate_ok(dp);
 }
 
 /* Consume up to one ring's worth of requests. True if requests may remain. */
@@ -66,7 +67,7 @@ static bool consume(struct xbd_dataplane *dp)
 			     "or moved backwards)");
 			return false;
 		}
-		dp_handle_request(dp, &copy);
+		dp_rate_take(dp, dp_handle_request(dp, &copy));
 	}
 	return can_consume(dp);
 }
@@ -101,14 +102,6 @@ static void take_events(struct xbd_dataplane *dp)
 	}
 }
 
-static void take_stop(struct xbd_dataplane *dp)
-{
-	uint64_t v;
-
-	if (read(dp->stop_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-		dp->stopping = true;
-}
-
 /* Ring empty: re-arm req_event, and unmask only if nothing slipped in meanwhile. */
 static bool idle_check(struct xbd_dataplane *dp)
 {
@@ -121,11 +114,20 @@ static bool idle_check(struct xbd_dataplane *dp)
 	return false;
 }
 
-/* Completions may have freed memory or drained the ring for a barrier. */
+/* Completions may have freed memory, drained the ring for a barrier or for a pause. */
 static void unblock(struct xbd_dataplane *dp)
 {
 	dp_retry_stalled(dp);
 	dp_try_barrier(dp);
+	dp_pause_step(dp);
+}
+
+/* How long to sleep: a rate-limited queue wakes when its next token is due. */
+static int wait_timeout(struct xbd_dataplane *dp)
+{
+	int ms = dp_rate_wait_ms(dp);
+
+	return ms > 0 && ms < WAIT_TIMEOUT_MS ? ms : WAIT_TIMEOUT_MS;
 }
 
 /* An idle queue gives its cached buffers back after about two seconds. */
@@ -141,7 +143,7 @@ static void note_idle(struct xbd_dataplane *dp, bool idle)
 
 static int run_loop(struct xbd_dataplane *dp)
 {
-	int fds[2] = { [FD_EVTCHN] = dp->cfg.xen->evtchn_fd(dp->evt), [FD_STOP] = dp->stop_fd };
+	int fds[2] = { [FD_EVTCHN] = dp->cfg.xen->evtchn_fd(dp->evt), [FD_CTL] = dp->ctl_fd };
 
 	for (;;) {
 		bool more = false;
@@ -160,17 +162,17 @@ static int run_loop(struct xbd_dataplane *dp)
 		push_and_notify(dp);
 		if (r < 0)
 			return r;
-		if (dp->stopping && dp->busy == 0)
+		if (dp->stopping && dp->busy == 0 && !dp->pause_flushing)
 			return 0;
-		r = xbd_sq_wait(dp->sq, fds, 2, &ready, !more, WAIT_TIMEOUT_MS);
+		r = xbd_sq_wait(dp->sq, fds, 2, &ready, !more, wait_timeout(dp));
 		if (r < 0)
 			return r;
 		note_idle(dp, r == 0 && ready == 0 && dp->busy == 0);
 		sync_stats(dp);
 		if (ready & (1u << FD_EVTCHN))
 			take_events(dp);
-		if (ready & (1u << FD_STOP))
-			take_stop(dp);
+		if (ready & (1u << FD_CTL))
+			dp_take_ctl(dp);
 		push_and_notify(dp);
 	}
 }
@@ -248,7 +250,8 @@ static void drain(struct xbd_dataplane *dp)
 	unsigned int ready;
 
 	dp->stopping = true;
-	while (dp->busy > 0 && xbd_sq_wait(dp->sq, NULL, 0, &ready, true, WAIT_TIMEOUT_MS) >= 0)
+	while ((dp->busy > 0 || dp->pause_flushing) &&
+	       xbd_sq_wait(dp->sq, NULL, 0, &ready, true, WAIT_TIMEOUT_MS) >= 0)
 		push_and_notify(dp);
 	push_and_notify(dp);
 }
@@ -256,10 +259,13 @@ static void drain(struct xbd_dataplane *dp)
 /* After a failure: keep the ring mapped until the control thread asks us to stop. */
 static void wait_for_stop(struct xbd_dataplane *dp)
 {
-	struct pollfd p = { .fd = dp->stop_fd, .events = POLLIN };
+	struct pollfd p = { .fd = dp->ctl_fd, .events = POLLIN };
 
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
+	while (!dp->stopping) {
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+		dp_take_ctl(dp);
+	}
 }
 
 static void *thread_main(void *arg)
@@ -297,8 +303,9 @@ int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplan
 	dp->guest_rl = (struct xbd_ratelimit)XBD_RATELIMIT_INIT(5, 10);
 	pthread_mutex_init(&dp->stats_lock, NULL);
 	sem_init(&dp->started, 0, 0);
-	dp->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	r = dp->stop_fd < 0 ? -errno : -pthread_create(&dp->thread, NULL, thread_main, dp);
+	sem_init(&dp->paused_sem, 0, 0);
+	dp->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r = dp->ctl_fd < 0 ? -errno : -pthread_create(&dp->thread, NULL, thread_main, dp);
 	if (r == 0) {
 		while (sem_wait(&dp->started) < 0 && errno == EINTR)
 			;
@@ -307,9 +314,10 @@ int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplan
 			pthread_join(dp->thread, NULL);
 	}
 	if (r) {
-		if (dp->stop_fd >= 0)
-			close(dp->stop_fd);
+		if (dp->ctl_fd >= 0)
+			close(dp->ctl_fd);
 		sem_destroy(&dp->started);
+		sem_destroy(&dp->paused_sem);
 		pthread_mutex_destroy(&dp->stats_lock);
 		free(dp);
 		return r;
@@ -320,12 +328,9 @@ int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplan
 
 void xbd_dataplane_stop(struct xbd_dataplane *dp)
 {
-	uint64_t one = 1;
-
 	if (!dp)
 		return;
-	if (write(dp->stop_fd, &one, sizeof(one)) < 0)
-		xbd_err(dp->cfg.log_prefix, "cannot stop the data plane: %s", strerror(errno));
+	dp_request_stop(dp);
 	pthread_join(dp->thread, NULL);
 }
 
@@ -333,8 +338,9 @@ void xbd_dataplane_free(struct xbd_dataplane *dp)
 {
 	if (!dp)
 		return;
-	close(dp->stop_fd);
+	close(dp->ctl_fd);
 	sem_destroy(&dp->started);
+	sem_destroy(&dp->paused_sem);
 	pthread_mutex_destroy(&dp->stats_lock);
 	free(dp);
 }

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "pool.h"
+#include "tbucket.h"
 #include "xenblkd/dataplane.h"
 #include "xenblkd/grant.h"
 #include "xenblkd/log.h"
@@ -56,6 +57,7 @@ struct dp_slot {
 	struct dp_sub sub_inline;
 	struct iovec iov_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	void *held_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	uint64_t start_ns;             /* when it was taken off the ring */
 	unsigned int next_free;
 };
 
@@ -64,7 +66,11 @@ struct xbd_dataplane {
 	pthread_t thread;
 	sem_t started;
 	int start_result;
-	int stop_fd;                  /* eventfd: the control thread asks the thread to stop */
+	int ctl_fd;                   /* eventfd: the control thread has a request for us */
+	atomic_bool stop_req;
+	atomic_bool pause_req;
+	sem_t paused_sem;             /* posted when a pause is complete */
+	_Atomic uint64_t limit_iops, limit_bps; /* 0: unlimited */
 
 	/* Owned by the data thread. */
 	struct xbd_gnt *gnt;
@@ -85,6 +91,11 @@ struct xbd_dataplane {
 	bool port_masked;             /* an event was taken and not yet unmasked */
 	bool responses_pending;       /* responses written, not yet pushed */
 	bool stopping;
+	bool paused;                  /* quiet and flushed, until resumed */
+	bool pause_flushing;
+	struct xbd_io pause_io;       /* the flush that completes a pause */
+	struct xbd_tbucket tb_iops, tb_bytes;
+	uint64_t tb_iops_rate, tb_bytes_rate; /* the rates the buckets were set up with */
 	unsigned int idle_loops;      /* consecutive idle waits, to trim the pool */
 	struct xbd_ratelimit guest_rl;
 
@@ -99,8 +110,19 @@ struct xbd_dataplane {
 /* dp_request.c */
 int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n);
 void dp_slots_free(struct xbd_dataplane *dp);
-/* Handle one request copied out of the ring. Never fails: errors become responses. */
-void dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
+/* Handle one request copied out of the ring. Never fails: errors become responses.
+ * Returns the bytes it moves (for the byte rate limit). */
+uint64_t dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
+uint64_t dp_now_ns(void);
+
+/* dp_control.c */
+void dp_request_stop(struct xbd_dataplane *dp);
+void dp_take_ctl(struct xbd_dataplane *dp);
+bool dp_pausing(struct xbd_dataplane *dp);
+void dp_pause_step(struct xbd_dataplane *dp);
+bool dp_rate_ok(struct xbd_dataplane *dp);
+void dp_rate_take(struct xbd_dataplane *dp, uint64_t bytes);
+int dp_rate_wait_ms(struct xbd_dataplane *dp);
 /* Retry the request waiting for memory; true if it went ahead. */
 bool dp_retry_stalled(struct xbd_dataplane *dp);
 /* Start the barrier once it is the only request left; true if it went ahead. */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dp_internal.h"
@@ -74,11 +75,34 @@ static void slot_put(struct xbd_dataplane *dp, struct dp_slot *s)
 	dp->busy--;
 }
 
-static void count_done(struct xbd_dataplane *dp, const struct xbd_req *req, int err)
+uint64_t dp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned int latency_bucket(uint64_t start_ns)
+{
+	uint64_t us = (dp_now_ns() - start_ns) / 1000;
+	unsigned int b = 0;
+
+	while (us > 1 && b < XBD_LAT_BUCKETS - 1) {
+		us >>= 1;
+		b++;
+	}
+	return b;
+}
+
+static void count_done(struct xbd_dataplane *dp, const struct dp_slot *s, int err)
 {
 	struct xbd_dataplane_stats *st = &dp->stats;
+	const struct xbd_req *req = &s->req;
+	unsigned int b = latency_bucket(s->start_ns);
 
 	pthread_mutex_lock(&dp->stats_lock);
+	st->lat_hist[b]++;
 	if (err) {
 		st->errors++;
 	} else if (req->operation == BLKIF_OP_DISCARD) {
@@ -109,7 +133,7 @@ static void respond(struct dp_slot *s, int err)
 			      "request id %llu op %u sector %llu failed: %s",
 			      (unsigned long long)s->req.id, s->req.operation,
 			      (unsigned long long)s->req.sector, strerror(-err));
-	count_done(dp, &s->req, err);
+	count_done(dp, s, err);
 	xbd_ring_put_response(&dp->ring, s->req.id, s->req.operation, xbd_status_from_errno(err));
 	dp->responses_pending = true;
 	if (dp->barrier == s)
@@ -408,10 +432,11 @@ bool dp_try_barrier(struct xbd_dataplane *dp)
 	return true;
 }
 
-void dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy)
+uint64_t dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy)
 {
 	struct dp_slot *s = slot_get(dp);
 	const char *why = NULL;
+	uint64_t bytes;
 	int r;
 
 	if (!s) {
@@ -421,8 +446,9 @@ void dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy)
 			      "no free request slot: internal error");
 		xbd_ring_put_response(&dp->ring, copy->id, copy->operation, BLKIF_RSP_ERROR);
 		dp->responses_pending = true;
-		return;
+		return 0;
 	}
+	s->start_ns = dp_now_ns();
 	r = xbd_req_parse(copy, &dp->cfg.limits, &s->req, &why);
 	if (r) {
 		pthread_mutex_lock(&dp->stats_lock);
@@ -432,7 +458,13 @@ void dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy)
 			      "bad request id %llu op %u: %s", (unsigned long long)s->req.id,
 			      s->req.operation, why ? why : strerror(-r));
 		respond(s, r);
-		return;
+		return 0;
 	}
+	/* Bytes for the rate limit: an indirect request's exact length is known only once its
+	 * segments are fetched, so it counts as full pages. Discards move no data. */
+	bytes = s->req.operation == BLKIF_OP_DISCARD ? 0
+		: s->req.nr_indirect ? (uint64_t)s->req.nr_segs * PAGE
+		: s->req.nr_sectors * SECTOR;
 	admit_or_wait(s);
+	return bytes;
 }

@@ -304,6 +304,9 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 		}
 		v->nr_queues = q + 1;
 	}
+	xbd_vbd_set_limits(v, v->limit_iops, v->limit_bps);
+	if (v->paused)
+		xbd_vbd_pause(v, 0);
 	xbd_info(v->prefix, "connected: %u queue(s), ring order %u, protocol %d, grant %s",
 		 p->nr_queues, p->ring_order, (int)p->proto, xbd_grant_mode_name(cfg.grant_mode));
 	return 0;
@@ -427,4 +430,49 @@ int xbd_vbd_resize(struct xbd_vbd *v)
 	if (!r && v->nr_queues)
 		r = xbd_xb_switch_state(v, XenbusStateConnected);
 	return r;
+}
+
+int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms)
+{
+	int r = 0;
+
+	v->paused = true;
+	for (unsigned int q = 0; q < v->nr_queues; q++) {
+		int e = xbd_dataplane_pause(v->dp[q], timeout_ms);
+
+		r = r ? r : e;
+	}
+	return r;
+}
+
+void xbd_vbd_resume(struct xbd_vbd *v)
+{
+	v->paused = false;
+	for (unsigned int q = 0; q < v->nr_queues; q++)
+		xbd_dataplane_resume(v->dp[q]);
+}
+
+/* A share of a per-VBD limit, rounded up so that no queue is left at zero (unlimited). */
+static uint64_t share(uint64_t limit, unsigned int n)
+{
+	return limit ? (limit + n - 1) / n : 0;
+}
+
+void xbd_vbd_set_limits(struct xbd_vbd *v, uint64_t iops, uint64_t bytes_per_s)
+{
+	v->limit_iops = iops;
+	v->limit_bps = bytes_per_s;
+	for (unsigned int q = 0; q < v->nr_queues; q++)
+		xbd_dataplane_set_limits(v->dp[q], share(iops, v->nr_queues),
+					 share(bytes_per_s, v->nr_queues));
+}
+
+unsigned int xbd_vbd_get_stats(struct xbd_vbd *v, struct xbd_dataplane_stats *out,
+			       unsigned int max)
+{
+	unsigned int n = v->nr_queues < max ? v->nr_queues : max;
+
+	for (unsigned int q = 0; q < n; q++)
+		xbd_dataplane_get_stats(v->dp[q], &out[q]);
+	return n;
 }

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Commands from the control thread to a running data plane, and the data thread's side of
+ * them: stop, pause (no new requests, everything answered, then one flush so the disk is
+ * consistent for a snapshot), resume, and I/O limits (token buckets on requests and bytes per
+ * second). The control thread sets an atomic and kicks the data thread's eventfd; the data
+ * thread acts on it in its loop. Only the pause waits, on a semaphore, with a timeout.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dp_internal.h"
+
+static void kick(struct xbd_dataplane *dp)
+{
+	uint64_t one = 1;
+
+	if (write(dp->ctl_fd, &one, sizeof(one)) < 0)
+		xbd_err(dp->cfg.log_prefix, "cannot wake the data thread: %s", strerror(errno));
+}
+
+void dp_request_stop(struct xbd_dataplane *dp)
+{
+	atomic_store(&dp->stop_req, true);
+	kick(dp);
+}
+
+int xbd_dataplane_pause(struct xbd_dataplane *dp, int timeout_ms)
+{
+	struct timespec until;
+
+	atomic_store(&dp->pause_req, true);
+	kick(dp);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (sem_timedwait(&dp->paused_sem, &until) < 0)
+		if (errno != EINTR)
+			return -ETIMEDOUT;
+	return 0;
+}
+
+void xbd_dataplane_resume(struct xbd_dataplane *dp)
+{
+	atomic_store(&dp->pause_req, false);
+	/* A pause that completed after its caller gave up must not satisfy the next one. */
+	while (sem_trywait(&dp->paused_sem) == 0)
+		;
+	kick(dp);
+}
+
+void xbd_dataplane_set_limits(struct xbd_dataplane *dp, uint64_t iops, uint64_t bytes_per_s)
+{
+	atomic_store(&dp->limit_iops, iops);
+	atomic_store(&dp->limit_bps, bytes_per_s);
+	kick(dp);
+}
+
+/* Data thread: pick up limits that changed. */
+static void refresh_limits(struct xbd_dataplane *dp)
+{
+	uint64_t iops = atomic_load(&dp->limit_iops), bps = atomic_load(&dp->limit_bps);
+	uint64_t now = dp_now_ns();
+
+	if (iops != dp->tb_iops_rate) {
+		dp->tb_iops_rate = iops;
+		xbd_tb_init(&dp->tb_iops, iops, now);
+	}
+	if (bps != dp->tb_bytes_rate) {
+		dp->tb_bytes_rate = bps;
+		xbd_tb_init(&dp->tb_bytes, bps, now);
+	}
+}
+
+/* Data thread: the control thread kicked us. */
+void dp_take_ctl(struct xbd_dataplane *dp)
+{
+	uint64_t v;
+
+	if (read(dp->ctl_fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+		return;
+	if (atomic_load(&dp->stop_req))
+		dp->stopping = true;
+	if (!atomic_load(&dp->pause_req))
+		dp->paused = false;
+	refresh_limits(dp);
+}
+
+bool dp_pausing(struct xbd_dataplane *dp)
+{
+	return atomic_load(&dp->pause_req);
+}
+
+static void pause_flushed(struct xbd_io *io, int res)
+{
+	struct xbd_dataplane *dp = (struct xbd_dataplane *)((char *)io -
+							      offsetof(struct xbd_dataplane, pause_io));
+
+	if (res)
+		xbd_warn(dp->cfg.log_prefix, "pause: flush failed: %s", strerror(-res));
+	dp->pause_flushing = false;
+	dp->paused = true;
+	sem_post(&dp->paused_sem);
+}
+
+/* Data thread: once a pause is asked for and nothing is in flight, flush, then report. */
+void dp_pause_step(struct xbd_dataplane *dp)
+{
+	if (!dp_pausing(dp) || dp->paused || dp->pause_flushing || dp->busy)
+		return;
+	if (!xbd_disk_get_info(dp->cfg.disk)->can_flush) {
+		dp->paused = true;
+		sem_post(&dp->paused_sem);
+		return;
+	}
+	dp->pause_flushing = true;
+	dp->pause_io = (struct xbd_io){ .op = XBD_IO_FLUSH, .done = pause_flushed };
+	xbd_sq_queue(dp->sq, &dp->pause_io);
+}
+
+bool dp_rate_ok(struct xbd_dataplane *dp)
+{
+	uint64_t now;
+
+	if (!dp->tb_iops_rate && !dp->tb_bytes_rate)
+		return true;
+	now = dp_now_ns();
+	return xbd_tb_ready(&dp->tb_iops, now) && xbd_tb_ready(&dp->tb_bytes, now);
+}
+
+void dp_rate_take(struct xbd_dataplane *dp, uint64_t bytes)
+{
+	xbd_tb_take(&dp->tb_iops, 1);
+	xbd_tb_take(&dp->tb_bytes, bytes);
+}
+
+/* How long a rate-limited queue may sleep before a token is due. */
+int dp_rate_wait_ms(struct xbd_dataplane *dp)
+{
+	int a = xbd_tb_wait_ms(&dp->tb_iops), b = xbd_tb_wait_ms(&dp->tb_bytes);
+
+	return a > b ? a : b;
+}
