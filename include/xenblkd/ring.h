@@ -59,6 +59,11 @@ bool xbd_ring_push_responses(struct xbd_ring *r);
 /* RING_FINAL_CHECK_FOR_REQUESTS: re-arm req_event and say whether requests are waiting. */
 bool xbd_ring_final_check(struct xbd_ring *r);
 
+#ifdef XBD_SHARED_READ_HOOK
+/* Test builds only: called right after each copy of a request slot out of shared memory. */
+void xbd_shared_read_hook(const void *slot, size_t n);
+#endif
+
 /* Requests consumed but not yet answered. */
 unsigned int xbd_ring_outstanding(const struct xbd_ring *r);
 

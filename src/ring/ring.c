@@ -126,10 +126,23 @@ static void store_native_indirect(blkif_request_t *out, const blkif_request_indi
 	memcpy(out, ind, sizeof(*ind));
 }
 
+/*
+ * The one read of a request slot in shared memory (XSA-155: copy first, then validate). A test
+ * build (XBD_SHARED_READ_HOOK) calls a hook after it that counts reads and rewrites the slot
+ * as a racing guest would, proving that nothing reads the slot a second time.
+ */
+static void read_slot(void *dst, const void *slot, size_t n)
+{
+	memcpy(dst, slot, n);
+#ifdef XBD_SHARED_READ_HOOK
+	xbd_shared_read_hook(slot, n);
+#endif
+	compiler_barrier(); /* from here on only the copy is read, never the slot again */
+}
+
 static void copy_native(blkif_request_t *out, const void *slot)
 {
-	memcpy(out, slot, sizeof(*out));
-	compiler_barrier(); /* from here on only *out is read, never the slot again */
+	read_slot(out, slot, sizeof(*out));
 }
 
 static void copy_x86_32(blkif_request_t *out, const void *slot)
@@ -138,8 +151,7 @@ static void copy_x86_32(blkif_request_t *out, const void *slot)
 	blkif_request_discard_t d;
 	blkif_request_indirect_t ind;
 
-	memcpy(&in, slot, sizeof(in));
-	compiler_barrier(); /* from here on only `in` is read, never the slot again */
+	read_slot(&in, slot, sizeof(in));
 	memset(out, 0, sizeof(*out));
 	switch (in.rw.operation) {
 	case BLKIF_OP_DISCARD:
@@ -164,8 +176,7 @@ static void copy_x86_64(blkif_request_t *out, const void *slot)
 	blkif_request_discard_t d;
 	blkif_request_indirect_t ind;
 
-	memcpy(&in, slot, sizeof(in));
-	compiler_barrier(); /* from here on only `in` is read, never the slot again */
+	read_slot(&in, slot, sizeof(in));
 	memset(out, 0, sizeof(*out));
 	switch (in.rw.operation) {
 	case BLKIF_OP_DISCARD:
