@@ -47,7 +47,7 @@ struct xbd_dataplane_cfg {
 struct xbd_dataplane_stats {
 	uint64_t reads, writes, flushes, barriers, discards, errors, bad_requests;
 	uint64_t indirect, read_sectors, write_sectors, discard_sectors;
-	uint64_t events, notifies, stalls;
+	uint64_t events, notifies, stalls, spurious_events, backoffs;
 	struct xbd_grant_stats grant;
 	uint64_t pool_held;         /* bytes the pool holds now */
 	uint64_t persistent_cached; /* grants mapped in the persistent cache now */

@@ -16,6 +16,12 @@
 #include "dp_internal.h"
 
 #define WAIT_TIMEOUT_MS 1000
+/* XSA-332: a frontend that keeps kicking without producing requests gets its event channel
+ * unmasked later and later (up to BACKOFF_MAX_MS), so a storm costs it service and costs the
+ * daemon bounded CPU. An honest frontend only kicks when req_event asks it to, so each kick
+ * brings a request; SPURIOUS_LIMIT empty wake-ups in a row never happen by accident. */
+#define SPURIOUS_LIMIT 32
+#define BACKOFF_MAX_MS 100
 #define FD_EVTCHN 0
 #define FD_CTL 1
 
@@ -67,9 +73,17 @@ static bool consume(struct xbd_dataplane *dp)
 			     "or moved backwards)");
 			return false;
 		}
+		dp->consumed = true;
 		dp_rate_take(dp, dp_handle_request(dp, &copy));
 	}
 	return can_consume(dp);
+}
+
+static void count(struct xbd_dataplane *dp, uint64_t *counter)
+{
+	pthread_mutex_lock(&dp->stats_lock);
+	(*counter)++;
+	pthread_mutex_unlock(&dp->stats_lock);
 }
 
 static void push_and_notify(struct xbd_dataplane *dp)
@@ -79,9 +93,7 @@ static void push_and_notify(struct xbd_dataplane *dp)
 	dp->responses_pending = false;
 	if (xbd_ring_push_responses(&dp->ring)) {
 		dp->cfg.xen->evtchn_notify(dp->evt, dp->local_port);
-		pthread_mutex_lock(&dp->stats_lock);
-		dp->stats.notifies++;
-		pthread_mutex_unlock(&dp->stats_lock);
+		count(dp, &dp->stats.notifies);
 	}
 }
 
@@ -93,13 +105,42 @@ static void take_events(struct xbd_dataplane *dp)
 	while (dp->cfg.xen->evtchn_pending(dp->evt, &port) == 0) {
 		if (port == dp->local_port) {
 			dp->port_masked = true;
-			pthread_mutex_lock(&dp->stats_lock);
-			dp->stats.events++;
-			pthread_mutex_unlock(&dp->stats_lock);
+			dp->event_taken = true;
+			count(dp, &dp->stats.events);
 		} else {
 			dp->cfg.xen->evtchn_unmask(dp->evt, port);
 		}
 	}
+}
+
+static void unmask(struct xbd_dataplane *dp)
+{
+	dp->port_masked = false;
+	dp->event_taken = false;
+	dp->consumed = false;
+	dp->unmask_at_ns = 0;
+	dp->cfg.xen->evtchn_unmask(dp->evt, dp->local_port);
+}
+
+/* True if unmasking must wait: the kicks since the last unmask brought nothing, too often. */
+static bool delay_unmask(struct xbd_dataplane *dp)
+{
+	if (dp->unmask_at_ns)
+		return dp_now_ns() < dp->unmask_at_ns;
+	if (dp->consumed || !dp->event_taken) {
+		dp->spurious = 0;
+		dp->backoff_ms = 0;
+		return false;
+	}
+	count(dp, &dp->stats.spurious_events);
+	if (++dp->spurious <= SPURIOUS_LIMIT)
+		return false;
+	dp->backoff_ms = dp->backoff_ms ? 2 * dp->backoff_ms : 1;
+	if (dp->backoff_ms > BACKOFF_MAX_MS)
+		dp->backoff_ms = BACKOFF_MAX_MS;
+	dp->unmask_at_ns = dp_now_ns() + (uint64_t)dp->backoff_ms * 1000000u;
+	count(dp, &dp->stats.backoffs);
+	return true;
 }
 
 /* Ring empty: re-arm req_event, and unmask only if nothing slipped in meanwhile. */
@@ -107,10 +148,8 @@ static bool idle_check(struct xbd_dataplane *dp)
 {
 	if (xbd_ring_final_check(&dp->ring))
 		return true;
-	if (dp->port_masked) {
-		dp->port_masked = false;
-		dp->cfg.xen->evtchn_unmask(dp->evt, dp->local_port);
-	}
+	if (dp->port_masked && !delay_unmask(dp))
+		unmask(dp);
 	return false;
 }
 
@@ -122,11 +161,20 @@ static void unblock(struct xbd_dataplane *dp)
 	dp_pause_step(dp);
 }
 
-/* How long to sleep: a rate-limited queue wakes when its next token is due. */
+/* How long to sleep: a rate-limited queue wakes when its next token is due, a backed-off
+ * event channel when its unmask is due. */
 static int wait_timeout(struct xbd_dataplane *dp)
 {
 	int ms = dp_rate_wait_ms(dp);
 
+	if (dp->unmask_at_ns) {
+		uint64_t now = dp_now_ns();
+		int left = now >= dp->unmask_at_ns ? 0
+			   : (int)((dp->unmask_at_ns - now + 999999) / 1000000);
+
+		if (ms <= 0 || left < ms)
+			ms = left > 0 ? left : 1;
+	}
 	return ms > 0 && ms < WAIT_TIMEOUT_MS ? ms : WAIT_TIMEOUT_MS;
 }
 

@@ -89,6 +89,11 @@ struct xbd_dataplane {
 	struct dp_slot *stalled;      /* the one request waiting for memory */
 	struct dp_slot *barrier;      /* a barrier waiting for the ring to drain */
 	bool port_masked;             /* an event was taken and not yet unmasked */
+	bool event_taken;             /* woken by the frontend since the last unmask */
+	bool consumed;                /* a request was taken since the last unmask */
+	unsigned int spurious;        /* wake-ups in a row that brought no request */
+	unsigned int backoff_ms;      /* unmask delay for a frontend kicking for nothing */
+	uint64_t unmask_at_ns;        /* when the delayed unmask is due; 0: none */
 	bool responses_pending;       /* responses written, not yet pushed */
 	bool stopping;
 	bool paused;                  /* quiet and flushed, until resumed */
