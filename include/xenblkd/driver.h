@@ -3,7 +3,8 @@
  * Backing drivers: what a virtual disk is stored in (a raw file or block device, an image
  * format, or test drivers). A driver is a small vtable in the style of nbdkit's plugins; the
  * storage queue (storage.c) calls it and owns completion delivery. Drivers see the disk and
- * queue structures defined here; the data plane never does (it uses storage.h only).
+ * queue structures defined here; the data plane never does (it uses storage.h only). The
+ * contracts, with durability and locking, are written out in docs/storage.md.
  */
 #ifndef XENBLKD_DRIVER_H
 #define XENBLKD_DRIVER_H
@@ -12,11 +13,17 @@
 #include "xenblkd/storage.h"
 
 struct xbd_disk {
-	struct xbd_disk_config cfg;   /* strings owned by the disk */
+	struct xbd_disk_config cfg;   /* path, engine and driver strings owned by the disk */
 	struct xbd_disk_info info;    /* filled by the driver's open */
 	const struct xbd_driver_ops *drv;
-	const struct xbd_engine_ops *engine;
+	const struct xbd_engine_ops *engine; /* chosen at open, after the driver's open */
+	const struct xbd_filter_ops *filter; /* stacked on the engine, or NULL */
+	void *filter_state;
+	const char *opts;             /* the driver's options: the spec after "name:", or "" */
+	const char *filter_opts;      /* the filter's, when the spec names a filter */
 	int fd;                       /* for drivers on a file descriptor, else -1 */
+	bool fd_direct;               /* fd has O_DIRECT (set by storage.c after open) */
+	unsigned int extra_depth;     /* engine slots a driver wants for its own I/Os */
 	void *priv;                   /* the driver's */
 	char log_prefix[48];
 };
@@ -24,11 +31,25 @@ struct xbd_disk {
 struct xbd_sq {
 	struct xbd_disk *disk;
 	struct xbd_engine *eng;       /* on disk->fd; NULL for drivers without a descriptor */
+	const struct xbd_engine_ops *eng_ops; /* the filter's engine, or the disk's */
+	unsigned int depth;           /* as given to xbd_sq_open() */
 	void *priv;                   /* the driver's per-queue state */
-	unsigned int inflight;        /* accepted and not yet completed */
+	unsigned int inflight;        /* caller I/Os accepted and not yet completed */
 	struct xbd_io *soft_head;     /* completions waiting for the next wait() */
 	struct xbd_io **soft_tail;
+	uint64_t soft_completions;
 };
+
+/*
+ * struct xbd_io.storage_private, while an I/O is inside the storage layer:
+ *   [0], [1]  storage.c: a caller I/O's mark, a software completion's result and link;
+ *   [2]       the driver's, for its own per-I/O state;
+ *   [3]       a filter's.
+ * A driver that builds I/Os of its own (metadata reads of an image format) builds them fresh
+ * with a designated initialiser, never by copying a caller's I/O, so they carry no mark.
+ */
+#define XBD_IO_PRIV_DRIVER 2
+#define XBD_IO_PRIV_FILTER 3
 
 struct xbd_driver_ops {
 	const char *name;
@@ -49,12 +70,42 @@ struct xbd_driver_ops {
 	int (*submit)(struct xbd_sq *q, struct xbd_io *io);
 };
 
+/* "raw" picks file or blockdev by the path's type at open (and replaces itself in d->drv). */
 extern const struct xbd_driver_ops xbd_driver_raw;
+extern const struct xbd_driver_ops xbd_driver_file;
+extern const struct xbd_driver_ops xbd_driver_blockdev;
+extern const struct xbd_driver_ops xbd_driver_null;
+extern const struct xbd_driver_ops xbd_driver_memory;
 extern const struct xbd_driver_ops xbd_driver_qcow2;
 
 /* Complete `io` with res (0 / -errno) at the next xbd_sq_wait(), never from inside submit. */
 void xbd_sq_complete(struct xbd_sq *q, struct xbd_io *io, int res);
-/* Hand a READ, WRITE or FLUSH of disk->fd to the queue's engine. */
+/* Hand a READ, WRITE or FLUSH of disk->fd to the queue's engine. 0 or -errno (-EBUSY: full). */
 int xbd_sq_engine_queue(struct xbd_sq *q, struct xbd_io *io);
+
+/*
+ * For drivers on image files (image_fd.c). Open `path` the way d->cfg asks: O_DIRECT unless
+ * cfg.no_direct (and without it, logged, when the file system refuses it), O_DSYNC when
+ * cfg.no_flush, O_EXCL on a writable block device; refuse anything but a regular file or a
+ * block device; then the image lock (exclusive when writable, shared when read-only) unless
+ * cfg.no_lock. *direct tells whether O_DIRECT is on. 0 or -errno, logged; -EBUSY when
+ * another program holds a conflicting lock or claim.
+ */
+int xbd_image_open(struct xbd_disk *d, const char *path, bool readonly, int *fd, bool *direct);
+/* Driver options of image drivers: direct=off, flush=off, lock=off set cfg.no_direct,
+ * no_flush, no_lock (on leaves the configuration alone). 0 or -EINVAL, logged. */
+int xbd_image_apply_opts(struct xbd_disk *d);
+/* The image lock alone (lock.c), compatible with QEMU's; released when fd is closed. */
+int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix);
+
+/*
+ * Driver options, "key=value,key=value" (spec.c). xbd_opts_check: -EINVAL (logged) for a key
+ * not in the NULL-terminated `known`. The getters: 0, -ENOENT when absent, -EINVAL when
+ * malformed. Sizes take K, M, G, T suffixes (powers of 1024); booleans on/off, yes/no, 1/0.
+ */
+int xbd_opts_check(const char *opts, const char *const *known, const char *log_prefix);
+int xbd_opts_get_str(const char *opts, const char *key, char *buf, size_t len);
+int xbd_opts_get_u64(const char *opts, const char *key, uint64_t *val);
+int xbd_opts_get_bool(const char *opts, const char *key, bool *val);
 
 #endif

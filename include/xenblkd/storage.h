@@ -5,7 +5,8 @@
  * submits them in one batch, and completes them from xbd_sq_wait() on its own thread, which
  * also waits for the caller's wake-up fds (the event channel) so one wait covers both.
  * Everything below this header (drivers, engines) lives in src/io/ and may change freely.
- * Conventions: 0 / -errno. A completion reports 0 or -errno: a short transfer is -EIO.
+ * Conventions: 0 / -errno. A completion reports 0 or -errno: a short transfer is -EIO (on a
+ * buffered descriptor the rest is done first). docs/storage.md has the durability rules.
  */
 #ifndef XENBLKD_STORAGE_H
 #define XENBLKD_STORAGE_H
@@ -43,7 +44,7 @@ struct xbd_disk_config {
 	enum xbd_format format;
 	bool readonly;
 	const char *engine;       /* "io_uring" (default), "libaio", "threads"; NULL: default */
-	const char *driver;       /* NULL: from format; "null" and "memory" for tests */
+	const char *driver;       /* NULL: from format; else "name[:key=value,...]" (storage.md) */
 	uint32_t sector_size;     /* 0: from the backing store; 4096 forces 4K on a file */
 	const char *log_prefix;
 	/* qcow2: directories backing files must resolve into (NULL-terminated; NULL means the
@@ -52,6 +53,12 @@ struct xbd_disk_config {
 	const char *const *backing_dirs;
 	bool backing_raw_ok;
 	uint64_t l2_cache_bytes;
+	/* How the store is used (docs/storage.md); the zero value of each is the default. */
+	bool no_direct;           /* through dom0's page cache, as when O_DIRECT is refused */
+	bool no_flush;            /* offer no FLUSH: every write is O_DSYNC, durable when done */
+	bool no_lock;             /* take no image lock (something else arbitrates access) */
+	bool sqpoll;              /* io_uring: a kernel thread polls the submission queue */
+	unsigned int io_threads;  /* threads engine: workers per storage queue; 0: 4 */
 };
 
 struct xbd_disk_info {
@@ -67,6 +74,15 @@ struct xbd_disk_info {
 	uint32_t discard_granularity; /* bytes */
 	uint32_t discard_alignment;   /* bytes */
 	const char *engine_name;     /* the engine that actually runs, after any fallback */
+	bool buffered;               /* served through dom0's page cache (no O_DIRECT) */
+};
+
+/* Counters of one storage queue, for statistics and benchmarks. */
+struct xbd_sq_stats {
+	uint64_t ios;              /* I/Os completed, by the engine or in software */
+	uint64_t syscalls;         /* system calls the engine made to submit and wait */
+	uint64_t fixed_buffer_ios; /* I/Os done from registered buffers */
+	char engine_features[80];  /* e.g. "io_uring: fixed-file fixed-buffers single-issuer" */
 };
 
 struct xbd_disk;
@@ -91,7 +107,13 @@ int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned in
 		bool block, int timeout_ms);
 unsigned int xbd_sq_inflight(const struct xbd_sq *q);
 /* Optional: buffers the caller will do I/O from, registered with the engine if it can use
- * them (io_uring fixed buffers). 0, or -EOPNOTSUPP when the engine has no use for them. */
+ * them (io_uring fixed buffers). 0, or -EOPNOTSUPP when the engine has no use for them
+ * (including when the kernel refuses to pin them, e.g. over RLIMIT_MEMLOCK: I/O then works
+ * as before). Call with nothing in flight; the registration lasts until xbd_sq_close() or the
+ * next call, and the buffers must stay allocated (the same mapping) for as long: the kernel
+ * pinned their pages, and I/O into a registered range goes to those pages. */
 int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned int n);
+/* The queue's counters so far. */
+void xbd_sq_get_stats(const struct xbd_sq *q, struct xbd_sq_stats *st);
 
 #endif

@@ -2,17 +2,21 @@
 /*
  * The io_uring engine: one ring per data thread. I/Os are queued as SQEs against the backing
  * file registered as fixed file 0, and a whole batch goes to the kernel in one io_uring_enter.
- * The data thread's wake-up fds (the event channel, the stop eventfd) are polled from the same
- * ring with one-shot POLL_ADDs, so a single wait covers guest kicks and I/O completions.
- * Set-up flags are probed at run time, newest first, since Debian 12's dom0 kernel is 6.1.
+ * An I/O whose single buffer lies in a registered buffer (the data plane's bounce pool) is a
+ * READ_FIXED/WRITE_FIXED, which saves pinning its pages on every I/O. The data thread's wake-up
+ * fds (the event channel, the stop eventfd) are polled from the same ring with one-shot
+ * POLL_ADDs, so a single wait covers guest kicks and I/O completions. Set-up flags are probed
+ * at run time, newest first, since Debian 12's dom0 kernel is 6.1.
  */
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xenblkd/io.h"
+#include "xenblkd/log.h"
 
 /* POLL_ADD completions carry an odd user_data (wake fd index << 1 | 1); I/O completions carry
  * the struct xbd_io pointer, which is at least 8-byte aligned and so always even. */
@@ -20,46 +24,74 @@
 #define IS_POLL_TAG(u) (((u) & 1u) != 0)
 #define POLL_INDEX(u) ((unsigned int)((u) >> 1))
 
+#define SQPOLL_IDLE_MS 50
+
+struct fixed_buf {
+	uintptr_t start, end;
+	unsigned int index;
+};
+
 struct xbd_engine {
 	struct io_uring ring;
 	xbd_engine_complete_fn complete;
 	void *ctx;
-	unsigned int inflight; /* queued or submitted I/Os, not polls */
+	const char *log_prefix;
+	unsigned int setup_flags;
+	unsigned int inflight;        /* queued or submitted I/Os, not polls */
+	unsigned int depth;
 	bool poll_armed[XBD_ENGINE_MAX_WAKE_FDS];
 	int poll_fd[XBD_ENGINE_MAX_WAKE_FDS];
+	struct fixed_buf *bufs;       /* registered buffers, sorted by start */
+	unsigned int nr_bufs;
+	struct xbd_engine_stats stats;
 };
 
-static int setup_ring(struct io_uring *ring, unsigned int entries)
+/* Newest first; a kernel that does not know a flag says EINVAL. SQPOLL excludes the
+ * task-run flags, and an unprivileged SQPOLL needs 5.11. */
+static int setup_ring(struct xbd_engine *e, unsigned int entries, bool sqpoll)
 {
-	static const unsigned int flag_sets[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
-		IORING_SETUP_COOP_TASKRUN,
+	static const unsigned int plain[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
 		0,
 	};
+	static const unsigned int polled[] = {
+		IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_SQPOLL | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_SQPOLL,
+	};
+	const unsigned int *sets = sqpoll ? polled : plain;
 	int r = -EINVAL;
 
-	for (unsigned int i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
-		r = io_uring_queue_init(entries, ring, flag_sets[i]);
-		if (r != -EINVAL)
-			return r;
+	for (unsigned int i = 0; i < 3 && r == -EINVAL; i++) {
+		struct io_uring_params p = { .flags = sets[i], .sq_thread_idle = SQPOLL_IDLE_MS };
+
+		r = io_uring_queue_init_params(entries, &e->ring, &p);
+		if (r == 0)
+			e->setup_flags = sets[i];
+	}
+	if (r < 0 && sqpoll) {
+		xbd_warn(e->log_prefix, "io_uring SQPOLL unavailable (%s); polling from the "
+			 "data thread", strerror(-r));
+		return setup_ring(e, entries, false);
 	}
 	return r;
 }
 
-static int uring_init(struct xbd_engine **out, unsigned int depth, int fd,
-		      xbd_engine_complete_fn complete, void *ctx)
+static int uring_init(struct xbd_engine **out, const struct xbd_engine_config *cfg)
 {
 	struct xbd_engine *e = calloc(1, sizeof(*e));
 	int r;
 
 	if (!e)
 		return -ENOMEM;
-	r = setup_ring(&e->ring, depth + XBD_ENGINE_MAX_WAKE_FDS);
+	e->log_prefix = cfg->log_prefix;
+	r = setup_ring(e, cfg->depth + XBD_ENGINE_MAX_WAKE_FDS, cfg->sqpoll);
 	if (r < 0) {
 		free(e);
 		return r;
 	}
-	r = io_uring_register_files(&e->ring, &fd, 1);
+	r = io_uring_register_files(&e->ring, &cfg->fd, 1);
 	if (r < 0) {
 		io_uring_queue_exit(&e->ring);
 		free(e);
@@ -67,8 +99,9 @@ static int uring_init(struct xbd_engine **out, unsigned int depth, int fd,
 	}
 	for (unsigned int i = 0; i < XBD_ENGINE_MAX_WAKE_FDS; i++)
 		e->poll_fd[i] = -1;
-	e->complete = complete;
-	e->ctx = ctx;
+	e->complete = cfg->complete;
+	e->ctx = cfg->ctx;
+	e->depth = cfg->depth;
 	*out = e;
 	return 0;
 }
@@ -77,9 +110,32 @@ static void uring_fini(struct xbd_engine *e)
 {
 	if (!e)
 		return;
-	/* Armed polls hold no user memory; exiting the ring cancels them. */
+	/*
+	 * Unregister the file first: that drops the ring's reference to it in this thread, at
+	 * once, whereas exiting the ring drops it later from a kernel worker, and until then the
+	 * file's image locks (and a block device's O_EXCL claim) would outlive its close().
+	 * Armed polls hold no user memory; exiting the ring cancels them.
+	 */
+	io_uring_unregister_files(&e->ring);
 	io_uring_queue_exit(&e->ring);
+	free(e->bufs);
 	free(e);
+}
+
+static void count_enter(struct xbd_engine *e)
+{
+	/* With SQPOLL, a submit enters the kernel only to wake a sleeping poller. */
+	if (!(e->setup_flags & IORING_SETUP_SQPOLL) ||
+	    (IO_URING_READ_ONCE(*e->ring.sq.kflags) & IORING_SQ_NEED_WAKEUP))
+		e->stats.syscalls++;
+}
+
+static int submit_pending(struct xbd_engine *e)
+{
+	if (io_uring_sq_ready(&e->ring) == 0)
+		return 0;
+	count_enter(e);
+	return io_uring_submit(&e->ring);
 }
 
 static struct io_uring_sqe *get_sqe(struct xbd_engine *e)
@@ -88,33 +144,67 @@ static struct io_uring_sqe *get_sqe(struct xbd_engine *e)
 
 	if (!sqe) {
 		/* SQ full: hand the batch to the kernel and take a fresh slot. */
-		io_uring_submit(&e->ring);
+		submit_pending(e);
 		sqe = io_uring_get_sqe(&e->ring);
 	}
 	return sqe;
 }
 
+/* The registered buffer holding [p, p + len), or -1. */
+static int find_fixed(const struct xbd_engine *e, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	unsigned int lo = 0, hi = e->nr_bufs;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (a < e->bufs[mid].start)
+			hi = mid;
+		else if (a >= e->bufs[mid].end)
+			lo = mid + 1;
+		else
+			return len <= e->bufs[mid].end - a ? (int)e->bufs[mid].index : -1;
+	}
+	return -1;
+}
+
+static void prep_rw(struct xbd_engine *e, struct io_uring_sqe *sqe, const struct xbd_io *io)
+{
+	bool wr = io->op == XBD_IO_WRITE;
+	int idx = io->niov == 1 ? find_fixed(e, io->iov[0].iov_base, io->iov[0].iov_len) : -1;
+
+	if (idx >= 0 && wr)
+		io_uring_prep_write_fixed(sqe, 0, io->iov[0].iov_base,
+					  (unsigned int)io->iov[0].iov_len, io->offset, idx);
+	else if (idx >= 0)
+		io_uring_prep_read_fixed(sqe, 0, io->iov[0].iov_base,
+					 (unsigned int)io->iov[0].iov_len, io->offset, idx);
+	else if (wr)
+		io_uring_prep_writev(sqe, 0, io->iov, io->niov, io->offset);
+	else
+		io_uring_prep_readv(sqe, 0, io->iov, io->niov, io->offset);
+	if (idx >= 0)
+		e->stats.fixed_buffer_ios++;
+	if (wr && (io->flags & XBD_IO_FUA))
+		sqe->rw_flags = RWF_DSYNC;
+}
+
 static int uring_queue(struct xbd_engine *e, struct xbd_io *io)
 {
-	struct io_uring_sqe *sqe = get_sqe(e);
+	struct io_uring_sqe *sqe;
 
+	if (io->op != XBD_IO_READ && io->op != XBD_IO_WRITE && io->op != XBD_IO_FLUSH)
+		return -EINVAL;
+	if (e->inflight >= e->depth)
+		return -EBUSY;
+	sqe = get_sqe(e);
 	if (!sqe)
 		return -EBUSY;
-	switch (io->op) {
-	case XBD_IO_READ:
-		io_uring_prep_readv(sqe, 0, io->iov, io->niov, io->offset);
-		break;
-	case XBD_IO_WRITE:
-		io_uring_prep_writev(sqe, 0, io->iov, io->niov, io->offset);
-		if (io->flags & XBD_IO_FUA)
-			sqe->rw_flags = RWF_DSYNC;
-		break;
-	case XBD_IO_FLUSH:
+	if (io->op == XBD_IO_FLUSH)
 		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
-		break;
-	default:
-		return -EINVAL;
-	}
+	else
+		prep_rw(e, sqe, io);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, io);
 	e->inflight++;
@@ -123,14 +213,16 @@ static int uring_queue(struct xbd_engine *e, struct xbd_io *io)
 
 static int uring_submit(struct xbd_engine *e)
 {
-	int r = io_uring_submit(&e->ring);
+	int r = submit_pending(e);
 
 	return r < 0 ? r : 0;
 }
 
 static int arm_polls(struct xbd_engine *e, const int *fds, unsigned int nfds)
 {
-	for (unsigned int i = 0; i < nfds && i < XBD_ENGINE_MAX_WAKE_FDS; i++) {
+	if (nfds > XBD_ENGINE_MAX_WAKE_FDS)
+		return -EINVAL;
+	for (unsigned int i = 0; i < nfds; i++) {
 		struct io_uring_sqe *sqe;
 
 		if (e->poll_armed[i] && e->poll_fd[i] == fds[i])
@@ -166,6 +258,7 @@ static int reap(struct xbd_engine *e, unsigned int *ready)
 			continue;
 		}
 		e->inflight--;
+		e->stats.ios++;
 		n++;
 		e->complete(e->ctx, (struct xbd_io *)(uintptr_t)ud, res);
 	}
@@ -182,17 +275,18 @@ static int uring_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 	r = arm_polls(e, fds, nfds);
 	if (r < 0)
 		return r;
-	if (block) {
+	if (block && io_uring_cq_ready(&e->ring) == 0) {
 		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ms / 1000,
 			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
 		};
 
+		e->stats.syscalls++;
 		r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, &ts, NULL);
 		if (r < 0 && r != -ETIME && r != -EINTR)
 			return r;
 	} else {
-		r = io_uring_submit(&e->ring);
+		r = submit_pending(e);
 		if (r < 0)
 			return r;
 	}
@@ -204,6 +298,56 @@ static unsigned int uring_inflight(const struct xbd_engine *e)
 	return e->inflight;
 }
 
+static int cmp_buf(const void *a, const void *b)
+{
+	const struct fixed_buf *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int uring_register_buffers(struct xbd_engine *e, const struct iovec *bufs,
+				  unsigned int n)
+{
+	struct fixed_buf *fb = n ? calloc(n, sizeof(*fb)) : NULL;
+	int r;
+
+	if (e->nr_bufs)
+		io_uring_unregister_buffers(&e->ring);
+	free(e->bufs);
+	e->bufs = NULL;
+	e->nr_bufs = 0;
+	if (!fb)
+		return n ? -ENOMEM : 0;
+	r = io_uring_register_buffers(&e->ring, bufs, n);
+	if (r < 0) {
+		/* Usually RLIMIT_MEMLOCK without CAP_IPC_LOCK: I/O works without them. */
+		xbd_info(e->log_prefix, "io_uring: %u buffers not registered (%s); using "
+			 "plain reads and writes", n, strerror(-r));
+		free(fb);
+		return -EOPNOTSUPP;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		fb[i] = (struct fixed_buf){ (uintptr_t)bufs[i].iov_base,
+					    (uintptr_t)bufs[i].iov_base + bufs[i].iov_len, i };
+	qsort(fb, n, sizeof(*fb), cmp_buf);
+	e->bufs = fb;
+	e->nr_bufs = n;
+	return 0;
+}
+
+static void uring_get_stats(const struct xbd_engine *e, struct xbd_engine_stats *st)
+{
+	unsigned int f = e->setup_flags;
+
+	*st = e->stats;
+	snprintf(st->features, sizeof(st->features), "io_uring: fixed-file%s%s%s%s%s",
+		 e->nr_bufs ? " fixed-buffers" : "",
+		 f & IORING_SETUP_SQPOLL ? " sqpoll" : "",
+		 f & IORING_SETUP_SINGLE_ISSUER ? " single-issuer" : "",
+		 f & IORING_SETUP_COOP_TASKRUN ? " coop-taskrun" : "",
+		 f & IORING_SETUP_SUBMIT_ALL ? " submit-all" : "");
+}
+
 const struct xbd_engine_ops xbd_engine_uring = {
 	.name = "io_uring",
 	.init = uring_init,
@@ -212,4 +356,6 @@ const struct xbd_engine_ops xbd_engine_uring = {
 	.submit = uring_submit,
 	.wait = uring_wait,
 	.inflight = uring_inflight,
+	.register_buffers = uring_register_buffers,
+	.get_stats = uring_get_stats,
 };

@@ -1,70 +1,143 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The storage plane's front door (storage.h): opening a disk through its driver, and the
- * per-thread storage queue that routes I/Os to the driver and delivers completions. A driver
- * completes either through the engine on its descriptor, whose byte counts are checked here
- * (a short transfer is -EIO), or in software through a FIFO drained at the next wait, so a
- * completion callback never runs inside a submit.
+ * The storage plane's front door (storage.h): opening a disk through its driver (and the
+ * filter and engine it asks for), and the per-thread storage queue that routes I/Os to the
+ * driver and delivers completions. A driver completes either through the engine on its
+ * descriptor, whose byte counts are checked here, or in software through a FIFO drained at the
+ * next wait, so a completion callback never runs inside a submit. A short transfer is -EIO,
+ * except on a buffered descriptor, where it is legal and the rest is done before completing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "io_internal.h"
 #include "xenblkd/log.h"
 
-#define DEFAULT_ENGINE "io_uring"
+/* The upper half of storage_private[0] while a caller's I/O is in the storage layer. */
+#define CALLER_MARK 0x58424451u
 
-static const struct xbd_driver_ops *pick_driver(const struct xbd_disk_config *cfg)
+static const struct xbd_driver_ops *const drivers[] = {
+	&xbd_driver_raw, &xbd_driver_file, &xbd_driver_blockdev,
+	&xbd_driver_null, &xbd_driver_memory, &xbd_driver_qcow2,
+};
+
+static const struct xbd_driver_ops *driver_by_format(enum xbd_format format)
 {
-	if (cfg->driver)
-		return NULL;
-	if (cfg->format == XBD_FORMAT_QCOW2)
-		return &xbd_driver_qcow2;
-	return &xbd_driver_raw;
+	return format == XBD_FORMAT_QCOW2 ? &xbd_driver_qcow2 : &xbd_driver_raw;
+}
+
+/* d->cfg.driver is "name[:opts]": a driver, or a filter over the driver of the format. */
+static int resolve_spec(struct xbd_disk *d, char *spec)
+{
+	char *colon = spec ? strchr(spec, ':') : NULL;
+
+	d->opts = "";
+	d->drv = driver_by_format(d->cfg.format);
+	if (!spec)
+		return 0;
+	if (colon) {
+		*colon = '\0';
+		d->opts = colon + 1;
+	}
+	d->filter = xbd_filter_find(spec);
+	if (d->filter) {
+		d->filter_opts = d->opts;
+		d->opts = "";
+		return 0;
+	}
+	for (unsigned int i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+		if (strcmp(drivers[i]->name, spec) == 0) {
+			d->drv = drivers[i];
+			return 0;
+		}
+	}
+	xbd_err(d->log_prefix, "unknown driver '%s'", spec);
+	return -EINVAL;
+}
+
+static void free_disk(struct xbd_disk *d)
+{
+	free((char *)d->cfg.path);
+	free((char *)d->cfg.driver);
+	free((char *)d->cfg.engine);
+	free(d);
+}
+
+/* Own copies of the configuration's strings; cfg.driver's copy is cut up by resolve_spec. */
+static int copy_config(struct xbd_disk *d, const struct xbd_disk_config *cfg)
+{
+	d->cfg = *cfg;
+	d->cfg.path = cfg->path ? strdup(cfg->path) : NULL;
+	d->cfg.driver = cfg->driver ? strdup(cfg->driver) : NULL;
+	d->cfg.engine = cfg->engine ? strdup(cfg->engine) : NULL;
+	snprintf(d->log_prefix, sizeof(d->log_prefix), "%s", cfg->log_prefix ? cfg->log_prefix : "-");
+	d->cfg.log_prefix = d->log_prefix;
+	if ((cfg->path && !d->cfg.path) || (cfg->driver && !d->cfg.driver) ||
+	    (cfg->engine && !d->cfg.engine))
+		return -ENOMEM;
+	return 0;
+}
+
+/* After the driver's open: the engine on its descriptor and the filter over that engine. */
+static int open_io_path(struct xbd_disk *d)
+{
+	int r, fl;
+
+	if (d->fd < 0) {
+		d->info.engine_name = "none";
+		if (!d->filter)
+			return 0;
+		xbd_err(d->log_prefix, "the %s filter needs a driver on a file", d->filter->name);
+		return -EINVAL;
+	}
+	fl = fcntl(d->fd, F_GETFL);
+	d->fd_direct = fl >= 0 && (fl & O_DIRECT);
+	r = xbd_engine_select(d);
+	if (!r && d->filter)
+		r = d->filter->open(d, d->filter_opts, &d->filter_state);
+	return r;
 }
 
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out)
 {
 	struct xbd_disk *d = calloc(1, sizeof(*d));
-	const char *engine = cfg->engine ? cfg->engine : DEFAULT_ENGINE;
 	int r;
 
 	if (!d)
 		return -ENOMEM;
-	d->cfg = *cfg;
 	d->fd = -1;
-	snprintf(d->log_prefix, sizeof(d->log_prefix), "%s", cfg->log_prefix ? cfg->log_prefix : "-");
-	d->cfg.log_prefix = d->log_prefix;
-	d->cfg.path = cfg->path ? strdup(cfg->path) : NULL;
-	d->drv = pick_driver(cfg);
-	d->engine = xbd_engine_find(engine);
-	if (!d->drv || !d->engine || (cfg->path && !d->cfg.path)) {
-		xbd_err(d->log_prefix, "no %s for this disk", !d->drv ? "driver" : "engine");
-		r = d->drv && d->engine ? -ENOMEM : -EINVAL;
-		goto fail;
+	r = copy_config(d, cfg);
+	if (!r)
+		r = resolve_spec(d, (char *)d->cfg.driver);
+	if (!r)
+		r = d->drv->open(d);
+	if (r) {
+		free_disk(d);
+		return r;
 	}
-	r = d->drv->open(d);
-	if (r)
-		goto fail;
-	d->info.engine_name = d->engine->name;
+	r = open_io_path(d);
+	if (r) {
+		d->drv->close(d);
+		free_disk(d);
+		return r;
+	}
 	*out = d;
 	return 0;
-fail:
-	free((char *)d->cfg.path);
-	free(d);
-	return r;
 }
 
 void xbd_disk_close(struct xbd_disk *d)
 {
 	if (!d)
 		return;
+	if (d->filter)
+		d->filter->close(d->filter_state);
 	d->drv->close(d);
-	free((char *)d->cfg.path);
-	free(d);
+	free_disk(d);
 }
 
 const struct xbd_disk_info *xbd_disk_get_info(const struct xbd_disk *d)
@@ -77,21 +150,79 @@ int xbd_disk_refresh(struct xbd_disk *d)
 	return d->drv->refresh ? d->drv->refresh(d) : -EOPNOTSUPP;
 }
 
-static uint64_t expected_bytes(const struct xbd_io *io)
+/* The caller's completion; the in-flight count only follows the caller's own I/Os. */
+static void deliver(struct xbd_sq *q, struct xbd_io *io, int err)
 {
-	return io->op == XBD_IO_READ || io->op == XBD_IO_WRITE ? io->len : 0;
+	if ((io->storage_private[0] >> 32) == CALLER_MARK) {
+		io->storage_private[0] = 0;
+		q->inflight--;
+	}
+	io->done(io, err);
+}
+
+/*
+ * A buffered read or write may legally stop short; do the rest here, synchronously (it is
+ * rare: a signal, memory pressure, or the end of the file). Returns the bytes done in all, or
+ * -errno. An end of file before `len` leaves the count short.
+ */
+static int64_t finish_short(int fd, const struct xbd_io *io, uint64_t done)
+{
+	uint64_t skip = done;
+
+	for (unsigned int i = 0; i < io->niov; i++) {
+		const struct iovec *v = &io->iov[i];
+		uint64_t pos = skip < v->iov_len ? skip : v->iov_len;
+
+		skip -= pos;
+		while (pos < v->iov_len) {
+			struct iovec part = { (char *)v->iov_base + pos, v->iov_len - pos };
+			int flags = io->flags & XBD_IO_FUA ? RWF_DSYNC : 0;
+			ssize_t n = io->op == XBD_IO_READ ?
+				    preadv2(fd, &part, 1, (off_t)(io->offset + done), 0) :
+				    pwritev2(fd, &part, 1, (off_t)(io->offset + done), flags);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : (int64_t)done;
+			pos += (uint64_t)n;
+			done += (uint64_t)n;
+		}
+	}
+	return (int64_t)done;
 }
 
 /* Engine completion: turn a byte count into 0 / -errno and finish the I/O. */
 static void engine_complete(void *ctx, struct xbd_io *io, int64_t res)
 {
 	struct xbd_sq *q = ctx;
-	int err = res < 0 ? (int)res : 0;
+	bool data = io->op == XBD_IO_READ || io->op == XBD_IO_WRITE;
+	uint64_t want = data ? io->len : 0;
 
-	if (res >= 0 && (uint64_t)res != expected_bytes(io))
-		err = -EIO;
-	q->inflight--;
-	io->done(io, err);
+	if (data && res > 0 && (uint64_t)res < want && !q->disk->fd_direct)
+		res = finish_short(q->disk->fd, io, (uint64_t)res);
+	if (res >= 0 && (uint64_t)res != want)
+		res = -EIO;
+	deliver(q, io, res < 0 ? (int)res : 0);
+}
+
+static int open_engine(struct xbd_sq *q)
+{
+	struct xbd_disk *d = q->disk;
+	struct xbd_engine_config cfg = {
+		.fd = d->fd,
+		.depth = q->depth + d->extra_depth,
+		.complete = engine_complete,
+		.ctx = q,
+		.sqpoll = d->cfg.sqpoll,
+		.threads = d->cfg.io_threads,
+		.log_prefix = d->log_prefix,
+		.inner = d->engine,
+		.filter_state = d->filter_state,
+	};
+
+	q->eng_ops = d->filter ? d->filter->engine : d->engine;
+	return q->eng_ops->init(&q->eng, &cfg);
 }
 
 int xbd_sq_open(struct xbd_disk *d, unsigned int depth, struct xbd_sq **out)
@@ -102,14 +233,15 @@ int xbd_sq_open(struct xbd_disk *d, unsigned int depth, struct xbd_sq **out)
 	if (!q)
 		return -ENOMEM;
 	q->disk = d;
+	q->depth = depth ? depth : 1;
 	q->soft_tail = &q->soft_head;
 	if (d->fd >= 0)
-		r = d->engine->init(&q->eng, depth, d->fd, engine_complete, q);
+		r = open_engine(q);
 	if (!r && d->drv->queue_open)
 		r = d->drv->queue_open(q);
 	if (r) {
 		if (q->eng)
-			d->engine->fini(q->eng);
+			q->eng_ops->fini(q->eng);
 		free(q);
 		return r;
 	}
@@ -124,14 +256,14 @@ void xbd_sq_close(struct xbd_sq *q)
 	if (q->disk->drv->queue_close)
 		q->disk->drv->queue_close(q);
 	if (q->eng)
-		q->disk->engine->fini(q->eng);
+		q->eng_ops->fini(q->eng);
 	free(q);
 }
 
 void xbd_sq_complete(struct xbd_sq *q, struct xbd_io *io, int res)
 {
-	/* storage_private[0]: the result; [1]: the FIFO link. */
-	io->storage_private[0] = (uint64_t)(int64_t)res;
+	/* [0]: the caller mark (kept) and the result; [1]: the FIFO link. */
+	io->storage_private[0] = (io->storage_private[0] & ~(uint64_t)UINT32_MAX) | (uint32_t)res;
 	io->storage_private[1] = 0;
 	*q->soft_tail = io;
 	q->soft_tail = (struct xbd_io **)&io->storage_private[1];
@@ -141,15 +273,31 @@ int xbd_sq_engine_queue(struct xbd_sq *q, struct xbd_io *io)
 {
 	if (!q->eng)
 		return -EOPNOTSUPP;
-	return q->disk->engine->queue(q->eng, io);
+	return q->eng_ops->queue(q->eng, io);
+}
+
+/* What no driver may be asked: writes to a read-only disk, ranges past its end. */
+static int check_io(const struct xbd_disk *d, const struct xbd_io *io)
+{
+	uint64_t size = __atomic_load_n(&d->info.size, __ATOMIC_RELAXED);
+
+	if (io->op == XBD_IO_FLUSH)
+		return 0;
+	if (io->op != XBD_IO_READ && d->info.readonly)
+		return -EROFS;
+	if (io->len > size || io->offset > size - io->len)
+		return -EIO; /* as the short transfer it would be */
+	return 0;
 }
 
 int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io)
 {
-	int r;
+	int r = check_io(q->disk, io);
 
+	io->storage_private[0] = (uint64_t)CALLER_MARK << 32;
 	q->inflight++;
-	r = q->disk->drv->submit(q, io);
+	if (!r)
+		r = q->disk->drv->submit(q, io);
 	if (r < 0)
 		xbd_sq_complete(q, io, r);
 	return 0;
@@ -157,7 +305,7 @@ int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io)
 
 int xbd_sq_submit(struct xbd_sq *q)
 {
-	return q->eng ? q->disk->engine->submit(q->eng) : 0;
+	return q->eng ? q->eng_ops->submit(q->eng) : 0;
 }
 
 static int run_soft_completions(struct xbd_sq *q)
@@ -170,11 +318,11 @@ static int run_soft_completions(struct xbd_sq *q)
 	while (io) {
 		struct xbd_io *next = (struct xbd_io *)(uintptr_t)io->storage_private[1];
 
-		q->inflight--;
-		io->done(io, (int)(int64_t)io->storage_private[0]);
+		deliver(q, io, (int)(uint32_t)io->storage_private[0]);
 		io = next;
 		n++;
 	}
+	q->soft_completions += (uint64_t)n;
 	return n;
 }
 
@@ -198,19 +346,18 @@ static int poll_fds(const int *fds, unsigned int nfds, unsigned int *ready, int 
 int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned int *ready,
 		bool block, int timeout_ms)
 {
-	int n = 0, r;
+	int r;
 
 	*ready = 0;
 	if (q->soft_head)
 		block = false; /* completions are waiting already */
 	if (q->eng)
-		r = q->disk->engine->wait(q->eng, fds, nfds, ready, block, timeout_ms);
+		r = q->eng_ops->wait(q->eng, fds, nfds, ready, block, timeout_ms);
 	else
 		r = poll_fds(fds, nfds, ready, block ? timeout_ms : 0);
 	if (r < 0)
 		return r;
-	n += r;
-	return n + run_soft_completions(q);
+	return r + run_soft_completions(q);
 }
 
 unsigned int xbd_sq_inflight(const struct xbd_sq *q)
@@ -220,8 +367,25 @@ unsigned int xbd_sq_inflight(const struct xbd_sq *q)
 
 int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned int n)
 {
-	(void)q;
-	(void)bufs;
-	(void)n;
-	return -EOPNOTSUPP;
+	if (!q->eng || !q->eng_ops->register_buffers)
+		return -EOPNOTSUPP;
+	if (n && !bufs)
+		return -EINVAL;
+	return q->eng_ops->register_buffers(q->eng, bufs, n);
+}
+
+void xbd_sq_get_stats(const struct xbd_sq *q, struct xbd_sq_stats *st)
+{
+	struct xbd_engine_stats es = { 0 };
+
+	if (q->eng && q->eng_ops->get_stats)
+		q->eng_ops->get_stats(q->eng, &es);
+	else
+		snprintf(es.features, sizeof(es.features), "%s", q->eng ? q->eng_ops->name : "none");
+	*st = (struct xbd_sq_stats){
+		.ios = es.ios + q->soft_completions,
+		.syscalls = es.syscalls,
+		.fixed_buffer_ios = es.fixed_buffer_ios,
+	};
+	snprintf(st->engine_features, sizeof(st->engine_features), "%s", es.features);
 }

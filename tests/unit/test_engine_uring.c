@@ -2,7 +2,9 @@
 /*
  * The io_uring engine through a storage queue on the raw driver: a batch of writes, reads and a
  * flush completes with the right results and data, discard punches a hole that reads back as
- * zeros, a wake fd is reported, and a blocking wait with nothing to do times out.
+ * zeros, a wake fd is reported, and a blocking wait with nothing to do times out. Then the
+ * tests every engine passes (test_engine_suite.c), and io_uring's own: registered buffers
+ * (READ_FIXED/WRITE_FIXED), the quiet fallback when RLIMIT_MEMLOCK refuses them, and SQPOLL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,10 +14,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "test_engine_suite.h"
+#include "test_storage_util.h"
 #include "xenblkd/io.h"
 #include "xenblkd/storage.h"
 
@@ -173,13 +181,151 @@ static void test_find(void **state)
 	assert_null(xbd_engine_find("nope"));
 }
 
+/* I/O from registered buffers is done with the _FIXED ops; other buffers still work. */
+static void test_registered_buffers(void **state)
+{
+	char path[64];
+	struct xbd_disk *d;
+	struct xbd_sq *q;
+	unsigned char *pool = t_buf(4 * 16 * TBLK), *other = t_buf(TBLK);
+	struct iovec bufs[4];
+	struct xbd_sq_stats st;
+
+	(void)state;
+	t_make_image(NULL, 1 << 20, path);
+	d = t_open(path, "io_uring", NULL, NULL);
+	assert_int_equal(xbd_sq_open(d, 8, &q), 0);
+	for (int i = 0; i < 4; i++)
+		bufs[i] = (struct iovec){ pool + i * 16 * TBLK, 16 * TBLK };
+	assert_int_equal(xbd_sq_register_buffers(q, bufs, 4), 0);
+	t_fill(pool + 16 * TBLK + TBLK, 2 * TBLK, 9);
+	assert_int_equal(t_sync(q, XBD_IO_WRITE, 0, pool + 16 * TBLK + TBLK, 2 * TBLK), 0);
+	assert_int_equal(t_sync(q, XBD_IO_READ, 0, pool + 3 * 16 * TBLK, 2 * TBLK), 0);
+	assert_true(t_check(pool + 3 * 16 * TBLK, 2 * TBLK, 9));
+	xbd_sq_get_stats(q, &st);
+	assert_int_equal(st.fixed_buffer_ios, 2);
+	assert_non_null(strstr(st.engine_features, "fixed-buffers"));
+	/* Outside the pool, and straddling its end: plain readv. */
+	assert_int_equal(t_sync(q, XBD_IO_READ, 0, other, TBLK), 0);
+	assert_true(t_check(other, TBLK, 9));
+	assert_int_equal(t_sync(q, XBD_IO_READ, 0, pool + 4 * 16 * TBLK - TBLK, TBLK), 0);
+	xbd_sq_get_stats(q, &st);
+	assert_int_equal(st.fixed_buffer_ios, 3);
+	xbd_sq_close(q);
+	xbd_disk_close(d);
+	unlink(path);
+	free(pool);
+	free(other);
+}
+
+/* Without CAP_IPC_LOCK, pinned buffers count against RLIMIT_MEMLOCK. */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2];
+	struct rlimit rl = { 64 * 1024, 64 * 1024 };
+
+	if (syscall(SYS_capget, &h, c))
+		return -1;
+	c[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+	c[CAP_IPC_LOCK / 32].permitted &= ~(1u << (CAP_IPC_LOCK % 32));
+	if (syscall(SYS_capset, &h, c))
+		return -1;
+	return setrlimit(RLIMIT_MEMLOCK, &rl);
+}
+
+/* In a child without CAP_IPC_LOCK: 0 if registration failed quietly and I/O still works. */
+static int memlock_child(const char *path)
+{
+	struct xbd_disk *d;
+	struct xbd_sq *q;
+	unsigned char *pool = NULL;
+	struct iovec buf;
+	unsigned int ready;
+	struct tio t;
+
+	if (drop_ipc_lock() || posix_memalign((void **)&pool, 4096, 4 << 20))
+		return 10;
+	if (t_try_open(path, "io_uring", NULL, NULL, &d) || xbd_sq_open(d, 4, &q))
+		return 11;
+	buf = (struct iovec){ pool, 4 << 20 };
+	if (xbd_sq_register_buffers(q, &buf, 1) != -EOPNOTSUPP)
+		return 12;
+	t_io(&t, XBD_IO_READ, 0, pool, TBLK);
+	xbd_sq_queue(q, &t.io);
+	xbd_sq_submit(q);
+	for (int i = 0; i < 100 && !t.done; i++)
+		xbd_sq_wait(q, NULL, 0, &ready, true, 50);
+	if (!t.done || t.res)
+		return 13;
+	xbd_sq_close(q);
+	xbd_disk_close(d);
+	return 0;
+}
+
+static void test_memlock_fallback(void **state)
+{
+	char path[64];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	t_make_image(NULL, 1 << 20, path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(memlock_child(path));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(path);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* SQPOLL where the kernel grants it: the same results, fewer system calls to submit. */
+static void test_sqpoll(void **state)
+{
+	struct xbd_disk_config cfg = { .format = XBD_FORMAT_RAW, .sqpoll = true };
+	char path[64];
+	struct xbd_disk *d;
+	struct xbd_sq *q;
+	unsigned char *buf = t_buf(8 * TBLK);
+	struct xbd_sq_stats st;
+	struct tio t[8];
+
+	(void)state;
+	t_make_image(NULL, 1 << 20, path);
+	d = t_open(path, "io_uring", NULL, &cfg);
+	assert_int_equal(xbd_sq_open(d, 8, &q), 0);
+	for (int i = 0; i < 8; i++) {
+		t_fill(buf + i * TBLK, TBLK, 100 + (unsigned int)i);
+		t_io(&t[i], XBD_IO_WRITE, (uint64_t)i * TBLK, buf + i * TBLK, TBLK);
+		assert_int_equal(t_queue(q, &t[i]), 0);
+	}
+	t_run(q, t, 8);
+	memset(buf, 0, 8 * TBLK);
+	assert_int_equal(t_sync(q, XBD_IO_READ, 0, buf, 8 * TBLK), 0);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(t[i].res, 0);
+		assert_true(t_check(buf + i * TBLK, TBLK, 100 + (unsigned int)i));
+	}
+	xbd_sq_get_stats(q, &st);
+	print_message("features: %s\n", st.engine_features);
+	xbd_sq_close(q);
+	xbd_disk_close(d);
+	unlink(path);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_read_flush_discard),
 		cmocka_unit_test(test_wake_fd_and_timeout),
 		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_registered_buffers),
+		cmocka_unit_test(test_memlock_fallback),
+		cmocka_unit_test(test_sqpoll),
 	};
 
-	return cmocka_run_group_tests_name("engine_uring", tests, NULL, NULL);
+	return engine_suite_run("io_uring", 1, tests, sizeof(tests) / sizeof(tests[0]));
 }

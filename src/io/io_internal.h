@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the files of the storage layer share among themselves and nobody else needs: picking
+ * an engine for an open disk (engine.c) and finding drivers by name (storage.c).
+ */
+#ifndef XENBLKD_IO_INTERNAL_H
+#define XENBLKD_IO_INTERNAL_H
+
+#include "xenblkd/driver.h"
+
+/*
+ * Control thread, after the driver opened d->fd. Choose d->engine: the configured one, which
+ * must work, or else io_uring, libaio, threads, the first that can serve the descriptor (each
+ * is tried once, with depth 1), with a log line when the default could not be used. Sets
+ * d->info.engine_name. 0 or -errno, logged.
+ */
+int xbd_engine_select(struct xbd_disk *d);
+
+#endif
