@@ -54,46 +54,6 @@ static int split_backend_path(struct xbd_vbd *v, const char *path)
 	return 0;
 }
 
-static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
-{
-	struct xbd_disk_config cfg = {
-		.format = XBD_FORMAT_RAW,
-		.path = v->opt->image,
-		.engine = v->opt->engine,
-		.driver = v->opt->driver,
-		.sector_size = v->opt->sector_size,
-		.log_prefix = v->prefix,
-	};
-	int r = xbd_parse_mode(mode, &v->readonly);
-
-	if (r) {
-		xbd_err(v->prefix, "bad mode '%.16s'", mode);
-		return r;
-	}
-	if (!cfg.path && !cfg.driver) {
-		r = xbd_parse_params(params, &cfg.format, &cfg.path);
-		if (r) {
-			xbd_err(v->prefix, "cannot serve params '%.200s': %s", params, strerror(-r));
-			return r;
-		}
-	}
-	cfg.readonly = v->readonly;
-	cfg.backing_dirs = v->opt->backing_dirs;
-	cfg.backing_raw_ok = v->opt->backing_raw_ok;
-	cfg.l2_cache_bytes = v->opt->l2_cache_bytes;
-	r = xbd_disk_open(&cfg, &v->disk);
-	if (r) {
-		xbd_err(v->prefix, "cannot open %s: %s", cfg.path ? cfg.path : cfg.driver,
-			strerror(-r));
-		return r;
-	}
-	v->info = xbd_disk_get_info(v->disk);
-	xbd_info(v->prefix, "serving %s (%s, %llu bytes, %u-byte sectors, engine %s)",
-		 cfg.path ? cfg.path : cfg.driver, v->readonly ? "read-only" : "read-write",
-		 (unsigned long long)v->info->size, v->info->sector_size, v->info->engine_name);
-	return 0;
-}
-
 /* A toolstack key that reads as 1 or 0; `dflt` when absent or malformed. */
 static bool toolstack_flag(struct xbd_vbd *v, const char *key, bool dflt)
 {
@@ -119,6 +79,65 @@ static void choose_grant_mode(struct xbd_vbd *v)
 	free(s);
 }
 
+/*
+ * Will the I/O run on the guest's own pages (map or persistent grants)? Then the toolstack's
+ * direct-io-safe matters: without it the kernel might still hold a page after an O_DIRECT I/O
+ * completed (network storage retransmitting), so the daemon goes through the page cache, as
+ * QEMU does. Local attach falls back to copy (grant_policy.c), so it never maps.
+ */
+static bool maps_guest_pages(struct xbd_vbd *v)
+{
+	bool local = v->fe_domid == v->be_domid && !v->opt->allow_local_map;
+
+	return v->grant_mode != XBD_GRANT_COPY && !local;
+}
+
+static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
+{
+	struct xbd_disk_config cfg = {
+		.format = XBD_FORMAT_RAW,
+		.path = v->opt->image,
+		.engine = v->opt->engine,
+		.driver = v->opt->driver,
+		.sector_size = v->opt->sector_size,
+		.log_prefix = v->prefix,
+	};
+	int r = xbd_parse_mode(mode, &v->readonly);
+
+	if (r) {
+		xbd_err(v->prefix, "bad mode '%.16s'", mode);
+		return r;
+	}
+	if (!cfg.path && !cfg.driver) {
+		r = xbd_parse_params(params, &cfg.format, &cfg.path);
+		if (r) {
+			xbd_err(v->prefix, "cannot serve params '%.200s': %s", params, strerror(-r));
+			return r;
+		}
+	}
+	cfg.readonly = v->readonly;
+	/* Nothing to flush with: every write must be durable when it completes (O_DSYNC). */
+	cfg.no_flush = v->opt->no_flush && v->opt->no_barrier;
+	cfg.no_direct = maps_guest_pages(v) && !toolstack_flag(v, "direct-io-safe", false);
+	if (cfg.no_direct)
+		xbd_info(v->prefix, "grant %s without direct-io-safe: I/O through the page cache",
+			 xbd_grant_mode_name(v->grant_mode));
+	cfg.backing_dirs = v->opt->backing_dirs;
+	cfg.backing_raw_ok = v->opt->backing_raw_ok;
+	cfg.l2_cache_bytes = v->opt->l2_cache_bytes;
+	r = xbd_disk_open(&cfg, &v->disk);
+	if (r) {
+		xbd_err(v->prefix, "cannot open %s: %s", cfg.path ? cfg.path : cfg.driver,
+			strerror(-r));
+		return r;
+	}
+	v->info = xbd_disk_get_info(v->disk);
+	xbd_info(v->prefix, "serving %s (%s, %llu bytes, %u-byte sectors, engine %s)",
+		 cfg.path ? cfg.path : cfg.driver, v->readonly ? "read-only" : "read-write",
+		 (unsigned long long)v->info->size, v->info->sector_size, v->info->engine_name);
+	return 0;
+}
+
 /* What we offer: the store's abilities, limited by configuration and the toolstack. */
 static void choose_offers(struct xbd_vbd *v)
 {
@@ -136,7 +155,6 @@ static void choose_offers(struct xbd_vbd *v)
 	free(type);
 	if (toolstack_flag(v, "removable", false))
 		v->info_flags |= 2u; /* VDISK_REMOVABLE */
-	choose_grant_mode(v);
 }
 
 int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
@@ -163,8 +181,10 @@ int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
 	if (v->dp_notify_fd < 0)
 		return -errno;
 	r = xbd_xb_read_toolstack(v, &params, &mode);
-	if (!r)
+	if (!r) {
+		choose_grant_mode(v);
 		r = open_image(v, params, mode);
+	}
 	if (!r)
 		choose_offers(v);
 	if (r && r != -ENOENT)
