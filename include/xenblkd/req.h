@@ -23,7 +23,8 @@ struct xbd_seg {
 struct xbd_req {
 	uint64_t id;        /* echoed in the response; always set, even when parsing fails */
 	uint8_t operation;  /* BLKIF_OP_* as sent; always set */
-	uint8_t data_op;    /* what it does: `operation`, or indirect_op for BLKIF_OP_INDIRECT */
+	uint8_t data_op;    /* what it does and what the response echoes: `operation`, or
+			     * indirect_op for BLKIF_OP_INDIRECT; always set */
 	uint16_t nr_segs;
 	bool discard_secure;
 	uint8_t nr_indirect; /* INDIRECT: pages of segments still to fetch and parse */
@@ -67,6 +68,9 @@ int xbd_req_parse(const blkif_request_t *in, const struct xbd_limits *lim, struc
  */
 int xbd_req_parse_indirect(struct xbd_req *req, const struct blkif_request_segment *in,
 			   const struct xbd_limits *lim, struct xbd_seg *out, const char **why);
+
+/* The operation a response to this request carries: indirect_op for INDIRECT, else operation. */
+uint8_t xbd_req_response_op(const blkif_request_t *in);
 
 /* True for operations that carry data to the disk (WRITE, and BARRIER/FLUSH with segments). */
 bool xbd_req_writes_data(const struct xbd_req *req);

@@ -58,7 +58,7 @@ struct xbd_vbd {
 	enum xbd_grant_mode grant_mode; /* in force for this connection */
 	struct xbd_dataplane *dp[XBD_MAX_QUEUES];
 	unsigned int nr_queues;         /* data planes running */
-	char qprefix[XBD_MAX_QUEUES][56];
+	char qprefix[XBD_MAX_QUEUES][64];
 	int dp_notify_fd;
 	time_t closing_since;           /* when we went Closing with the frontend still up */
 	bool paused;                    /* a pause holds: new connections start paused too */

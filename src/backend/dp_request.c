@@ -134,7 +134,7 @@ static void respond(struct dp_slot *s, int err)
 			      (unsigned long long)s->req.id, s->req.operation,
 			      (unsigned long long)s->req.sector, strerror(-err));
 	count_done(dp, s, err);
-	xbd_ring_put_response(&dp->ring, s->req.id, s->req.operation, xbd_status_from_errno(err));
+	xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, xbd_status_from_errno(err));
 	dp->responses_pending = true;
 	if (dp->barrier == s)
 		dp->barrier = NULL;
@@ -444,7 +444,8 @@ uint64_t dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy
 		 * more requests than it has room to answer. Answer with an error, never abort. */
 		xbd_log_guest(&dp->guest_rl, XBD_LOG_ERR, dp->cfg.log_prefix,
 			      "no free request slot: internal error");
-		xbd_ring_put_response(&dp->ring, copy->id, copy->operation, BLKIF_RSP_ERROR);
+		xbd_ring_put_response(&dp->ring, copy->id, xbd_req_response_op(copy),
+				      BLKIF_RSP_ERROR);
 		dp->responses_pending = true;
 		return 0;
 	}

@@ -219,12 +219,13 @@ static enum xenbus_state read_state(struct xbd_vbd *v, const char *dir)
 	return st;
 }
 
-/* Closing while the frontend still holds on: start or check the clock. */
+/* We are Closing and the frontend does not finish (stays connected, or stays in Closing):
+ * start or check the clock. */
 static bool closing_expired(struct xbd_vbd *v, const struct xbd_fsm_facts *f)
 {
 	struct timespec now;
 
-	if (f->be != XenbusStateClosing || !f->connected || !v->opt->closing_timeout_s) {
+	if (f->be != XenbusStateClosing || !v->opt->closing_timeout_s) {
 		v->closing_since = 0;
 		return false;
 	}

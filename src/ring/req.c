@@ -10,8 +10,10 @@
  * Decisions where blkif.h leaves room:
  * - FLUSH_DISKCACHE and WRITE_BARRIER with segments are a write of that data followed by the
  *   flush or barrier; without segments their sector_number means nothing and is ignored.
- * - On a read-only disk, FLUSH_DISKCACHE and WRITE_BARRIER without data are accepted: they
- *   write nothing, and a barrier without data is only an ordering point and a flush.
+ * - On a read-only disk, FLUSH_DISKCACHE without data is accepted (it writes nothing);
+ *   WRITE_BARRIER is refused with or without data, as Linux blkback refuses it.
+ * - A response echoes `operation`, except for INDIRECT, whose response carries indirect_op
+ *   (Linux blkback does so, and Linux blkfront rejects anything else): see data_op.
  * - BLKIF_DISCARD_SECURE is honoured only when discard-secure is offered and otherwise ignored,
  *   as blkif.h says ("ignored if discard-secure=0"). Other flag bits are ignored.
  * - A discard of zero sectors is malformed (no frontend sends one; fallocate refuses it).
@@ -208,9 +210,12 @@ static int check_indirect_count(uint16_t nr, const struct xbd_limits *lim, const
 	return 0;
 }
 
+/* A barrier orders writes even without data, so a read-only disk refuses it (as blkback
+ * refuses every non-read operation there); a flush without data changes nothing. */
 static bool req_modifies_disk(const struct xbd_req *req)
 {
-	return xbd_req_writes_data(req) || req->operation == BLKIF_OP_DISCARD;
+	return xbd_req_writes_data(req) || req->operation == BLKIF_OP_DISCARD ||
+	       req->operation == BLKIF_OP_WRITE_BARRIER;
 }
 
 /* info VDISK_READONLY / mode "r": nothing may change the disk. */
@@ -298,20 +303,30 @@ int xbd_req_parse(const blkif_request_t *in, const struct xbd_limits *lim, struc
 	memset(&req, 0, sizeof(req));
 	req.id = in->id;
 	req.operation = in->operation;
-	req.data_op = in->operation;
+	req.data_op = xbd_req_response_op(in);
 	err = parse(in, lim, &req, &reason);
 	if (err) {
 		/* A refused request leaves only what the response needs. */
 		memset(&req, 0, sizeof(req));
 		req.id = in->id;
 		req.operation = in->operation;
-		req.data_op = in->operation;
+		req.data_op = xbd_req_response_op(in);
 	}
 	*out = req;
 	out->segs = out->seg; /* into *out, not the local copy */
 	if (why)
 		*why = reason;
 	return err;
+}
+
+uint8_t xbd_req_response_op(const blkif_request_t *in)
+{
+	blkif_request_indirect_t ind;
+
+	if (in->operation != BLKIF_OP_INDIRECT)
+		return in->operation;
+	memcpy(&ind, in, sizeof(ind));
+	return ind.indirect_op;
 }
 
 int xbd_req_parse_indirect(struct xbd_req *req, const struct blkif_request_segment *in,

@@ -189,7 +189,7 @@ static const struct rw_case rw_cases[] = {
 	{ "ro: write", W, 1, 0, 0, 7, .feats = F_RO | F_ALL, .expect = -EROFS },
 	{ "ro: write 11", W, 11, 0, 0, 7, .feats = F_RO | F_ALL, .expect = -EROFS },
 	{ "ro: flush", FL, 0, 0, 0, 0, .feats = F_RO | F_ALL },
-	{ "ro: barrier", BA, 0, 0, 0, 0, .feats = F_RO | F_ALL },
+	{ "ro: barrier", BA, 0, 0, 0, 0, .feats = F_RO | F_ALL, .expect = -EROFS },
 	{ "ro: flush with data", FL, 1, 0, 0, 7, .feats = F_RO | F_ALL, .expect = -EROFS },
 	{ "ro: barrier with data", BA, 1, 0, 0, 7, .feats = F_RO | F_ALL, .expect = -EROFS },
 	{ "ro: malformed write is malformed", W, 12, 0, 0, 7, .feats = F_RO | F_ALL,
@@ -530,9 +530,11 @@ static void test_indirect_header(void **state)
 		parse_checked(cases[i].name, &in, &lim, &out, cases[i].expect);
 		assert_int_equal(out.id, 77);
 		assert_int_equal(out.operation, BLKIF_OP_INDIRECT);
+		/* The response echoes indirect_op, refused or not (Linux blkfront checks it). */
+		assert_int_equal(out.data_op, cases[i].op);
+		assert_int_equal(xbd_req_response_op(&in), cases[i].op);
 		if (cases[i].expect)
 			continue;
-		assert_int_equal(out.data_op, cases[i].op);
 		assert_int_equal(out.nr_segs, cases[i].nr);
 		assert_int_equal(out.nr_indirect, cases[i].pages);
 		for (unsigned int p = 0; p < out.nr_indirect; p++)
