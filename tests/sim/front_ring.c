@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The simulated blkfront's transport: a one-page front ring built with the macros of
- * <xen/io/ring.h>, the event channel that signals it, and the grants of each request's data
- * pages, all on the simulated guest kernel of sim_guest.h. Responses are copied out of shared
- * memory once and checked (id, echoed operation, status, producer index) before anything else
- * looks at them, as a frontend that does not trust its backend must.
+ * The simulated blkfront's transport (front_ring.h): a front ring of 1 << order pages built
+ * with the index macros of <xen/io/ring.h>, the event channel that signals it, and the grants
+ * of each request's pages. Requests are laid out by the ABI layer (front_abi.h) in private
+ * memory and copied into their slot whole; responses are copied out of shared memory once and
+ * checked (id, echoed operation, status, producer index) before anything else looks at them,
+ * as a frontend that does not trust its backend must.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,8 +43,8 @@ static void fring_complain(const struct fring *r, const char *what, uint64_t id,
 {
 	/* Rate-limited by the caller's counters: print the first few of each run. */
 	if (!r->conf.quiet && r->conf.stats->protocol_errors <= 10)
-		fprintf(stderr, "sim-blkfront: ring: %s (id %#" PRIx64 ", %lu, %lu)\n", what, id,
-			a, b);
+		fprintf(stderr, "sim-blkfront: queue %u: %s (id %#" PRIx64 ", %lu, %lu)\n",
+			r->conf.queue, what, id, a, b);
 }
 
 static void fring_protocol_error(struct fring *r, const char *what, uint64_t id,
@@ -53,117 +54,264 @@ static void fring_protocol_error(struct fring *r, const char *what, uint64_t id,
 	fring_complain(r, what, id, a, b);
 }
 
+static void *fring_entry(const struct fring *r, RING_IDX idx)
+{
+	return (uint8_t *)r->front.sring->ring + (size_t)(idx & (r->front.nr_ents - 1)) * r->ent_size;
+}
+
+static int fring_alloc_slots(struct fring *r)
+{
+	unsigned int i;
+
+	r->nr_slots = r->front.nr_ents;
+	r->slot = calloc(r->nr_slots, sizeof(*r->slot));
+	r->free_slot = calloc(r->nr_slots, sizeof(*r->free_slot));
+	if (!r->slot || !r->free_slot)
+		return -ENOMEM;
+	for (i = 0; i < r->nr_slots; i++)
+		r->free_slot[i] = r->nr_slots - 1 - i;
+	r->nr_free = r->nr_slots;
+	return 0;
+}
+
+static int fring_grant_ring(struct fring *r)
+{
+	unsigned int i, pages = 1u << r->conf.order;
+	int rc;
+
+	for (i = 0; i < pages; i++) {
+		rc = sim_grant_access(r->conf.dom, r->conf.be_domid, r->conf.ring_frame + i, false,
+				      &r->ring_ref[i]);
+		if (rc)
+			return rc;
+		r->nr_ring_refs++;
+	}
+	return 0;
+}
+
+static int fring_init_sring(struct fring *r)
+{
+	size_t bytes = (size_t)FRING_PAGE_SIZE << r->conf.order;
+	unsigned int i, pages = 1u << r->conf.order;
+	blkif_sring_t *sring;
+
+	if (r->conf.order > FRING_MAX_ORDER)
+		return -EINVAL;
+	/* The ring pages are consecutive frames, so consecutive in our mapping of them. */
+	for (i = 0; i < pages; i++) {
+		if (!sim_frame(r->conf.dom, r->conf.ring_frame + i))
+			return -EINVAL;
+	}
+	sring = sim_frame(r->conf.dom, r->conf.ring_frame);
+	/* Fresh pages, as Linux allocates zeroed ones for every connection. */
+	memset(sring, 0, bytes);
+	SHARED_RING_INIT(sring);
+	FRONT_RING_INIT(&r->front, sring, bytes);
+	/* __RING_SIZE used blkif.h's native entry; the ABI's own entry size decides. */
+	r->ent_size = fabi_entry_size(r->conf.abi);
+	r->front.nr_ents = fabi_ring_slots(r->conf.abi, bytes);
+	return 0;
+}
+
 int fring_connect(struct fring *r, const struct fring_conf *conf)
 {
-	blkif_sring_t *sring;
-	unsigned int i;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	r->conf = *conf;
 	r->next_seq = 0x5b100000u; /* ids never look like small slot numbers */
-	sring = sim_frame(conf->dom, conf->ring_frame);
-	if (!sring)
-		return -EINVAL;
-	/* A fresh page, as Linux allocates a zeroed one for every connection. */
-	memset(sring, 0, FRING_PAGE_SIZE);
-	SHARED_RING_INIT(sring);
-	FRONT_RING_INIT(&r->front, sring, FRING_PAGE_SIZE);
-	for (i = 0; i < FRING_SLOTS; i++)
-		r->free_slot[i] = FRING_SLOTS - 1 - i;
-	r->nr_free = FRING_SLOTS;
-
-	rc = sim_grant_access(conf->dom, conf->be_domid, conf->ring_frame, false, &r->ring_ref);
+	rc = fring_init_sring(r);
+	if (!rc)
+		rc = fring_alloc_slots(r);
+	if (!rc)
+		rc = fgnt_init(&r->gnt, conf->dom, &conf->stats->pgnt, conf->be_domid,
+			       conf->persistent, conf->pool_first, conf->pool_frames);
+	if (!rc)
+		rc = fring_grant_ring(r);
+	if (!rc)
+		rc = sim_evtchn_alloc_unbound(conf->dom, conf->be_domid, &r->port);
 	if (rc)
 		return rc;
-	r->ring_granted = true;
-	rc = sim_evtchn_alloc_unbound(conf->dom, conf->be_domid, &r->port);
-	if (rc) {
-		if (sim_end_access(conf->dom, r->ring_ref) == 0)
-			r->ring_granted = false;
-		return rc;
-	}
 	r->port_open = true;
 	return 0;
 }
 
-/* End the grants of one request's pages; returns the mask of those still in use. */
-static unsigned int fring_end_grants(struct fring *r, struct fring_slot *s, unsigned int nr)
+/* ---- grants of one request ---- */
+
+static void fring_leak(struct fring *r, uint32_t frame)
+{
+	if (r->conf.frame_leaked && frame < sim_nr_frames(r->conf.dom))
+		r->conf.frame_leaked[frame] = 1;
+}
+
+/* Put back the first n data grants and the first n_ind indirect grants of a slot; the
+ * number that could not be ended. */
+static unsigned int fring_put_grants(struct fring *r, struct fring_slot *s, unsigned int n,
+				     unsigned int n_ind)
 {
 	unsigned int i, leaked = 0;
 
-	for (i = 0; i < nr; i++) {
-		if (sim_end_access(r->conf.dom, s->gref[i]) != 0)
-			leaked |= 1u << i;
+	for (i = 0; i < n; i++) {
+		if (fgnt_put(&r->gnt, s->req.seg[i].frame, s->gref[i])) {
+			fring_leak(r, s->req.seg[i].frame);
+			leaked++;
+		}
+	}
+	for (i = 0; i < n_ind; i++) {
+		if (fgnt_put(&r->gnt, s->req.ind_frame[i], s->ind_gref[i])) {
+			fring_leak(r, s->req.ind_frame[i]);
+			leaked++;
+		}
 	}
 	return leaked;
 }
 
-static int fring_grant_segs(struct fring *r, struct fring_slot *s, const struct fring_req *req)
+static int fring_slot_reserve(struct fring_slot *s, unsigned int nr_segs)
 {
-	/* The backend only reads the pages of an operation that writes the disk. */
-	bool readonly = fring_op_writes_disk(req->op);
-	unsigned int i;
-	int rc;
+	uint32_t *p;
 
-	for (i = 0; i < req->nr_segs; i++) {
-		rc = sim_grant_access(r->conf.dom, r->conf.be_domid, req->seg[i].frame, readonly,
-				      &s->gref[i]);
-		if (rc) {
-			if (fring_end_grants(r, s, i))
-				r->conf.stats->grant_errors++;
-			return rc;
-		}
-	}
+	if (nr_segs <= s->gref_cap)
+		return 0;
+	p = realloc(s->gref, (size_t)nr_segs * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	s->gref = p;
+	s->gref_cap = nr_segs;
 	return 0;
 }
 
-static void fring_build_request(const struct fring *r, const struct fring_slot *s,
-				blkif_request_t *out)
+/* The segment list of an indirect request, FABI_SEGS_PER_INDIRECT_PAGE per page. */
+static void fring_fill_indirect(struct fring *r, struct fring_slot *s, unsigned int page)
 {
+	struct fabi_seg *list = sim_frame(r->conf.dom, s->req.ind_frame[page]);
+	unsigned int i, first = page * FABI_SEGS_PER_INDIRECT_PAGE, n;
+
+	n = s->req.nr_segs - first;
+	if (n > FABI_SEGS_PER_INDIRECT_PAGE)
+		n = FABI_SEGS_PER_INDIRECT_PAGE;
+	memset(list, 0, FRING_PAGE_SIZE);
+	for (i = 0; i < n; i++) {
+		list[i].gref = s->gref[first + i];
+		list[i].first_sect = s->req.seg[first + i].first_sect;
+		list[i].last_sect = s->req.seg[first + i].last_sect;
+	}
+}
+
+static int fring_grant_request(struct fring *r, struct fring_slot *s)
+{
+	/* The backend only reads the pages of an operation that writes the disk. */
+	bool readonly = fring_op_writes_disk(s->req.op);
+	unsigned int i, n_ind = fring_indirect_pages(s->req.nr_segs);
+	int rc = 0;
+
+	for (i = 0; i < s->req.nr_segs && !rc; i++)
+		rc = fgnt_get(&r->gnt, s->req.seg[i].frame, readonly, &s->gref[i]);
+	if (rc) {
+		if (fring_put_grants(r, s, i - 1, 0))
+			r->conf.stats->grant_errors++;
+		return rc;
+	}
+	for (i = 0; i < n_ind && !rc; i++) {
+		fring_fill_indirect(r, s, i);
+		/* The segment lists are only read by the backend. */
+		rc = fgnt_get(&r->gnt, s->req.ind_frame[i], true, &s->ind_gref[i]);
+	}
+	if (rc) {
+		if (fring_put_grants(r, s, s->req.nr_segs, i - 1))
+			r->conf.stats->grant_errors++;
+	}
+	return rc;
+}
+
+/* ---- requests ---- */
+
+static void fring_build_request(const struct fring *r, const struct fring_slot *s,
+				struct fabi_req *out)
+{
+	const struct fring_req *q = &s->req;
 	unsigned int i;
 
-	/* Built whole in private memory, unused segments zeroed, then copied to the ring once. */
 	memset(out, 0, sizeof(*out));
-	out->operation = s->req.op;
-	out->nr_segments = s->req.nr_segs;
+	out->operation = q->op;
 	out->handle = r->conf.handle;
 	out->id = s->id;
-	out->sector_number = s->req.sector;
-	for (i = 0; i < s->req.nr_segs; i++) {
-		out->seg[i].gref = s->gref[i];
-		out->seg[i].first_sect = s->req.seg[i].first_sect;
-		out->seg[i].last_sect = s->req.seg[i].last_sect;
+	out->sector_number = q->sector;
+	out->nr_segments = q->nr_segs;
+	if (q->op == BLKIF_OP_DISCARD) {
+		out->discard_flag = q->discard_flag;
+		out->nr_sectors = q->nr_sectors;
+	} else if (q->nr_segs > FRING_DIRECT_SEGS) {
+		out->operation = BLKIF_OP_INDIRECT;
+		out->indirect_op = q->op;
+		for (i = 0; i < fring_indirect_pages(q->nr_segs); i++)
+			out->indirect_grefs[i] = s->ind_gref[i];
+	} else {
+		for (i = 0; i < q->nr_segs; i++) {
+			out->seg[i].gref = s->gref[i];
+			out->seg[i].first_sect = q->seg[i].first_sect;
+			out->seg[i].last_sect = q->seg[i].last_sect;
+		}
 	}
+}
+
+static int fring_check_request(const struct fring_req *req)
+{
+	if (req->nr_segs > FRING_MAX_SEGS)
+		return -EINVAL;
+	if (req->op == BLKIF_OP_DISCARD && req->nr_segs)
+		return -EINVAL;
+	/* As Linux: only plain reads and writes go indirect. */
+	if (req->nr_segs > FRING_DIRECT_SEGS && req->op != BLKIF_OP_READ &&
+	    req->op != BLKIF_OP_WRITE)
+		return -EINVAL;
+	return 0;
+}
+
+static void fring_count_submit(struct fring *r, const struct fring_req *req)
+{
+	struct fring_stats *st = r->conf.stats;
+
+	r->submitted++;
+	r->inflight++;
+	if (r->inflight > st->max_inflight)
+		st->max_inflight = r->inflight;
+	if (req->nr_segs > st->max_segs)
+		st->max_segs = req->nr_segs;
+	if (req->nr_segs > FRING_DIRECT_SEGS)
+		st->indirect_requests++;
 }
 
 int fring_submit(struct fring *r, const struct fring_req *req)
 {
 	struct fring_slot *s;
-	blkif_request_t local;
+	struct fabi_req local;
 	unsigned int idx;
 	int rc;
 
 	if (r->broken)
 		return -EPIPE;
-	if (req->nr_segs > FRING_MAX_SEGS)
-		return -EINVAL;
+	rc = fring_check_request(req);
+	if (rc)
+		return rc;
 	if (r->nr_free == 0 || RING_FULL(&r->front))
 		return -EBUSY;
 	idx = r->free_slot[r->nr_free - 1];
 	s = &r->slot[idx];
-	rc = fring_grant_segs(r, s, req);
+	rc = fring_slot_reserve(s, req->nr_segs);
+	if (rc)
+		return rc;
+	s->req = *req;
+	rc = fring_grant_request(r, s);
 	if (rc)
 		return rc;
 	r->nr_free--;
 	s->busy = true;
-	s->req = *req;
 	s->id = ((uint64_t)r->next_seq++ << 32) | idx;
 	fring_build_request(r, s, &local);
 	/* Invisible to the backend until fring_kick() moves req_prod past it (after a wmb). */
-	memcpy(RING_GET_REQUEST(&r->front, r->front.req_prod_pvt), &local, sizeof(local));
+	fabi_put_request(r->conf.abi, &local, fring_entry(r, r->front.req_prod_pvt));
 	r->front.req_prod_pvt++;
-	r->inflight++;
+	fring_count_submit(r, req);
 	return 0;
 }
 
@@ -185,36 +333,48 @@ int fring_kick(struct fring *r)
 	return rc;
 }
 
-static void fring_complete(struct fring *r, const blkif_response_t *rsp, fring_done_fn *done,
+/* ---- responses ---- */
+
+/* blkif.h: the response echoes the operation; for an indirect request Linux blkfront
+ * expects the indirect operation, and so do we. */
+static uint8_t fring_expected_op(const struct fring_req *q)
+{
+	return q->op;
+}
+
+static void fring_release_slot(struct fring *r, uint32_t idx)
+{
+	r->slot[idx].busy = false;
+	r->free_slot[r->nr_free++] = idx;
+	r->inflight--;
+}
+
+static void fring_complete(struct fring *r, const struct fabi_rsp *rsp, fring_done_fn *done,
 			   void *ctx)
 {
 	uint32_t idx = (uint32_t)rsp->id;
 	struct fring_slot *s;
-	unsigned int leaked;
 
-	if (idx >= FRING_SLOTS || !r->slot[idx].busy || r->slot[idx].id != rsp->id) {
+	if (idx >= r->nr_slots || !r->slot[idx].busy || r->slot[idx].id != rsp->id) {
 		fring_protocol_error(r, "response matches no request in flight", rsp->id, 0, 0);
 		return;
 	}
 	s = &r->slot[idx];
-	/* blkif.h: the response's operation echoes the request's. */
-	if (rsp->operation != s->req.op)
+	if (rsp->operation != fring_expected_op(&s->req))
 		fring_protocol_error(r, "response does not echo the operation", rsp->id,
-				     s->req.op, rsp->operation);
+				     fring_expected_op(&s->req), rsp->operation);
 	if (rsp->status != BLKIF_RSP_OKAY && rsp->status != BLKIF_RSP_ERROR &&
 	    rsp->status != BLKIF_RSP_EOPNOTSUPP)
 		fring_protocol_error(r, "response status is not a BLKIF_RSP_* value", rsp->id,
 				     (unsigned long)(long)rsp->status, 0);
-	/* The backend answered, so it must be done with the pages: ending access must work. */
-	leaked = fring_end_grants(r, s, s->req.nr_segs);
-	if (leaked) {
+	/* The backend answered, so it must be done with the pages: ending access must work
+	 * (unless it keeps a persistent grant, which front_gnt.c allows). */
+	if (fring_put_grants(r, s, s->req.nr_segs, fring_indirect_pages(s->req.nr_segs))) {
 		r->conf.stats->grant_errors++;
-		fring_complain(r, "grant still in use after the response", rsp->id, leaked, 0);
+		fring_complain(r, "grant still in use after the response", rsp->id, 0, 0);
 	}
-	s->busy = false;
-	r->free_slot[r->nr_free++] = idx;
-	r->inflight--;
-	done(ctx, &s->req, rsp->status, leaked);
+	fring_release_slot(r, idx);
+	done(ctx, &s->req, rsp->status);
 }
 
 /* A response producer index that runs past the requests we published is impossible. */
@@ -227,7 +387,7 @@ static bool fring_rsp_prod_impossible(const struct fring *r, RING_IDX prod)
 
 int fring_reap(struct fring *r, fring_done_fn *done, void *ctx)
 {
-	blkif_response_t rsp;
+	struct fabi_rsp rsp;
 	RING_IDX prod, cons;
 	int more, n = 0;
 
@@ -244,7 +404,7 @@ int fring_reap(struct fring *r, fring_done_fn *done, void *ctx)
 			return -EPROTO;
 		}
 		for (cons = r->front.rsp_cons; cons != prod; cons++) {
-			RING_COPY_RESPONSE(&r->front, cons, &rsp);
+			fabi_get_response(r->conf.abi, fring_entry(r, cons), &rsp);
 			fring_complete(r, &rsp, done, ctx);
 			n++;
 		}
@@ -257,77 +417,34 @@ int fring_reap(struct fring *r, fring_done_fn *done, void *ctx)
 	return n;
 }
 
-static int fring_drain_events(struct fring *r)
+bool fring_check_lost_event(struct fring *r)
 {
-	uint32_t port;
-	int rc;
-
-	/* Unmask before the caller reads the ring, so an event sent meanwhile is not lost. */
-	while ((rc = sim_evtchn_pending(r->conf.dom, &port)) == 0) {
-		if (port == r->port)
-			r->conf.stats->events_received++;
-		rc = sim_evtchn_unmask(r->conf.dom, port);
-		if (rc)
-			return rc;
-	}
-	return rc == -EAGAIN ? 0 : rc;
-}
-
-/* Nothing arrived in time. If responses are waiting anyway, fring_reap() armed rsp_event for
- * them and the backend published them without notifying: a lost wake-up in a real guest. */
-static int fring_check_lost_event(struct fring *r)
-{
-	if (!RING_HAS_UNCONSUMED_RESPONSES(&r->front))
-		return -ETIMEDOUT;
+	if (r->broken || !RING_HAS_UNCONSUMED_RESPONSES(&r->front))
+		return false;
 	r->conf.stats->lost_notifications++;
 	if (!r->conf.quiet && r->conf.stats->lost_notifications <= 10)
 		fprintf(stderr,
-			"sim-blkfront: ring: responses up to %u published without an event "
-			"(rsp_event %u)\n",
+			"sim-blkfront: queue %u: responses up to %u published without an event "
+			"(rsp_event %u)\n", r->conf.queue,
 			r->front.sring->rsp_prod, r->front.sring->rsp_event);
-	return 0;
+	return true;
 }
 
-int fring_wait(struct fring *r, int timeout_ms)
-{
-	struct pollfd pfd[2];
-	nfds_t n = 1;
-	int rc;
-
-	pfd[0] = (struct pollfd){ .fd = sim_evtchn_fd(r->conf.dom), .events = POLLIN };
-	if (r->conf.aux_fd >= 0 && r->conf.aux_cb)
-		pfd[n++] = (struct pollfd){ .fd = r->conf.aux_fd, .events = POLLIN };
-	rc = poll(pfd, n, timeout_ms);
-	if (rc < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (rc == 0)
-		return fring_check_lost_event(r);
-	if (n > 1 && pfd[1].revents) {
-		rc = r->conf.aux_cb(r->conf.aux_ctx);
-		if (rc < 0)
-			return rc;
-	}
-	if (pfd[0].revents & (POLLERR | POLLNVAL))
-		return -EIO;
-	return pfd[0].revents ? fring_drain_events(r) : 0;
-}
+/* ---- teardown ---- */
 
 static void fring_abort_all(struct fring *r, fring_done_fn *done, void *ctx)
 {
-	unsigned int i, leaked;
+	unsigned int i;
 
-	for (i = 0; i < FRING_SLOTS; i++) {
+	for (i = 0; i < r->nr_slots; i++) {
 		struct fring_slot *s = &r->slot[i];
 
 		if (!s->busy)
 			continue;
-		leaked = fring_end_grants(r, s, s->req.nr_segs);
-		if (leaked)
+		if (fring_put_grants(r, s, s->req.nr_segs, fring_indirect_pages(s->req.nr_segs)))
 			r->conf.stats->grant_errors++;
-		s->busy = false;
-		r->free_slot[r->nr_free++] = i;
-		r->inflight--;
-		done(ctx, &s->req, FRING_STATUS_ABORTED, leaked);
+		fring_release_slot(r, i);
+		done(ctx, &s->req, FRING_STATUS_ABORTED);
 	}
 }
 
@@ -341,14 +458,13 @@ static uint64_t fring_now_ms(void)
 
 int fring_retry_ring_release(struct fring *r)
 {
-	int rc;
-
-	if (!r->ring_granted)
-		return 0;
-	rc = sim_end_access(r->conf.dom, r->ring_ref);
-	if (rc == 0)
-		r->ring_granted = false;
-	return rc;
+	/* Last page first, so nr_ring_refs always counts the live ones from the start. */
+	while (r->nr_ring_refs) {
+		if (sim_end_access(r->conf.dom, r->ring_ref[r->nr_ring_refs - 1]))
+			return -EBUSY;
+		r->nr_ring_refs--;
+	}
+	return 0;
 }
 
 static int fring_release_ring(struct fring *r, unsigned int timeout_ms)
@@ -356,7 +472,7 @@ static int fring_release_ring(struct fring *r, unsigned int timeout_ms)
 	uint64_t deadline = fring_now_ms() + timeout_ms;
 	int rc;
 
-	/* -EBUSY while the backend still maps the ring page; it must unmap it while closing. */
+	/* -EBUSY while the backend still maps the ring; it must unmap it while closing. */
 	while ((rc = fring_retry_ring_release(r)) == -EBUSY && fring_now_ms() < deadline)
 		usleep(1000);
 	return rc;
@@ -366,7 +482,8 @@ int fring_disconnect(struct fring *r, unsigned int timeout_ms, fring_done_fn *do
 {
 	int rc;
 
-	fring_abort_all(r, done, ctx);
+	if (r->slot)
+		fring_abort_all(r, done, ctx);
 	rc = fring_release_ring(r, timeout_ms);
 	if (r->port_open) {
 		int rc2 = sim_evtchn_close(r->conf.dom, r->port);
@@ -376,4 +493,31 @@ int fring_disconnect(struct fring *r, unsigned int timeout_ms, fring_done_fn *do
 			rc = rc2;
 	}
 	return rc;
+}
+
+void fring_release_persistent(struct fring *r, unsigned int timeout_ms)
+{
+	unsigned int left;
+
+	if (!r->gnt.persistent)
+		return;
+	left = fgnt_release_all(&r->gnt, timeout_ms);
+	if (!left)
+		return;
+	r->conf.stats->grant_errors++;
+	fprintf(stderr, "sim-blkfront: queue %u: the backend never unmapped %u persistent "
+		"grants\n", r->conf.queue, left);
+}
+
+void fring_free(struct fring *r)
+{
+	unsigned int i;
+
+	for (i = 0; r->slot && i < r->nr_slots; i++)
+		free(r->slot[i].gref);
+	free(r->slot);
+	free(r->free_slot);
+	fgnt_destroy(&r->gnt);
+	r->slot = NULL;
+	r->free_slot = NULL;
 }

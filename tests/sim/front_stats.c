@@ -16,9 +16,11 @@ enum fstats_kind fstats_kind_of(uint8_t op, unsigned int nr_segs)
 	case BLKIF_OP_READ:
 		return FSTATS_READ;
 	case BLKIF_OP_WRITE_BARRIER:
-		return FSTATS_BARRIER;
+		return nr_segs ? FSTATS_BARRIER : FSTATS_BARRIER_NODATA;
 	case BLKIF_OP_FLUSH_DISKCACHE:
 		return nr_segs ? FSTATS_FLUSH_DATA : FSTATS_FLUSH;
+	case BLKIF_OP_DISCARD:
+		return FSTATS_DISCARD;
 	default:
 		return FSTATS_WRITE;
 	}
@@ -43,11 +45,11 @@ int fstats_add_latency(struct fstats *s, uint64_t ns)
 
 static unsigned long fstats_errors(const struct fstats *s, const struct fring_stats *r)
 {
-	return s->status_errors + s->aborted + s->timeouts + s->xenbus_errors + s->stopped +
-	       r->protocol_errors + r->grant_errors + r->lost_notifications;
+	return s->status_errors + s->unexpected_ok + s->aborted + s->timeouts + s->xenbus_errors +
+	       s->stopped + r->protocol_errors + r->grant_errors + r->lost_notifications;
 }
 
-static unsigned long fstats_total(const struct fstats *s)
+unsigned long fstats_total(const struct fstats *s)
 {
 	unsigned long total = 0;
 	int k;
@@ -69,14 +71,20 @@ static int fstats_cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Nearest-rank percentile of the sorted latencies. */
-static uint32_t fstats_percentile(const struct fstats *s, unsigned int pct)
+void fstats_sort(struct fstats *s)
+{
+	if (s->nr_lat)
+		qsort(s->lat_us, s->nr_lat, sizeof(*s->lat_us), fstats_cmp_u32);
+}
+
+/* Nearest rank. */
+uint32_t fstats_permille(const struct fstats *s, unsigned int permille)
 {
 	size_t rank;
 
 	if (!s->nr_lat)
 		return 0;
-	rank = (s->nr_lat * pct + 99) / 100;
+	rank = (s->nr_lat * permille + 999) / 1000;
 	return s->lat_us[rank ? rank - 1 : 0];
 }
 
@@ -90,19 +98,46 @@ static void fstats_print_result(const struct fstats *s, const struct fring_stats
 		s->mismatches, s->canary_errors);
 }
 
+static void fstats_print_queues(const struct fstats *s, const struct fring_stats *r, FILE *out)
+{
+	unsigned int q, last = 0;
+
+	for (q = 0; q < FCONN_MAX_QUEUES; q++) {
+		if (s->per_queue[q])
+			last = q;
+	}
+	fprintf(out, "queues: max_inflight=%u per_queue=", r->max_inflight);
+	for (q = 0; q <= last; q++)
+		fprintf(out, "%s%lu", q ? "," : "", s->per_queue[q]);
+	fprintf(out, "\n");
+}
+
+static void fstats_print_requests(const struct fstats *s, const struct fring_stats *r,
+				  FILE *out)
+{
+	fprintf(out, "requests: total=%lu read=%lu write=%lu flush=%lu flush_data=%lu "
+		"barrier=%lu barrier_nodata=%lu discard=%lu discard_secure=%lu indirect=%lu "
+		"max_segs=%u sweep_reads=%lu\n", fstats_total(s), s->ops[FSTATS_READ],
+		s->ops[FSTATS_WRITE], s->ops[FSTATS_FLUSH], s->ops[FSTATS_FLUSH_DATA],
+		s->ops[FSTATS_BARRIER], s->ops[FSTATS_BARRIER_NODATA], s->ops[FSTATS_DISCARD],
+		s->discard_secure, r->indirect_requests, r->max_segs, s->sweep_reads);
+}
+
 void fstats_print(struct fstats *s, const struct fring_stats *r, FILE *out)
 {
-	unsigned long total = fstats_total(s);
 	double secs = (double)s->busy_ns / 1e9;
+	const struct fgnt_stats *g = &r->pgnt;
 
-	if (s->nr_lat)
-		qsort(s->lat_us, s->nr_lat, sizeof(*s->lat_us), fstats_cmp_u32);
-	fprintf(out, "requests: total=%lu read=%lu write=%lu flush=%lu flush_data=%lu "
-		"barrier=%lu sweep_reads=%lu\n", total, s->ops[FSTATS_READ], s->ops[FSTATS_WRITE],
-		s->ops[FSTATS_FLUSH], s->ops[FSTATS_FLUSH_DATA], s->ops[FSTATS_BARRIER],
-		s->sweep_reads);
+	fstats_sort(s);
+	fstats_print_requests(s, r, out);
+	fstats_print_queues(s, r, out);
 	fprintf(out, "bytes: read=%" PRIu64 " written=%" PRIu64 "\n", s->bytes_read,
 		s->bytes_written);
+	fprintf(out, "persistent: new=%lu reused=%lu kept=%lu released=%lu distinct=%lu "
+		"mapped_connected=%lu\n", g->new_grants, g->reused, g->kept, g->released,
+		g->distinct_refs, g->mapped_connected);
+	fprintf(out, "expect: refused=%lu unexpected_ok=%lu eopnotsupp=%lu\n", s->refused,
+		s->unexpected_ok, s->eopnotsupp);
 	fprintf(out, "errors: status=%lu aborted=%lu timeouts=%lu xenbus=%lu stopped=%lu "
 		"protocol=%lu grant=%lu lost_notify=%lu\n", s->status_errors, s->aborted,
 		s->timeouts, s->xenbus_errors, s->stopped, r->protocol_errors, r->grant_errors,
@@ -111,9 +146,11 @@ void fstats_print(struct fstats *s, const struct fring_stats *r, FILE *out)
 		s->mismatches, s->canary_errors);
 	fprintf(out, "events: notifies_sent=%lu events_received=%lu\n", r->notifies_sent,
 		r->events_received);
-	fprintf(out, "time: elapsed_s=%.3f iops=%.0f lat_p50_us=%u lat_p99_us=%u lat_max_us=%u\n",
-		secs, secs > 0 ? (double)total / secs : 0.0, fstats_percentile(s, 50),
-		fstats_percentile(s, 99), s->nr_lat ? s->lat_us[s->nr_lat - 1] : 0);
+	fprintf(out, "time: elapsed_s=%.3f iops=%.0f lat_p50_us=%u lat_p99_us=%u "
+		"lat_p999_us=%u lat_max_us=%u\n", secs,
+		secs > 0 ? (double)fstats_total(s) / secs : 0.0, fstats_permille(s, 500),
+		fstats_permille(s, 990), fstats_permille(s, 999),
+		s->nr_lat ? s->lat_us[s->nr_lat - 1] : 0);
 	fstats_print_result(s, r, out);
 }
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "front_ring.h"
+#include "front_conn.h"
 
 enum fstats_kind {
 	FSTATS_READ,
@@ -20,15 +20,22 @@ enum fstats_kind {
 	FSTATS_FLUSH, /* FLUSH_DISKCACHE without data */
 	FSTATS_FLUSH_DATA, /* FLUSH_DISKCACHE with data segments */
 	FSTATS_BARRIER, /* WRITE_BARRIER with data segments */
+	FSTATS_BARRIER_NODATA, /* WRITE_BARRIER without data */
+	FSTATS_DISCARD,
 	FSTATS_NR_KINDS,
 };
 
 struct fstats {
 	unsigned long ops[FSTATS_NR_KINDS];
+	unsigned long discard_secure; /* discards with BLKIF_DISCARD_SECURE (also in DISCARD) */
 	unsigned long sweep_reads; /* reads (also in ops[READ]) that re-check all written data */
+	unsigned long per_queue[FCONN_MAX_QUEUES]; /* requests sent on each queue */
 	uint64_t bytes_read;
 	uint64_t bytes_written;
-	unsigned long status_errors; /* responses other than BLKIF_RSP_OKAY */
+	unsigned long status_errors; /* responses other than the one expected */
+	unsigned long refused; /* requests that had to fail, and did (read-only, misaligned) */
+	unsigned long unexpected_ok; /* requests that had to fail, and succeeded */
+	unsigned long eopnotsupp; /* optional operations the backend turned off */
 	unsigned long aborted; /* requests still in flight at a teardown */
 	unsigned long timeouts; /* a wait for a response or a state that ran out */
 	unsigned long xenbus_errors; /* handshake or close went wrong */
@@ -47,6 +54,11 @@ enum fstats_kind fstats_kind_of(uint8_t op, unsigned int nr_segs);
 int fstats_add_latency(struct fstats *s, uint64_t ns);
 /* True when nothing went wrong. */
 bool fstats_passed(const struct fstats *s, const struct fring_stats *r);
+/* Sort the latencies, then: the latency at `permille` (500 = the median), microseconds. */
+void fstats_sort(struct fstats *s);
+uint32_t fstats_permille(const struct fstats *s, unsigned int permille);
+/* Requests completed (not aborted). */
+unsigned long fstats_total(const struct fstats *s);
 /* The summary, ending with the RESULT line. Sorts the latencies. */
 void fstats_print(struct fstats *s, const struct fring_stats *r, FILE *out);
 void fstats_free(struct fstats *s);

@@ -101,7 +101,28 @@ static int fxs_write_all(struct xs_handle *h, xs_transaction_t t, const char *di
 	return 0;
 }
 
-int fxs_write_tx(struct xs_handle *h, const char *dir, const struct fxs_kv *kv, unsigned int n)
+/* Remove keys under dir; one that is not there is no error. */
+static int fxs_remove_all(struct xs_handle *h, xs_transaction_t t, const char *dir,
+			  const char *const *rm, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		char *path = fxs_path(dir, rm[i]);
+		bool ok;
+
+		if (!path)
+			return -ENOMEM;
+		ok = xs_rm(h, t, path);
+		free(path);
+		if (!ok && errno != ENOENT)
+			return errno ? -errno : -EIO;
+	}
+	return 0;
+}
+
+int fxs_update_tx(struct xs_handle *h, const char *dir, const char *const *rm, unsigned int n_rm,
+		  const struct fxs_kv *kv, unsigned int n)
 {
 	xs_transaction_t t;
 	int rc;
@@ -110,7 +131,9 @@ int fxs_write_tx(struct xs_handle *h, const char *dir, const struct fxs_kv *kv, 
 		t = xs_transaction_start(h);
 		if (t == XBT_NULL)
 			return errno ? -errno : -EIO;
-		rc = fxs_write_all(h, t, dir, kv, n);
+		rc = fxs_remove_all(h, t, dir, rm, n_rm);
+		if (!rc)
+			rc = fxs_write_all(h, t, dir, kv, n);
 		if (rc) {
 			xs_transaction_end(h, t, true);
 			return rc;
@@ -121,6 +144,11 @@ int fxs_write_tx(struct xs_handle *h, const char *dir, const struct fxs_kv *kv, 
 			return errno ? -errno : -EIO;
 		/* Someone changed what we read or wrote meanwhile: do it all again. */
 	}
+}
+
+int fxs_write_tx(struct xs_handle *h, const char *dir, const struct fxs_kv *kv, unsigned int n)
+{
+	return fxs_update_tx(h, dir, NULL, 0, kv, n);
 }
 
 int fxs_write_state(struct xs_handle *h, const char *dir, int state)

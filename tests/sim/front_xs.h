@@ -29,6 +29,9 @@ int fxs_read_ull_or(struct xs_handle *h, const char *dir, const char *key,
 		    unsigned long long dflt, unsigned long long *out);
 /* Write all pairs under dir in one transaction, retried while it ends with EAGAIN. */
 int fxs_write_tx(struct xs_handle *h, const char *dir, const struct fxs_kv *kv, unsigned int n);
+/* The same, after removing the keys (or directories) in rm[] in the same transaction. */
+int fxs_update_tx(struct xs_handle *h, const char *dir, const char *const *rm, unsigned int n_rm,
+		  const struct fxs_kv *kv, unsigned int n);
 int fxs_write_state(struct xs_handle *h, const char *dir, int state);
 
 /* Watch dir/state. The watch fd is xs_fileno(h). */

@@ -9,11 +9,17 @@
 # Usage:
 #   sim-toolstack.sh attach --fe-domid N --devid N --kind KIND --params P
 #                           [--mode w|r] [--be-domid N] [--dev NAME] [--hvm] [--script PATH]
+#                           [--backend-key KEY=VALUE]...
 #       Writes /local/domain/<be>/backend/<kind>/<fe>/<devid> and
 #       /local/domain/<fe>/device/vbd/<devid> as libxl's device_disk_add() does, then prints
 #       the backend path. KIND is vbd (type phy), qdisk or vbd3 (type vbd3). --dev defaults
 #       to the xvd name of --devid (51712 -> xvda). --hvm leaves out the frontend's `protocol`,
-#       which libxl writes only for PV guests. Fails if the device already exists.
+#       which libxl writes only for PV guests. --backend-key adds a backend key or replaces
+#       libxl's value (grant-mode=map, discard-enable=0, removable=1, device-type=cdrom; a
+#       device-type goes to the frontend too, as libxl writes it for a cdrom). Introduces
+#       the frontend domain to xenstored (sim-xen.sh introduce-domain), as domain creation
+#       does, so that xenstored fires @releaseDomain when it dies. Fails if the device
+#       already exists.
 #   sim-toolstack.sh detach --backend PATH [--timeout S] [--force]
 #       As libxl's device removal: writes online=0 and, unless the backend is already Closed,
 #       state=5 (Closing); waits up to S seconds (default 10, LIBXL_DESTROY_TIMEOUT) for the
@@ -29,7 +35,7 @@ die() {
 }
 
 usage() {
-    sed -n '9,23p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '/^# Usage:/,/^# Needs XENSTORED_PATH/p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -81,8 +87,32 @@ backend_type() {
     esac
 }
 
+# Replace the value of KEY in the kv array named by $1, or append the pair.
+kv_set() {
+    local -n arr=$1
+    local key=$2 value=$3 i
+    for ((i = 0; i < ${#arr[@]}; i += 2)); do
+        if [ "${arr[i]}" = "$key" ]; then
+            arr[i + 1]=$value
+            return
+        fi
+    done
+    arr+=("$key" "$value")
+}
+
+# Domain creation introduces the guest to xenstored; only then does its death fire
+# @releaseDomain. Dom0 and a domain that is the backend itself need nothing.
+introduce_frontend() {
+    local fe_domid=$1 be_domid=$2 simdir=${XENBLKD_SIM_DIR:-}
+    [ "$fe_domid" != 0 ] && [ "$fe_domid" != "$be_domid" ] || return 0
+    [ -n "$simdir" ] || simdir=$(dirname "$XENSTORED_PATH")
+    "$(dirname "$0")/sim-xen.sh" introduce-domain "$simdir" "$fe_domid" ||
+        die "cannot introduce domain $fe_domid"
+}
+
 cmd_attach() {
     local fe_domid="" be_domid=0 devid="" kind="" params="" mode=w dev="" hvm=0 script=""
+    local extra=()
     while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || [ "$1" = --hvm ] || usage
         case "$1" in
@@ -95,6 +125,12 @@ cmd_attach() {
         --dev) dev=$2; shift 2 ;;
         --script) script=$2; shift 2 ;;
         --hvm) hvm=1; shift ;;
+        --backend-key)
+            case "$2" in
+            [a-z]*=*) extra+=("$2") ;;
+            *) die "--backend-key needs KEY=VALUE, not '$2'" ;;
+            esac
+            shift 2 ;;
         *) usage ;;
         esac
     done
@@ -149,9 +185,15 @@ cmd_attach() {
         "$fe/trusted" 1
     )
     [ -z "$script" ] || kv+=("$be/script" "$script")
+    local pair
+    for pair in "${extra[@]}"; do
+        kv_set kv "$be/${pair%%=*}" "${pair#*=}"
+        [ "${pair%%=*}" != device-type ] || kv_set kv "$fe/device-type" "${pair#*=}"
+    done
     # Old PV frontends needed the toolstack to write the native protocol; libxl still does,
     # for PV guests only.
     [ "$hvm" = 1 ] || kv+=("$fe/protocol" x86_64-abi)
+    introduce_frontend "$fe_domid" "$be_domid"
     xenstore-write "${kv[@]}" || die "cannot write the device's keys"
     echo "$be"
 }
