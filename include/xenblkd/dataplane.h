@@ -52,6 +52,7 @@ struct xbd_dataplane_stats {
 	uint64_t pool_held;         /* bytes the pool holds now */
 	uint64_t persistent_cached; /* grants mapped in the persistent cache now */
 	uint64_t inflight;          /* requests taken and not yet answered, now */
+	uint64_t storage_ios, storage_syscalls; /* from the storage queue */
 	uint64_t lat_hist[XBD_LAT_BUCKETS];
 };
 

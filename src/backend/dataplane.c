@@ -39,7 +39,12 @@ static void halt(struct xbd_dataplane *dp, const char *reason)
 /* Publish the thread-private counters for the control thread. */
 static void sync_stats(struct xbd_dataplane *dp)
 {
+	struct xbd_sq_stats sq;
+
+	xbd_sq_get_stats(dp->sq, &sq);
 	pthread_mutex_lock(&dp->stats_lock);
+	dp->stats.storage_ios = sq.ios;
+	dp->stats.storage_syscalls = sq.syscalls;
 	dp->stats.grant = dp->grant.stats;
 	dp->stats.pool_held = dp->pool.held;
 	dp->stats.persistent_cached = xbd_persist_cache_size(&dp->grant);
@@ -225,6 +230,15 @@ static int run_loop(struct xbd_dataplane *dp)
 	}
 }
 
+static void log_engine(struct xbd_dataplane *dp)
+{
+	struct xbd_sq_stats sq;
+
+	xbd_sq_get_stats(dp->sq, &sq);
+	xbd_info(dp->cfg.log_prefix, "storage: %s", sq.engine_features[0] ? sq.engine_features
+								     : "no engine");
+}
+
 static unsigned int max_segs(const struct xbd_dataplane_cfg *c)
 {
 	unsigned int m = c->limits.max_indirect_segs;
@@ -259,12 +273,17 @@ static int setup(struct xbd_dataplane *dp)
 	if (r)
 		return r;
 	dp->gops = xbd_grant_ops_for(c->grant_mode);
+	xbd_debug(c->log_prefix, "grant %s, ring of %u pages", xbd_grant_mode_name(c->grant_mode),
+		  c->nr_ring_refs);
 	r = xbd_grant_ctx_init(&dp->grant, x, dp->gnt, c->fe_domid, max_segs(c), c->grant_mode,
 			       c->persistent_max);
 	if (r)
 		return r;
 	xbd_pool_init(&dp->pool, c->pool_bytes, xbd_disk_get_info(c->disk)->mem_align);
-	return xbd_sq_open(c->disk, dp->nr_slots, &dp->sq);
+	r = xbd_sq_open(c->disk, dp->nr_slots, &dp->sq);
+	if (!r)
+		log_engine(dp);
+	return r;
 }
 
 /* Undo setup() in reverse; safe on a partial setup. Nothing may be in flight. */

@@ -379,14 +379,16 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 	v->nr_queues = 0;
 	xbd_info(v->prefix, "disconnected: %llu reads, %llu writes, %llu flushes, %llu barriers, "
 		 "%llu discards, %llu indirect, %llu errors, %llu bad requests, %llu stalls, "
-		 "%llu map calls, %llu copy calls, %llu events, %llu notifies",
+		 "%llu map calls, %llu copy calls, %llu events, %llu notifies, "
+		 "%llu storage I/Os in %llu syscalls",
 		 (unsigned long long)sum.reads, (unsigned long long)sum.writes,
 		 (unsigned long long)sum.flushes, (unsigned long long)sum.barriers,
 		 (unsigned long long)sum.discards, (unsigned long long)sum.indirect,
 		 (unsigned long long)sum.errors, (unsigned long long)sum.bad_requests,
 		 (unsigned long long)sum.stalls, (unsigned long long)sum.grant.map_calls,
 		 (unsigned long long)sum.grant.copy_calls, (unsigned long long)sum.events,
-		 (unsigned long long)sum.notifies);
+		 (unsigned long long)sum.notifies, (unsigned long long)sum.storage_ios,
+		 (unsigned long long)sum.storage_syscalls);
 }
 
 int xbd_vbd_apply(struct xbd_vbd *v, const struct xbd_fsm_actions *a)
