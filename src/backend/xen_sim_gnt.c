@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +65,9 @@ struct sim_dom {
 	int fd;
 	dev_t dev;
 	ino_t ino;
+	ino_t link_ino;       /* the registry link itself: a new incarnation makes a new link, */
+	struct timespec link_ctime; /* whose inode number may be recycled, but not its ctime */
+	int pidfd;            /* the guest process, readable once it died; -1 if unknown */
 	uint32_t nr_grants;
 	uint32_t nr_frames;
 	uint64_t frames_offset;
@@ -85,6 +90,7 @@ struct sim_mapping {
 
 struct xbd_gnt {
 	char dir[PATH_MAX];
+	int gnttab_fd;         /* DIR/gnttab, for short lookups on the hot path */
 	uint16_t self; /* the mapping domain */
 	struct sim_dom *doms;
 	struct sim_mapping *maps[SIM_MAP_BUCKETS];
@@ -220,6 +226,8 @@ static void sim_dom_put(struct sim_dom *d)
 {
 	if (--d->users)
 		return;
+	if (d->pidfd >= 0)
+		close(d->pidfd);
 	munmap(d->base, d->size);
 	close(d->fd);
 	free(d);
@@ -239,9 +247,54 @@ static void sim_dom_uncache(struct xbd_gnt *gnt, struct sim_dom *d)
 }
 
 /*
- * The current incarnation of `domid`. One stat of its link per call: a dangling or missing
- * link means the domain is gone (new grant operations fail, existing mappings stay), a link to
- * another file means a new incarnation (the old one lives on while mapped).
+ * Who the guest behind `d` is: the registry link's own inode, and a pidfd for the process the
+ * link names (/proc/<pid>/fd/<n>), which becomes readable when it dies. Without them every call
+ * takes the slow path, which is exact too.
+ */
+static void sim_dom_identify(struct xbd_gnt *gnt, struct sim_dom *d)
+{
+	char name[16], target[PATH_MAX];
+	struct stat lst;
+	ssize_t n;
+	int pid;
+
+	d->pidfd = -1;
+	snprintf(name, sizeof(name), "%u", d->domid);
+	if (gnt->gnttab_fd < 0 || fstatat(gnt->gnttab_fd, name, &lst, AT_SYMLINK_NOFOLLOW))
+		return;
+	d->link_ino = lst.st_ino;
+	d->link_ctime = lst.st_ctim;
+	n = readlinkat(gnt->gnttab_fd, name, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	if (sscanf(target, "/proc/%d/fd/", &pid) == 1 && pid > 0)
+		d->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* The cached incarnation still stands: same link, guest process alive. Two short syscalls
+ * instead of the full path walk through /proc that the slow path does. */
+static bool sim_dom_still_current(struct xbd_gnt *gnt, const struct sim_dom *d)
+{
+	struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
+	struct stat lst;
+	char name[16];
+
+	if (d->pidfd < 0)
+		return false;
+	snprintf(name, sizeof(name), "%u", d->domid);
+	if (fstatat(gnt->gnttab_fd, name, &lst, AT_SYMLINK_NOFOLLOW) || lst.st_ino != d->link_ino ||
+	    lst.st_ctim.tv_sec != d->link_ctime.tv_sec ||
+	    lst.st_ctim.tv_nsec != d->link_ctime.tv_nsec)
+		return false;
+	return poll(&p, 1, 0) == 0;
+}
+
+/*
+ * The current incarnation of `domid`: a dangling or missing link means the domain is gone (new
+ * grant operations fail, existing mappings stay), a link to another file means a new
+ * incarnation (the old one lives on while mapped). Checked on every call, cheaply when the
+ * cached incarnation still stands, with one stat through the link otherwise.
  */
 static int sim_dom_get(struct xbd_gnt *gnt, uint16_t domid, struct sim_dom **out)
 {
@@ -250,11 +303,15 @@ static int sim_dom_get(struct xbd_gnt *gnt, uint16_t domid, struct sim_dom **out
 	struct stat st;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/gnttab/%u", gnt->dir, domid);
-	rc = stat(path, &st) ? -ESRCH : 0;
 	for (d = gnt->doms; d; d = d->next)
 		if (d->domid == domid)
 			break;
+	if (d && sim_dom_still_current(gnt, d)) {
+		*out = d;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/gnttab/%u", gnt->dir, domid);
+	rc = stat(path, &st) ? -ESRCH : 0;
 	if (d && !rc && d->dev == st.st_dev && d->ino == st.st_ino) {
 		*out = d;
 		return 0;
@@ -266,6 +323,7 @@ static int sim_dom_get(struct xbd_gnt *gnt, uint16_t domid, struct sim_dom **out
 	rc = sim_dom_open(path, domid, &st, &d);
 	if (rc)
 		return rc;
+	sim_dom_identify(gnt, d);
 	d->next = gnt->doms;
 	gnt->doms = d;
 	*out = d;
@@ -445,6 +503,13 @@ int xbd_sim_gnt_open(struct xbd_gnt **out)
 		free(gnt);
 		return rc;
 	}
+	gnt->gnttab_fd = openat(AT_FDCWD, gnt->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (gnt->gnttab_fd >= 0) {
+		int dir = gnt->gnttab_fd;
+
+		gnt->gnttab_fd = openat(dir, "gnttab", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(dir);
+	}
 	*out = gnt;
 	return 0;
 }
@@ -482,6 +547,8 @@ void xbd_sim_gnt_close(struct xbd_gnt *gnt)
 	}
 	while (gnt->doms)
 		sim_dom_uncache(gnt, gnt->doms);
+	if (gnt->gnttab_fd >= 0)
+		close(gnt->gnttab_fd);
 	free(gnt);
 }
 
