@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "io_internal.h"
 #include "xenblkd/io.h"
 
 struct xbd_engine {
@@ -161,18 +162,8 @@ static int aio_submit(struct xbd_engine *e)
 static int wait_fds(struct xbd_engine *e, const int *fds, unsigned int nfds,
 		    unsigned int *ready, int timeout_ms)
 {
-	struct pollfd p[XBD_ENGINE_MAX_WAKE_FDS + 1];
-
-	p[0] = (struct pollfd){ .fd = e->efd, .events = POLLIN };
-	for (unsigned int i = 0; i < nfds; i++)
-		p[i + 1] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	e->stats.syscalls++;
-	if (poll(p, nfds + 1, timeout_ms) < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (unsigned int i = 0; i < nfds; i++)
-		if (p[i + 1].revents)
-			*ready |= 1u << i;
-	return p[0].revents != 0;
+	return xbd_poll_wake_fds(e->efd, fds, nfds, ready, timeout_ms);
 }
 
 static int deliver_failed(struct xbd_engine *e)

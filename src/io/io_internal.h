@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the files of the storage layer share among themselves and nobody else needs: picking
- * an engine for an open disk (engine.c) and finding drivers by name (storage.c).
+ * an engine for an open disk (engine.c), finding drivers by name (storage.c), and polling
+ * wake-up fds (wake.c).
  */
 #ifndef XENBLKD_IO_INTERNAL_H
 #define XENBLKD_IO_INTERNAL_H
@@ -15,5 +16,10 @@
  * d->info.engine_name. 0 or -errno, logged.
  */
 int xbd_engine_select(struct xbd_disk *d);
+
+/* poll() on `own_fd` (an engine's completion eventfd, or -1) and the caller's wake-up fds:
+ * bit i of *ready for fds[i]; 1 if own_fd was readable, else 0, or -errno. */
+int xbd_poll_wake_fds(int own_fd, const int *fds, unsigned int nfds, unsigned int *ready,
+		      int timeout_ms);
 
 #endif

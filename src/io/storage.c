@@ -326,23 +326,6 @@ static int run_soft_completions(struct xbd_sq *q)
 	return n;
 }
 
-/* Without an engine, the wake-up fds are polled directly. */
-static int poll_fds(const int *fds, unsigned int nfds, unsigned int *ready, int timeout_ms)
-{
-	struct pollfd p[XBD_ENGINE_MAX_WAKE_FDS];
-
-	if (nfds > XBD_ENGINE_MAX_WAKE_FDS)
-		return -EINVAL;
-	for (unsigned int i = 0; i < nfds; i++)
-		p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-	if (poll(p, nfds, timeout_ms) < 0)
-		return errno == EINTR ? 0 : -errno;
-	for (unsigned int i = 0; i < nfds; i++)
-		if (p[i].revents)
-			*ready |= 1u << i;
-	return 0;
-}
-
 int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned int *ready,
 		bool block, int timeout_ms)
 {
@@ -354,7 +337,7 @@ int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned in
 	if (q->eng)
 		r = q->eng_ops->wait(q->eng, fds, nfds, ready, block, timeout_ms);
 	else
-		r = poll_fds(fds, nfds, ready, block ? timeout_ms : 0);
+		r = xbd_poll_wake_fds(-1, fds, nfds, ready, block ? timeout_ms : 0);
 	if (r < 0)
 		return r;
 	return r + run_soft_completions(q);

@@ -145,55 +145,38 @@ static void copy_native(blkif_request_t *out, const void *slot)
 	read_slot(out, slot, sizeof(*out));
 }
 
-static void copy_x86_32(blkif_request_t *out, const void *slot)
-{
-	union x86_32_slot in;
-	blkif_request_discard_t d;
-	blkif_request_indirect_t ind;
-
-	read_slot(&in, slot, sizeof(in));
-	memset(out, 0, sizeof(*out));
-	switch (in.rw.operation) {
-	case BLKIF_OP_DISCARD:
-		memset(&d, 0, sizeof(d));
-		DISCARD_TO_NATIVE(&d, &in.discard);
-		store_native_discard(out, &d);
-		break;
-	case BLKIF_OP_INDIRECT:
-		memset(&ind, 0, sizeof(ind));
-		INDIRECT_TO_NATIVE(&ind, &in.indirect);
-		store_native_indirect(out, &ind);
-		break;
-	default:
-		RW_TO_NATIVE(out, &in.rw);
-		break;
+/*
+ * Copy a foreign-ABI slot once into a local union, then translate from the local copy. The
+ * x86_32 and x86_64 variants differ only in their types, so one macro defines both.
+ */
+#define DEFINE_COPY_FOREIGN(abi)                                                                 \
+	static void copy_##abi(blkif_request_t *out, const void *slot)                           \
+	{                                                                                        \
+		union abi##_slot in;                                                             \
+		blkif_request_discard_t d;                                                       \
+		blkif_request_indirect_t ind;                                                    \
+                                                                                                 \
+		read_slot(&in, slot, sizeof(in));                                                \
+		memset(out, 0, sizeof(*out));                                                    \
+		switch (in.rw.operation) {                                                       \
+		case BLKIF_OP_DISCARD:                                                           \
+			memset(&d, 0, sizeof(d));                                                \
+			DISCARD_TO_NATIVE(&d, &in.discard);                                      \
+			store_native_discard(out, &d);                                           \
+			break;                                                                   \
+		case BLKIF_OP_INDIRECT:                                                          \
+			memset(&ind, 0, sizeof(ind));                                            \
+			INDIRECT_TO_NATIVE(&ind, &in.indirect);                                  \
+			store_native_indirect(out, &ind);                                        \
+			break;                                                                   \
+		default:                                                                         \
+			RW_TO_NATIVE(out, &in.rw);                                               \
+			break;                                                                   \
+		}                                                                                \
 	}
-}
 
-static void copy_x86_64(blkif_request_t *out, const void *slot)
-{
-	union x86_64_slot in;
-	blkif_request_discard_t d;
-	blkif_request_indirect_t ind;
-
-	read_slot(&in, slot, sizeof(in));
-	memset(out, 0, sizeof(*out));
-	switch (in.rw.operation) {
-	case BLKIF_OP_DISCARD:
-		memset(&d, 0, sizeof(d));
-		DISCARD_TO_NATIVE(&d, &in.discard);
-		store_native_discard(out, &d);
-		break;
-	case BLKIF_OP_INDIRECT:
-		memset(&ind, 0, sizeof(ind));
-		INDIRECT_TO_NATIVE(&ind, &in.indirect);
-		store_native_indirect(out, &ind);
-		break;
-	default:
-		RW_TO_NATIVE(out, &in.rw);
-		break;
-	}
-}
+DEFINE_COPY_FOREIGN(x86_32)
+DEFINE_COPY_FOREIGN(x86_64)
 
 /* What differs between the ABIs once the shared header is out of the way. */
 struct ring_abi {
