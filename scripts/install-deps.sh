@@ -7,6 +7,7 @@ packages=(
     meson ninja-build pkg-config gcc gcc-multilib clang
     libxen-dev xen-utils-4.17 xenstore-utils
     liburing-dev libaio-dev libcmocka-dev libsystemd-dev
+    zlib1g-dev libzstd-dev qemu-utils python3 fio
     e2fsprogs util-linux procps
 )
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
