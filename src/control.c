@@ -17,12 +17,16 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctl/ctl.h"
 #include "notify.h"
 #include "xenblkd/log.h"
 
 #define MAX_STEPS 8
 
-enum { PFD_XS, PFD_SIG, PFD_DP, PFD_COUNT };
+enum { PFD_XS, PFD_SIG, PFD_DP, PFD_CTL, PFD_COUNT };
+
+/* The control socket (ctl/ctl.h); NULL without one. */
+static struct xbd_ctl *ctl;
 
 static int watch_device(struct xbd_vbd *v)
 {
@@ -115,6 +119,7 @@ static int loop(struct xbd_vbd *v, int sfd)
 		[PFD_XS] = { .fd = v->xen->xs_fd(v->xs), .events = POLLIN },
 		[PFD_SIG] = { .fd = sfd, .events = POLLIN },
 		[PFD_DP] = { .fd = v->dp_notify_fd, .events = POLLIN },
+		[PFD_CTL] = { .fd = xbd_ctl_fd(ctl), .events = POLLIN },
 	};
 
 	for (;;) {
@@ -130,6 +135,11 @@ static int loop(struct xbd_vbd *v, int sfd)
 			close_for_shutdown(v);
 			return 0;
 		}
+		if (p[PFD_CTL].revents) {
+			xbd_ctl_dispatch(ctl);
+			if (!p[PFD_SIG].revents && !p[PFD_DP].revents && !p[PFD_XS].revents)
+				continue;
+		}
 		if (p[PFD_DP].revents)
 			xbd_vbd_check_dataplanes(v);
 		if (p[PFD_XS].revents)
@@ -140,13 +150,14 @@ static int loop(struct xbd_vbd *v, int sfd)
 	}
 }
 
-int xbd_control_run(struct xbd_vbd *v)
+int xbd_control_run(struct xbd_vbd *v, struct xbd_ctl *control)
 {
 	int sfd = make_signalfd();
 	int r;
 
 	if (sfd < 0)
 		return sfd;
+	ctl = control;
 	r = watch_device(v);
 	if (!r)
 		r = evaluate(v);

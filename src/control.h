@@ -9,7 +9,10 @@
 
 #include "xenblkd/vbd.h"
 
-/* 0 when the device was removed or the daemon was asked to stop and closed cleanly. */
-int xbd_control_run(struct xbd_vbd *v);
+struct xbd_ctl;
+
+/* 0 when the device was removed or the daemon was asked to stop and closed cleanly. `ctl` is
+ * the control socket polled alongside (ctl/ctl.h), or NULL. */
+int xbd_control_run(struct xbd_vbd *v, struct xbd_ctl *ctl);
 
 #endif

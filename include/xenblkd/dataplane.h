@@ -82,6 +82,10 @@ bool xbd_dataplane_halted(struct xbd_dataplane *dp, const char **reason);
 
 void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stats *out);
 
+/* *sum += *a, counter by counter; the gauges (in flight, pool, cache) too only if `gauges`. */
+void xbd_dataplane_stats_add(struct xbd_dataplane_stats *sum,
+			     const struct xbd_dataplane_stats *a, bool gauges);
+
 /* XBD_DP_LOST_* bits seen since the last call, cleared. */
 unsigned int xbd_dataplane_take_lost_features(struct xbd_dataplane *dp);
 

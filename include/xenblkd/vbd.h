@@ -62,6 +62,8 @@ struct xbd_vbd {
 	int dp_notify_fd;
 	time_t closing_since;           /* when we went Closing with the frontend still up */
 	bool paused;                    /* a pause holds: new connections start paused too */
+	struct xbd_dataplane_stats past; /* counters of the connections that ended */
+	unsigned int connections_ended;
 	uint64_t limit_iops, limit_bps; /* per VBD; 0: unlimited */
 };
 

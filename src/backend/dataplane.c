@@ -432,6 +432,27 @@ void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stat
 	pthread_mutex_unlock(&dp->stats_lock);
 }
 
+_Static_assert(sizeof(struct xbd_dataplane_stats) % sizeof(uint64_t) == 0,
+	       "struct xbd_dataplane_stats holds uint64_t counters only");
+
+void xbd_dataplane_stats_add(struct xbd_dataplane_stats *sum,
+			     const struct xbd_dataplane_stats *a, bool gauges)
+{
+	uint64_t inflight = sum->inflight, pool = sum->pool_held;
+	uint64_t cached = sum->persistent_cached;
+	const uint64_t *src = (const uint64_t *)a;
+	uint64_t *dst = (uint64_t *)sum;
+
+	/* Every member is a uint64_t (the grant stats and the histogram included). */
+	for (size_t i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
+		dst[i] += src[i];
+	if (!gauges) {
+		sum->inflight = inflight;
+		sum->pool_held = pool;
+		sum->persistent_cached = cached;
+	}
+}
+
 unsigned int xbd_dataplane_take_lost_features(struct xbd_dataplane *dp)
 {
 	return atomic_exchange(&dp->features_lost, 0);

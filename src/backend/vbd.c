@@ -350,19 +350,6 @@ static int connect(struct xbd_vbd *v)
 	return r;
 }
 
-_Static_assert(sizeof(struct xbd_dataplane_stats) % sizeof(uint64_t) == 0,
-	       "struct xbd_dataplane_stats holds uint64_t counters only");
-
-static void add_stats(struct xbd_dataplane_stats *sum, const struct xbd_dataplane_stats *s)
-{
-	const uint64_t *src = (const uint64_t *)s;
-	uint64_t *dst = (uint64_t *)sum;
-
-	/* Every member is a uint64_t counter (the grant stats included). */
-	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
-		dst[i] += src[i];
-}
-
 void xbd_vbd_disconnect(struct xbd_vbd *v)
 {
 	struct xbd_dataplane_stats sum = { 0 }, st;
@@ -374,9 +361,12 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 		xbd_dataplane_get_stats(v->dp[q], &st);
 		xbd_dataplane_free(v->dp[q]);
 		v->dp[q] = NULL;
-		add_stats(&sum, &st);
+		xbd_dataplane_stats_add(&sum, &st, false);
 	}
 	v->nr_queues = 0;
+	/* Taken after the drain, so requests answered while stopping count too. */
+	xbd_dataplane_stats_add(&v->past, &sum, false);
+	v->connections_ended++;
 	xbd_info(v->prefix, "disconnected: %llu reads, %llu writes, %llu flushes, %llu barriers, "
 		 "%llu discards, %llu indirect, %llu errors, %llu bad requests, %llu stalls, "
 		 "%llu map calls, %llu copy calls, %llu events, %llu notifies, "

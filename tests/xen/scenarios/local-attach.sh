@@ -8,6 +8,7 @@
 # Then `xl block-detach 0 xvdb` must complete, and xenblkd must reach Closed (6) and exit 0.
 # No frontend key is written by hand.
 # Arguments: [--grant-mode MODE] (default copy) [--size-mib N] (default 256)
+#            [--daemon-arg ARG]... (e.g. --allow-local-map: map mode really maps in dom0)
 # Runs inside dom0 through the harness:
 #   tests/xen/run.sh --build-dir build --scenario tests/xen/scenarios/local-attach.sh \
 #       [-- --grant-mode copy]
@@ -23,12 +24,14 @@ XLOG=$XENLAB_OUT/xenblkd-local-attach.log
 STATES=$XENLAB_OUT/backend-states.txt
 BE=""
 POLLER=""
+DAEMON_ARGS=()
 
 parse_args() {
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--grant-mode) GRANT_MODE=$2; shift 2 ;;
 		--size-mib) SIZE_MIB=$2; shift 2 ;;
+		--daemon-arg) DAEMON_ARGS+=("$2"); shift 2 ;;
 		*) die "unknown argument: $1" ;;
 		esac
 	done
@@ -60,7 +63,7 @@ attach() {
 	say "backend directory as the toolstack left it:"
 	xs_dump "$BE"
 	POLLER=$(record_states "$BE" "$STATES")
-	start_xenblkd "$XLOG" --backend-path "$BE" --grant-mode "$GRANT_MODE"
+	start_xenblkd "$XLOG" --backend-path "$BE" --grant-mode "$GRANT_MODE" "${DAEMON_ARGS[@]}"
 	wait_until 30 "backend state 4 (Connected)" xs_is "$BE/state" 4 \
 		|| die "xenblkd did not connect"
 	wait_blockdev "/dev/$VDEV" 10 || die "/dev/$VDEV did not appear"

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xenblkctl's tables (see ctl_print.h). Columns are fixed-width so that scripts that prefer
+ * text to --json can still cut them.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "client.h"
+#include "ctl_print.h"
+
+void xbd_print_list_row(FILE *out, const char *name, struct json_object *info)
+{
+	if (!info) {
+		fprintf(out, "%-12s %-8s %-12s %-6s %-6s %-10s %-12s %s\n", "VBD", "PID", "STATE",
+			"QUEUES", "PAUSED", "IOPS-LIMIT", "BPS-LIMIT", "BACKEND");
+		return;
+	}
+	fprintf(out, "%-12s %-8llu %-12s %-6llu %-6s %-10llu %-12llu %s\n",
+		xbd_json_str(info, "vbd"), xbd_json_u64(info, "pid"),
+		xbd_json_str(info, "state"), xbd_json_u64(info, "queues"),
+		strcmp(xbd_json_str(info, "paused"), "true") ? "no" : "yes",
+		xbd_json_u64(info, "limits.iops"), xbd_json_u64(info, "limits.bps"),
+		*xbd_json_str(info, "backend") ? xbd_json_str(info, "backend") : name);
+}
+
+static void ring_row(FILE *out, const char *label, struct json_object *r)
+{
+	fprintf(out, "%-6s %10llu %10llu %8llu %8llu %8llu %12llu %12llu %8llu %7llu\n", label,
+		xbd_json_u64(r, "requests.read"), xbd_json_u64(r, "requests.write"),
+		xbd_json_u64(r, "requests.flush"), xbd_json_u64(r, "requests.barrier"),
+		xbd_json_u64(r, "requests.discard"), xbd_json_u64(r, "sectors.read"),
+		xbd_json_u64(r, "sectors.write"), xbd_json_u64(r, "inflight"),
+		xbd_json_u64(r, "errors"));
+}
+
+static void histogram(FILE *out, struct json_object *total)
+{
+	struct json_object *h;
+	size_t n;
+
+	if (!json_object_object_get_ex(total, "latency_us_log2", &h))
+		return;
+	n = json_object_array_length(h);
+	fprintf(out, "latency (all rings, since start):\n  %-22s %12s\n", "microseconds",
+		"requests");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t count = json_object_get_uint64(json_object_array_get_idx(h, i));
+		char range[48];
+
+		if (!count)
+			continue;
+		if (i)
+			snprintf(range, sizeof(range), "%llu .. %llu", 1ull << i,
+				 (1ull << (i + 1)) - 1);
+		else
+			snprintf(range, sizeof(range), "< 2");
+		fprintf(out, "  %-22s %12" PRIu64 "\n", range, count);
+	}
+}
+
+void xbd_print_stats(FILE *out, struct json_object *stats)
+{
+	struct json_object *rings, *total = NULL;
+	char label[24];
+
+	fprintf(out, "%s  %s\nstate %s, frontend %s, pid %llu, %llu queue(s), %s, "
+		"limits %llu IOPS %llu B/s, %llu earlier connection(s)\n",
+		xbd_json_str(stats, "vbd"), xbd_json_str(stats, "backend"),
+		xbd_json_str(stats, "state"), xbd_json_str(stats, "frontend_state"),
+		xbd_json_u64(stats, "pid"), xbd_json_u64(stats, "queues"),
+		strcmp(xbd_json_str(stats, "paused"), "true") ? "running" : "PAUSED",
+		xbd_json_u64(stats, "limits.iops"), xbd_json_u64(stats, "limits.bps"),
+		xbd_json_u64(stats, "connections_ended"));
+	fprintf(out, "%-6s %10s %10s %8s %8s %8s %12s %12s %8s %7s\n", "ring", "read", "write",
+		"flush", "barrier", "discard", "rd-sectors", "wr-sectors", "inflight", "errors");
+	if (json_object_object_get_ex(stats, "rings", &rings))
+		for (size_t i = 0; i < json_object_array_length(rings); i++) {
+			snprintf(label, sizeof(label), "%zu", i);
+			ring_row(out, label, json_object_array_get_idx(rings, i));
+		}
+	json_object_object_get_ex(stats, "total", &total);
+	ring_row(out, "total", total);
+	histogram(out, total);
+}
+
+unsigned long long xbd_stats_requests(struct json_object *stats)
+{
+	struct json_object *t;
+
+	return json_object_object_get_ex(stats, "total", &t) ?
+		       xbd_json_u64(t, "requests.total") : 0;
+}
+
+unsigned long long xbd_stats_sectors(struct json_object *stats)
+{
+	struct json_object *t;
+
+	if (!json_object_object_get_ex(stats, "total", &t))
+		return 0;
+	return xbd_json_u64(t, "sectors.read") + xbd_json_u64(t, "sectors.write");
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The data plane's counters as JSON, per ring and in total (xenblkctl stats --json). Names
+ * follow blkif: requests by operation, sectors in 512-byte units, the latency histogram as
+ * log2 buckets of microseconds (bucket i counts [2^i, 2^(i+1)) us; 0 also holds < 1 us).
+ */
+#include <stdlib.h>
+
+#include "ctl_internal.h"
+
+static void put_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static struct json_object *requests_json(const struct xbd_dataplane_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_u64(o, "read", s->reads);
+	put_u64(o, "write", s->writes);
+	put_u64(o, "flush", s->flushes);
+	put_u64(o, "barrier", s->barriers);
+	put_u64(o, "discard", s->discards);
+	put_u64(o, "total", s->reads + s->writes + s->flushes + s->barriers + s->discards +
+			     s->errors);
+	put_u64(o, "indirect", s->indirect);
+	return o;
+}
+
+static struct json_object *sectors_json(const struct xbd_dataplane_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_u64(o, "read", s->read_sectors);
+	put_u64(o, "write", s->write_sectors);
+	put_u64(o, "discard", s->discard_sectors);
+	return o;
+}
+
+static struct json_object *grant_json(const struct xbd_grant_stats *g)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_u64(o, "copy_calls", g->copy_calls);
+	put_u64(o, "map_calls", g->map_calls);
+	put_u64(o, "unmap_calls", g->unmap_calls);
+	put_u64(o, "persistent_hits", g->persistent_hits);
+	put_u64(o, "persistent_misses", g->persistent_misses);
+	return o;
+}
+
+struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *h = json_object_new_array_ext(XBD_LAT_BUCKETS);
+
+	json_object_object_add(o, "requests", requests_json(s));
+	json_object_object_add(o, "sectors", sectors_json(s));
+	put_u64(o, "inflight", s->inflight);
+	put_u64(o, "errors", s->errors);
+	put_u64(o, "bad_requests", s->bad_requests);
+	put_u64(o, "events", s->events);
+	put_u64(o, "notifies", s->notifies);
+	put_u64(o, "stalls", s->stalls);
+	json_object_object_add(o, "grant", grant_json(&s->grant));
+	put_u64(o, "pool_bytes", s->pool_held);
+	put_u64(o, "persistent_cached", s->persistent_cached);
+	for (unsigned int i = 0; i < XBD_LAT_BUCKETS; i++)
+		json_object_array_add(h, json_object_new_uint64(s->lat_hist[i]));
+	json_object_object_add(o, "latency_us_log2", h);
+	return o;
+}
+
+_Static_assert(sizeof(struct xbd_dataplane_stats) % sizeof(uint64_t) == 0,
+	       "struct xbd_dataplane_stats holds uint64_t members only");
+
+struct json_object *xbd_ctl_stats_reply(struct xbd_ctl *c)
+{
+	struct xbd_dataplane_stats *st = calloc(XBD_MAX_QUEUES, sizeof(*st));
+	struct xbd_dataplane_stats total = c->v->past;
+	struct json_object *o = json_object_new_object();
+	struct json_object *rings = json_object_new_array();
+	unsigned int n;
+
+	if (!st)
+		return o;
+	n = xbd_vbd_get_stats(c->v, st, XBD_MAX_QUEUES);
+	for (unsigned int q = 0; q < n; q++) {
+		struct json_object *r = xbd_ctl_stats_json(&st[q]);
+
+		json_object_object_add(r, "ring", json_object_new_int((int)q));
+		json_object_array_add(rings, r);
+		xbd_dataplane_stats_add(&total, &st[q], true);
+	}
+	free(st);
+	json_object_object_add(o, "rings", rings);
+	json_object_object_add(o, "total", xbd_ctl_stats_json(&total));
+	json_object_object_add(o, "connections_ended", json_object_new_int((int)c->v->connections_ended));
+	return o;
+}

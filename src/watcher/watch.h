@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xenblkd-watch: the watcher that starts one xenblkd per VBD. It watches the backend
+ * directories of the kinds it is configured for, and claims each new device at once: through
+ * `systemctl start xenblkd@<escaped path>.service` when systemd runs the machine, otherwise by
+ * starting the daemon itself and restarting it if it dies. The daemon's lock in the run
+ * directory makes every start idempotent, so the watcher can always start again from a scan:
+ * at start-up, and after it was killed in the middle of a claim.
+ */
+#ifndef XENBLKD_WATCH_H
+#define XENBLKD_WATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <xenstore.h>
+
+#define WATCH_MAX_KINDS 4
+#define WATCH_MAX_DOMS 32
+#define WATCH_MAX_ARGS 32
+#define WATCH_PATH_MAX 160
+
+enum watch_mode { WATCH_AUTO, WATCH_SYSTEMD, WATCH_SUPERVISE };
+
+struct watch_kind {
+	char name[8];                 /* vbd, qdisk or vbd3 */
+	unsigned int nr_doms;         /* 0: every frontend domain */
+	unsigned int doms[WATCH_MAX_DOMS];
+	char dir[WATCH_PATH_MAX];     /* /local/domain/<self>/backend/<name> */
+};
+
+struct watch_opts {
+	struct watch_kind kinds[WATCH_MAX_KINDS];
+	unsigned int nr_kinds;
+	enum watch_mode mode;
+	const char *config;
+	const char *xenblkd;
+	const char *systemctl;
+	const char *unit;             /* the template, "xenblkd@.service" */
+	const char *run_dir;
+	const char *daemon_args[WATCH_MAX_ARGS];
+	unsigned int nr_daemon_args;
+	bool device_model_pid;
+	unsigned int restart_delay_ms;
+	unsigned int max_restarts;    /* within RESTART_WINDOW_S; then give up on the VBD */
+	unsigned int crash_after;     /* tests: SIGKILL ourselves after this many spawns */
+	long self_domid;              /* -1: ask xenstore */
+	bool verbose;
+};
+
+enum dev_state {
+	DEV_RUNNING,   /* our child */
+	DEV_ADOPTED,   /* another process holds its lock; we follow it with a pidfd */
+	DEV_UNIT,      /* systemd's */
+	DEV_BACKOFF,   /* died; to be restarted at restart_at */
+	DEV_GIVEN_UP,  /* restarted too often */
+};
+
+struct dev {
+	char path[WATCH_PATH_MAX];
+	enum dev_state state;
+	pid_t pid;
+	int pidfd;                    /* DEV_ADOPTED */
+	uint64_t restart_at;          /* ms, CLOCK_MONOTONIC */
+	uint64_t window_start;
+	unsigned int restarts;        /* in the current window */
+	unsigned int delay_ms;
+};
+
+struct watcher {
+	struct watch_opts o;
+	struct xs_handle *xs;
+	int epfd, sigfd;
+	struct dev *devs;
+	unsigned int nr_devs, cap_devs;
+	unsigned int spawned;
+	bool systemd;                 /* the mode in force */
+};
+
+/* watch_opts.c */
+/* 0, 1 after --help, or -EINVAL after naming the bad option. */
+int watch_parse(int argc, char **argv, struct watch_opts *o);
+
+/* watch_devs.c: the device table and the claim logic */
+void watch_event(struct watcher *w, const char *path);
+void watch_scan_kind(struct watcher *w, const struct watch_kind *k);
+void watch_child_exited(struct watcher *w, pid_t pid, int status);
+void watch_adopted_exited(struct watcher *w, unsigned int idx);
+void watch_restart_due(struct watcher *w);
+int watch_next_timeout_ms(const struct watcher *w);
+uint64_t watch_now_ms(void);
+
+/* watch_spawn.c */
+int watch_spawn_daemon(struct watcher *w, const char *path, pid_t *pid);
+int watch_start_unit(struct watcher *w, const char *path);
+
+#endif
