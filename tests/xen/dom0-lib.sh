@@ -155,9 +155,11 @@ wait_blockdev() {
 }
 
 # attach_disk BACKENDTYPE IMAGE VDEV: local attach to dom0 through xl, as a bootloader would.
+# attach_disk TYPE IMAGE VDEV [EXTRA]: EXTRA is more of the xl disk spec, e.g. direct-io-safe.
 attach_disk() {
-	local type=$1 image=$2 vdev=$3
-	run timeout 60 xl block-attach 0 "format=raw,vdev=$vdev,access=rw,backendtype=$type,target=$image"
+	local type=$1 image=$2 vdev=$3 extra=${4:+$4,}
+	run timeout 60 xl block-attach 0 \
+		"format=raw,vdev=$vdev,access=rw,backendtype=$type,${extra}target=$image"
 }
 
 # detach_disk VDEV [SECONDS]: xl block-detach with a bound; prints how long it took and leaves

@@ -9,6 +9,7 @@
 # No frontend key is written by hand.
 # Arguments: [--grant-mode MODE] (default copy) [--size-mib N] (default 256)
 #            [--daemon-arg ARG]... (e.g. --allow-local-map: map mode really maps in dom0)
+#            [--direct-io-safe] (the xl disk spec says so: map mode then keeps O_DIRECT)
 # Runs inside dom0 through the harness:
 #   tests/xen/run.sh --build-dir build --scenario tests/xen/scenarios/local-attach.sh \
 #       [-- --grant-mode copy]
@@ -25,6 +26,7 @@ STATES=$XENLAB_OUT/backend-states.txt
 BE=""
 POLLER=""
 DAEMON_ARGS=()
+DISK_EXTRA=""
 
 parse_args() {
 	while [ $# -gt 0 ]; do
@@ -32,6 +34,7 @@ parse_args() {
 		--grant-mode) GRANT_MODE=$2; shift 2 ;;
 		--size-mib) SIZE_MIB=$2; shift 2 ;;
 		--daemon-arg) DAEMON_ARGS+=("$2"); shift 2 ;;
+		--direct-io-safe) DISK_EXTRA=direct-io-safe; shift ;;
 		*) die "unknown argument: $1" ;;
 		esac
 	done
@@ -57,7 +60,7 @@ on_exit() {
 attach() {
 	stop_dom0_qemu
 	set_device_model_pid $$
-	attach_disk qdisk "$IMAGE" "$VDEV" || die "xl block-attach failed"
+	attach_disk qdisk "$IMAGE" "$VDEV" "$DISK_EXTRA" || die "xl block-attach failed"
 	BE=$(backend_path qdisk "$VDEV")
 	xenstore-exists "$BE" || die "xl block-attach left no $BE"
 	say "backend directory as the toolstack left it:"
