@@ -64,9 +64,10 @@ struct xbd_engine_ops {
 	int (*submit)(struct xbd_engine *e);
 	/*
 	 * Required. Owning thread. Submit anything queued, reap completions (calling `complete`
-	 * for each) and, if `block` and none were ready, first wait up to timeout_ms until a
-	 * completion arrives or one of `fds` becomes readable. Bit i of *ready is set when fds[i]
-	 * was seen readable (the fd is not read). Returns the number of completions, or -errno.
+	 * for each) and, if `block` and none were ready, first wait up to timeout_ms (negative:
+	 * no limit) until a completion arrives or one of `fds` becomes readable. Bit i of *ready
+	 * is set when fds[i] was seen readable (the fd is not read). Returns the number of
+	 * completions, or -errno.
 	 */
 	int (*wait)(struct xbd_engine *e, const int *fds, unsigned int nfds, unsigned int *ready,
 		    bool block, int timeout_ms);

@@ -100,9 +100,9 @@ int xbd_sq_open(struct xbd_disk *d, unsigned int depth, struct xbd_sq **out);
 void xbd_sq_close(struct xbd_sq *q); /* nothing in flight */
 int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io);
 int xbd_sq_submit(struct xbd_sq *q);
-/* Complete what is done (io->done), and if `block`, first wait up to timeout_ms for a
- * completion or for one of `fds` to become readable (bit i of *ready). Returns the number of
- * completions or -errno. */
+/* Complete what is done (io->done), and if `block`, first wait up to timeout_ms (negative:
+ * without a limit) for a completion or for one of `fds` to become readable (bit i of *ready).
+ * Returns the number of completions or -errno. */
 int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned int *ready,
 		bool block, int timeout_ms);
 unsigned int xbd_sq_inflight(const struct xbd_sq *q);

@@ -167,11 +167,16 @@ static void unblock(struct xbd_dataplane *dp)
 }
 
 /* How long to sleep: a rate-limited queue wakes when its next token is due, a backed-off
- * event channel when its unmask is due. */
+ * event channel when its unmask is due, a busy one every second, and a queue that is idle and
+ * has given its memory back not at all (200 idle VBDs must not cost CPU: a kick or a control
+ * request wakes it). */
 static int wait_timeout(struct xbd_dataplane *dp)
 {
 	int ms = dp_rate_wait_ms(dp);
 
+	if (ms <= 0 && !dp->unmask_at_ns && dp->busy == 0 && !dp->pause_flushing &&
+	    dp->idle_loops >= 2)
+		return -1;
 	if (dp->unmask_at_ns) {
 		uint64_t now = dp_now_ns();
 		int left = now >= dp->unmask_at_ns ? 0

@@ -282,7 +282,9 @@ static int uring_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 		};
 
 		e->stats.syscalls++;
-		r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, &ts, NULL);
+		/* A negative timeout waits for as long as it takes. */
+		r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, timeout_ms < 0 ? NULL : &ts,
+						     NULL);
 		if (r < 0 && r != -ETIME && r != -EINTR)
 			return r;
 	} else {
