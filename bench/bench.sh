@@ -99,12 +99,14 @@ stop_daemon() {
 
 # One frontend run: prints "iops daemon_us_per_req front_us_per_req syscalls_per_req".
 run_xenblkd() {
-    local rw=$1 qd=$2 d0 d1 out front_cpu n iops sc0 sc1
+    local rw=$1 qd=$2 mode=$3 d0 d1 out front_cpu n iops sc0 sc1 extra=()
+    [ "$mode" = persistent ] && extra=(--persistent)
     d0=$(ticks "$daemon_pid")
     sc0=$(grep -o '[0-9]* syscalls' "$work/daemon.log" | awk '{ s += $1 } END { print s + 0 }')
     local TIMEFORMAT='%U %S'
     { time "$build/tests/sim/sim-blkfront" --frontend "/local/domain/$fe/device/vbd/$devid" \
         --domid $fe --pattern "$rw" --bs 4096 --depth "$qd" --duration "$duration" --no-verify \
+        "${extra[@]}" \
         >"$work/front.out" 2>"$work/front.err" || { cat "$work/front.err" >&2; \
         tail -5 "$work/daemon.log" >&2; } ; } 2>"$work/front.time"
     d1=$(ticks "$daemon_pid")
@@ -143,7 +145,7 @@ for target in $targets; do
                 : >"$work/fio.v"; : >"$work/x.v"; : >"$work/d.v"; : >"$work/f.v"; : >"$work/s.v"
                 for _ in $(seq "$runs"); do
                     run_fio "$target" "$engine" "$rw" "$qd" >>"$work/fio.v"
-                    read -r i d f s < <(run_xenblkd "$rw" "$qd")
+                    read -r i d f s < <(run_xenblkd "$rw" "$qd" "$mode")
                     echo "$i" >>"$work/x.v"; echo "$d" >>"$work/d.v"
                     echo "$f" >>"$work/f.v"; echo "$s" >>"$work/s.v"
                 done
