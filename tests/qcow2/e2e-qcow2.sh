@@ -65,6 +65,18 @@ else
     log "FAIL: workload on qcow2: $(tail -n 3 "$work/front.log" | tr '\n' ' ')"; fails=1
 fi
 
+# The frontend's expected content: its seeded workload is deterministic (the plan does not
+# depend on completion order), so the same run on a raw image, which it verified sector by
+# sector, holds what the qcow2 image must hold.
+truncate -s 256M "$work/expected.raw"
+if serve "aio:$work/expected.raw" w --requests "$requests" --reconnect ${FRONT_ARGS:-} --quiet &&
+    qemu-img compare -q -f qcow2 -F raw "$work/disk.qcow2" "$work/expected.raw"; then
+    log "ok: qemu-img compare: the qcow2 image holds exactly the frontend's expected content"
+else
+    log "FAIL: qemu-img compare of the qcow2 image with the frontend's expected content"; fails=1
+fi
+rm -f "$work/expected.raw"
+
 # Over a backing file and with an internal snapshot (the frontend needs a disk that starts
 # zeroed: the backing file and the snapshot are zeros, so every write copies on write).
 qemu-img create -q -f raw "$work/zero.raw" 128M
