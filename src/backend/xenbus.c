@@ -69,8 +69,25 @@ int xbd_xb_read_toolstack(struct xbd_vbd *v, char **params, char **mode)
 	return xbd_xb_read(v, v->be_path, "params", params);
 }
 
-/* Run `fn` inside a xenstore transaction, redone while it ends with EAGAIN. */
-static int in_transaction(struct xbd_vbd *v, int (*fn)(struct xbd_vbd *v, uint32_t tx))
+/* Our backend directory, read inside the transaction: 0, or -ENOENT once it is removed. */
+static int device_exists(struct xbd_vbd *v, uint32_t tx)
+{
+	char *s = NULL;
+	int r = v->xen->xs_read(v->xs, tx, v->be_path, &s);
+
+	free(s);
+	return r;
+}
+
+/*
+ * Run `fn` inside a xenstore transaction, redone while it ends with EAGAIN, and only while our
+ * directory exists. xenstore creates missing parents, so a write after the toolstack removed
+ * the directory would bring it back, and we would then wait forever for a removal that already
+ * happened (Linux's xenbus_switch_state reads the node in its transaction for the same reason).
+ * -ENOENT when the directory is gone.
+ */
+static int in_transaction(struct xbd_vbd *v, int (*fn)(struct xbd_vbd *v, uint32_t tx, int arg),
+			  int arg)
 {
 	uint32_t tx;
 	int r;
@@ -79,7 +96,9 @@ static int in_transaction(struct xbd_vbd *v, int (*fn)(struct xbd_vbd *v, uint32
 		r = v->xen->xs_tx_begin(v->xs, &tx);
 		if (r)
 			return r;
-		r = fn(v, tx);
+		r = device_exists(v, tx);
+		if (!r)
+			r = fn(v, tx, arg);
 		if (r) {
 			v->xen->xs_tx_end(v->xs, tx, true);
 			return r;
@@ -103,7 +122,7 @@ static int write_discard_keys(struct xbd_vbd *v, uint32_t tx)
 	return r;
 }
 
-static int write_features(struct xbd_vbd *v, uint32_t tx)
+static int write_features(struct xbd_vbd *v, uint32_t tx, int arg)
 {
 	const struct xbd_vbd_options *o = v->opt;
 	int r;
@@ -127,10 +146,10 @@ static int write_features(struct xbd_vbd *v, uint32_t tx)
 
 int xbd_xb_publish_features(struct xbd_vbd *v)
 {
-	return in_transaction(v, write_features);
+	return in_transaction(v, write_features, 0);
 }
 
-static int write_withdrawn(struct xbd_vbd *v, uint32_t tx)
+static int write_withdrawn(struct xbd_vbd *v, uint32_t tx, int arg)
 {
 	int r = write_key(v, tx, "feature-flush-cache", "%d", v->offer_flush);
 
@@ -152,10 +171,10 @@ int xbd_xb_withdraw(struct xbd_vbd *v, unsigned int lost)
 	xbd_warn(v->prefix, "the backing store refused an operation: withdrawing%s%s%s",
 		 lost & XBD_DP_LOST_FLUSH ? " flush" : "", lost & XBD_DP_LOST_BARRIER ? " barrier" : "",
 		 lost & XBD_DP_LOST_DISCARD ? " discard" : "");
-	return in_transaction(v, write_withdrawn);
+	return in_transaction(v, write_withdrawn, 0);
 }
 
-static int write_disk(struct xbd_vbd *v, uint32_t tx)
+static int write_disk(struct xbd_vbd *v, uint32_t tx, int arg)
 {
 	/* `sectors` is always in 512-byte units (blkif.h, the 2024 rule); sector-size only
 	 * constrains alignment. */
@@ -172,13 +191,23 @@ static int write_disk(struct xbd_vbd *v, uint32_t tx)
 
 int xbd_xb_publish_disk(struct xbd_vbd *v)
 {
-	return in_transaction(v, write_disk);
+	return in_transaction(v, write_disk, 0);
+}
+
+static int write_state(struct xbd_vbd *v, uint32_t tx, int s)
+{
+	return write_key(v, tx, "state", "%d", s);
 }
 
 int xbd_xb_switch_state(struct xbd_vbd *v, enum xenbus_state s)
 {
+	int r;
+
 	xbd_info(v->prefix, "state -> %s", xbd_fsm_state_name(s));
-	return write_key(v, XBD_XS_NO_TX, "state", "%d", (int)s);
+	r = in_transaction(v, write_state, (int)s);
+	if (r == -ENOENT)
+		xbd_info(v->prefix, "state not written: the device directory is gone");
+	return r;
 }
 
 static int read_uint_at(struct xbd_vbd *v, const char *dir, const char *key, uint64_t max,

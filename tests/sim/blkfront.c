@@ -19,6 +19,7 @@
 
 #include "blkfront.h"
 #include "front_data.h"
+#include "front_hostile.h"
 #include "sim_guest.h"
 
 #define FRONT_MAX_FRAMES (1u << 16) /* 256 MiB of guest memory at most */
@@ -95,6 +96,9 @@ static int front_size_memory(struct front *f, unsigned int *frames)
 	f->data_first = 2 * f->ring_area;
 	f->pool_cap = front_pool_size(o, order);
 	total = f->data_first + (uint64_t)queues * f->pool_cap;
+	f->hostile_first = (uint32_t)total;
+	if (o->attack)
+		total += FHOSTILE_FRAMES;
 	if (total > FRONT_MAX_FRAMES) {
 		ERR("%llu pages of guest memory needed; lower --queues, --indirect or "
 		    "--persistent-pool\n", (unsigned long long)total);
@@ -267,6 +271,8 @@ static int front_main_run(struct front *f)
 {
 	int rc;
 
+	if (f->opt.attack)
+		return fhostile_run(f);
 	if (f->opt.matrix)
 		return front_matrix(f);
 	if (f->opt.bench)

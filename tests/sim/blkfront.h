@@ -36,6 +36,8 @@ struct front_opts {
 	bool matrix;
 	unsigned long matrix_requests;
 	bool bench;
+	const char *attack; /* --attack: the hostile mode (front_hostile.h) */
+	long watch_pid; /* --watch-pid: the backend process whose CPU time attacks report */
 	struct wl_config wl;
 };
 
@@ -75,6 +77,7 @@ struct front {
 	uint32_t ring_area; /* frames per connection's rings */
 	uint32_t data_first;
 	uint32_t pool_cap; /* most request pages a queue gets */
+	uint32_t hostile_first; /* --attack: the attacker's own FHOSTILE_FRAMES pages */
 	uint8_t *frame_leaked;
 	struct fconn conn;
 	struct fring_stats rstats;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "blkfront.h"
+#include "front_hostile.h"
 
 static void front_usage_features(FILE *out)
 {
@@ -40,7 +41,10 @@ static void front_usage_features(FILE *out)
 		"                   what is in flight and close, as a guest's blkfront does\n"
 		"  --matrix         walk ring order 0..4 x queues 1,2,4 x ABI x indirect x\n"
 		"                   persistent, reconnecting between configurations\n"
-		"  --matrix-requests N  random requests per configuration (default 100)\n",
+		"  --matrix-requests N  random requests per configuration (default 100)\n"
+		"  --attack NAME    a hostile guest: connect, run one attack, report its outcome\n"
+		"                   as `attack:` lines (--list-attacks names them)\n"
+		"  --watch-pid PID  with --attack: report this process's CPU time per phase\n",
 		FRING_MAX_ORDER, FCONN_MAX_QUEUES, FRING_MAX_SEGS);
 }
 
@@ -111,6 +115,9 @@ enum {
 	OPT_BS,
 	OPT_DURATION,
 	OPT_NO_VERIFY,
+	OPT_ATTACK,
+	OPT_LIST_ATTACKS,
+	OPT_WATCH_PID,
 };
 
 static const struct option front_longopts[] = {
@@ -147,6 +154,9 @@ static const struct option front_longopts[] = {
 	{ "bs", required_argument, NULL, OPT_BS },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+	{ "attack", required_argument, NULL, OPT_ATTACK },
+	{ "list-attacks", no_argument, NULL, OPT_LIST_ATTACKS },
+	{ "watch-pid", required_argument, NULL, OPT_WATCH_PID },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -218,6 +228,12 @@ static int front_number_opt(struct front_opts *o, int opt, const char *arg)
 	unsigned long long v;
 	unsigned int i;
 
+	if (opt == OPT_WATCH_PID) {
+		if (front_parse_ul(arg, 1, INT_MAX, &v))
+			return -EINVAL;
+		o->watch_pid = (long)v;
+		return 0;
+	}
 	if (opt == OPT_DOMID) {
 		if (front_parse_ul(arg, 0, 32751, &v))
 			return -EINVAL;
@@ -274,6 +290,9 @@ static int front_one_opt(struct front_opts *o, int opt, const char *arg)
 		return fabi_parse(arg, &o->abi);
 	case OPT_PATTERN:
 		return front_pattern_opt(o, arg);
+	case OPT_ATTACK:
+		o->attack = arg;
+		return fhostile_check_name(arg);
 	default:
 		return front_number_opt(o, opt, arg);
 	}
@@ -294,6 +313,9 @@ static int front_check_args(struct front_opts *o)
 	else if (o->matrix && (o->bench || o->expect_resize || o->stay_closing || o->hang ||
 			       o->expect_unplug))
 		why = "--matrix runs alone";
+	else if (o->attack && (o->matrix || o->bench || o->reconnect || o->hang ||
+			       o->expect_unplug || o->stay_closing || o->expect_resize))
+		why = "--attack runs alone";
 	else if ((o->hang || o->expect_unplug) && (o->reconnect || o->stay_closing))
 		why = "--hang and --expect-unplug end the run: no --reconnect or --stay-closing";
 	if (why) {
@@ -321,6 +343,10 @@ int front_parse_args(struct front_opts *o, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", front_longopts, NULL)) != -1) {
 		if (opt == OPT_HELP) {
 			front_usage(stdout);
+			return 1;
+		}
+		if (opt == OPT_LIST_ATTACKS) {
+			fhostile_list(stdout);
 			return 1;
 		}
 		if (opt == '?')

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "front_hostile.h"
 #include "front_ring.h"
 #include "sim_guest.h"
 
@@ -404,6 +405,9 @@ int fring_reap(struct fring *r, fring_done_fn *done, void *ctx)
 			return -EPROTO;
 		}
 		for (cons = r->front.rsp_cons; cons != prod; cons++) {
+			/* XSA-216: padding that is not zero is backend memory leaking to us. */
+			if (!fhostile_rsp_padding_zero(r->conf.abi, fring_entry(r, cons)))
+				fring_protocol_error(r, "response padding not zero", 0, cons, 0);
 			fabi_get_response(r->conf.abi, fring_entry(r, cons), &rsp);
 			fring_complete(r, &rsp, done, ctx);
 			n++;

@@ -4,7 +4,8 @@
  * table: every frontend value the daemon reads at connect time is validated (ring order, queue
  * count, ring references, event channels, protocol, feature-persistent), a bad one is a fatal
  * error reported where xenbus_dev_fatal reports it with the device moved to Closing, and the
- * features published before InitWait are the ones configured.
+ * features published before InitWait are the ones configured. Once the toolstack has removed
+ * the device's directory, nothing the daemon writes may bring it back.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -50,15 +51,26 @@ static const char *get(const char *path)
 	return i < 0 ? NULL : kv[i].val;
 }
 
+/* A directory exists while some key lives under it; it reads as "", as in xenstored. */
+static bool is_dir(const char *path)
+{
+	size_t n = strlen(path);
+
+	for (unsigned int i = 0; i < nkv; i++)
+		if (strncmp(kv[i].path, path, n) == 0 && kv[i].path[n] == '/')
+			return true;
+	return false;
+}
+
 static int fake_read(struct xbd_xs *xs, uint32_t tx, const char *path, char **val)
 {
 	int i = find(path);
 
 	(void)xs;
 	(void)tx;
-	if (i < 0)
+	if (i < 0 && !is_dir(path))
 		return -ENOENT;
-	*val = strdup(kv[i].val);
+	*val = strdup(i < 0 ? "" : kv[i].val);
 	return 0;
 }
 
@@ -109,6 +121,7 @@ static int setup(void **state)
 	v.be_home = "/local/domain/0";
 	v.fe_path = FE;
 	snprintf(v.prefix, sizeof(v.prefix), "d1/51712");
+	put(BE "/frontend", FE); /* the toolstack created the device */
 	put(FE "/ring-ref", "8");
 	put(FE "/event-channel", "15");
 	return 0;
@@ -246,6 +259,22 @@ static void test_published_features(void **state)
 	assert_string_equal(get(BE "/feature-flush-cache"), "1");
 }
 
+/* The toolstack removes the device (libxl__device_destroy) between two of our reads: writing
+ * our state or features must not re-create the directory, or we would never see it go. */
+static void test_removed_device_stays_removed(void **state)
+{
+	(void)state;
+	assert_int_equal(xbd_xb_switch_state(&v, XenbusStateClosed), 0);
+	assert_string_equal(get(BE "/state"), "6");
+	nkv = 0;
+	put(FE "/state", "6");
+	assert_int_equal(xbd_xb_switch_state(&v, XenbusStateClosed), -ENOENT);
+	assert_int_equal(xbd_xb_publish_features(&v), -ENOENT);
+	assert_int_equal(xbd_xb_withdraw(&v, XBD_DP_LOST_FLUSH), -ENOENT);
+	assert_false(is_dir(BE));
+	assert_null(get(BE "/state"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +285,7 @@ int main(void)
 		cmocka_unit_test_setup(test_event_channel_and_refs, setup),
 		cmocka_unit_test_setup(test_protocol_and_persistent, setup),
 		cmocka_unit_test_setup(test_published_features, setup),
+		cmocka_unit_test_setup(test_removed_device_stays_removed, setup),
 	};
 
 	return cmocka_run_group_tests_name("xenbus", tests, NULL, NULL);
