@@ -11,7 +11,9 @@
  *
  * Input layout (little endian; missing bytes read as zero):
  *   0      proto (mod 3)                  1      ring-page-order (mod 5)
- *   2      sector size code (mod 8)       3      feature bits: ro flush barrier discard secure
+ *   2      sector size code (mod 8)       3      feature bits: ro flush barrier discard secure,
+ *                                                 then 3 bits choosing max_indirect_segs (INDIRECT
+ *                                                 offered unless 0): 0 1 11 12 256 512 4096 65535
  *   4..7   start index                    8..15  capacity in 512-byte sectors
  *   16..19 initial req_prod - start       20     script length L
  *   21..   L script bytes, then the slot bytes, laid into the slots from slot (start & mask)
@@ -164,7 +166,22 @@ static bool op_offered(uint8_t op, const struct xbd_limits *lim)
 	return op == BLKIF_OP_READ || op == BLKIF_OP_WRITE ||
 	       (op == BLKIF_OP_FLUSH_DISKCACHE && lim->flush) ||
 	       (op == BLKIF_OP_WRITE_BARRIER && lim->barrier) ||
-	       (op == BLKIF_OP_DISCARD && lim->discard);
+	       (op == BLKIF_OP_DISCARD && lim->discard) ||
+	       (op == BLKIF_OP_INDIRECT && lim->max_indirect_segs);
+}
+
+/* INDIRECT's header: the segments come from indirect pages later (fuzz_indirect.c). */
+static int ref_indirect(const blkif_request_t *in, const struct xbd_limits *lim)
+{
+	blkif_request_indirect_t ind;
+
+	memcpy(&ind, in, sizeof(ind));
+	if (ind.indirect_op != BLKIF_OP_READ && ind.indirect_op != BLKIF_OP_WRITE)
+		return -EINVAL;
+	if (!ind.nr_segments || ind.nr_segments > lim->max_indirect_segs ||
+	    ind.nr_segments > 4096)
+		return -EINVAL;
+	return lim->readonly && ind.indirect_op == BLKIF_OP_WRITE ? -EROFS : 0;
 }
 
 /* A byte range [start, start + len) judged in bytes, where nothing can overflow. */
@@ -188,6 +205,8 @@ static int ref_verdict(const blkif_request_t *in, const struct xbd_limits *lim)
 		return -EINVAL;
 	if (!op_offered(in->operation, lim))
 		return -EOPNOTSUPP;
+	if (in->operation == BLKIF_OP_INDIRECT)
+		return ref_indirect(in, lim);
 	if (in->operation == BLKIF_OP_DISCARD) {
 		blkif_request_discard_t d;
 
@@ -212,9 +231,24 @@ static int ref_verdict(const blkif_request_t *in, const struct xbd_limits *lim)
 	}
 	if (in->nr_segments && ref_range((u128)in->sector_number * 512, total, lim))
 		return -EINVAL;
-	writes = in->operation == BLKIF_OP_WRITE ||
+	/* A barrier changes the disk's ordering even without data: refused on a read-only disk,
+	 * as blkback refuses it; a flush without data changes nothing. */
+	writes = in->operation == BLKIF_OP_WRITE || in->operation == BLKIF_OP_WRITE_BARRIER ||
 		 (in->operation != BLKIF_OP_READ && in->nr_segments);
 	return lim->readonly && writes ? -EROFS : 0;
+}
+
+/* An accepted INDIRECT header: what the second stage needs, nothing guessed yet. */
+static void check_accepted_indirect(const blkif_request_t *in, const struct xbd_req *r)
+{
+	blkif_request_indirect_t ind;
+
+	memcpy(&ind, in, sizeof(ind));
+	CHECK(r->data_op == ind.indirect_op && r->nr_segs == ind.nr_segments);
+	CHECK(r->nr_indirect == (ind.nr_segments + 511) / 512 && r->nr_indirect <= 8);
+	CHECK(r->sector == ind.sector_number && r->nr_sectors == 0 && !r->discard_secure);
+	for (unsigned int i = 0; i < r->nr_indirect; i++)
+		CHECK(r->indirect_grefs[i] == ind.indirect_grefs[i]);
 }
 
 /* What a 0 from the parser promises the data path. */
@@ -223,6 +257,11 @@ static void check_accepted(const blkif_request_t *in, const struct xbd_limits *l
 {
 	uint64_t g = lim->sector_size / 512;
 	uint64_t sum = 0;
+
+	if (in->operation == BLKIF_OP_INDIRECT) {
+		check_accepted_indirect(in, r);
+		return;
+	}
 
 	CHECK(r->nr_segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST);
 	for (unsigned int i = 0; i < r->nr_segs; i++) {
@@ -242,7 +281,8 @@ static void check_accepted(const blkif_request_t *in, const struct xbd_limits *l
 	CHECK(r->nr_sectors <= lim->capacity && r->sector <= lim->capacity - r->nr_sectors);
 	CHECK(r->sector % g == 0 && r->nr_sectors % g == 0);
 	CHECK((u128)(r->sector + r->nr_sectors) * 512 <= INT64_MAX);
-	CHECK(!lim->readonly || (!xbd_req_writes_data(r) && r->operation != BLKIF_OP_DISCARD));
+	CHECK(!lim->readonly || (!xbd_req_writes_data(r) && r->operation != BLKIF_OP_DISCARD &&
+				 r->operation != BLKIF_OP_WRITE_BARRIER));
 }
 
 static int16_t parse_and_check(const blkif_request_t *in, const struct xbd_limits *lim)
@@ -256,6 +296,7 @@ static int16_t parse_and_check(const blkif_request_t *in, const struct xbd_limit
 	CHECK(err == ref_verdict(in, lim));
 	CHECK((err != 0) == (why != NULL));
 	CHECK(r.id == in->id && r.operation == in->operation);
+	CHECK(r.data_op == xbd_req_response_op(in));
 	if (err)
 		CHECK(!r.nr_segs && !r.sector && !r.nr_sectors && !r.discard_secure);
 	else
@@ -294,7 +335,7 @@ static void step_pop(struct model *m)
 		return;
 	check_decoded(m, raw, &req);
 	m->owed[m->cons & (m->size - 1)].id = req.id;
-	m->owed[m->cons & (m->size - 1)].op = req.operation;
+	m->owed[m->cons & (m->size - 1)].op = xbd_req_response_op(&req);
 	m->owed[m->cons & (m->size - 1)].status = parse_and_check(&req, &m->lim);
 	m->cons++;
 	CHECK(xbd_ring_outstanding(&m->ring) == m->cons - m->rsp);
@@ -400,6 +441,7 @@ static void drain(struct model *m)
 }
 
 static const uint32_t sector_sizes[8] = { 512, 4096, 1024, 2048, 512, 4096, 0, 8192 };
+static const uint32_t indirect_maxima[8] = { 0, 1, 11, 12, 256, 512, 4096, 65535 };
 
 static void read_limits(struct input *in, struct xbd_limits *lim)
 {
@@ -412,6 +454,7 @@ static void read_limits(struct input *in, struct xbd_limits *lim)
 	lim->barrier = f & 4;
 	lim->discard = f & 8;
 	lim->discard_secure = f & 16;
+	lim->max_indirect_segs = indirect_maxima[f >> 5];
 }
 
 /* Lay the remaining input into the slots, starting at the first one the back end reads. */

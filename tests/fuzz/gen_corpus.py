@@ -49,14 +49,14 @@ def discard(abi, sector, nr, flag=0, rid=0xd1):
     return bytes(b)
 
 
-def indirect(abi, nseg, rid=0x1d):
+def indirect(abi, nseg, rid=0x1d, op=READ, sector=8):
     slot, oid, osec, _, _, oh, og = WIRE[abi]
     b = bytearray(slot)
     b[0] = INDIRECT
-    b[1] = READ
+    b[1] = op
     struct.pack_into('<H', b, 2, nseg)
     struct.pack_into('<Q', b, oid, rid)
-    struct.pack_into('<Q', b, osec, 8)
+    struct.pack_into('<Q', b, osec, sector)
     struct.pack_into('<H', b, oh, 3)
     for i in range(8):
         struct.pack_into('<I', b, og + 4 * i, 0x200 + i)
@@ -87,6 +87,8 @@ def seeds_for(abi):
                                    discard(abi, 16, 16)], ss=4096)
     out['readonly'] = seed(abi, [wr(PAGE), rd(PAGE), rw(abi, FLUSHOP, []), discard(abi, 0, 8),
                                  rw(abi, WBARRIER, PAGE)], feats=RO | ALL)
+    out['readonly-barrier'] = seed(abi, [rw(abi, WBARRIER, []), rw(abi, FLUSHOP, []),
+                                         rw(abi, FLUSHOP, PAGE)], feats=RO | ALL)
     out['no-features'] = seed(abi, [rw(abi, FLUSHOP, []), rw(abi, WBARRIER, []), discard(abi, 0, 8),
                                     indirect(abi, 32), rw(abi, 4, PAGE), rw(abi, 0x77, PAGE)],
                               feats=0)
@@ -111,6 +113,19 @@ def seeds_for(abi):
     out['huge-capacity'] = seed(abi, [rd(PAGE, 2 ** 60)], cap=2 ** 63)
     out['final-pending'] = seed(abi, [rd(PAGE, rid=i) for i in range(3)],
                                 step(FINAL) + step(POP, 1) + step(FINAL) + step(POP) + step(FINAL))
+    # Feature bits 5..7 pick max_indirect_segs (fuzz_ring.c): INDIRECT offered.
+    ind = lambda k: ALL | (k << 5)
+    out['indirect-offered'] = seed(abi, [indirect(abi, 200), indirect(abi, 300), indirect(abi, 0),
+                                         indirect(abi, 16, op=WRITE), indirect(abi, 16, op=FLUSHOP),
+                                         indirect(abi, 16, op=0xc8), rd(PAGE)], feats=ind(4))
+    out['indirect-readonly'] = seed(abi, [indirect(abi, 16, op=WRITE), indirect(abi, 16)],
+                                    feats=RO | ind(4))
+    out['indirect-4096'] = seed(abi, [indirect(abi, 4096), indirect(abi, 4097),
+                                      indirect(abi, 513, sector=2 ** 64 - 1)], feats=ind(6))
+    out['indirect-tiny'] = seed(abi, [indirect(abi, 1), indirect(abi, 2), indirect(abi, 12)],
+                                feats=ind(1))
+    out['indirect-bad-config'] = seed(abi, [indirect(abi, 4097), indirect(abi, 65535)],
+                                      feats=ind(7))
     return out
 
 

@@ -14,14 +14,16 @@
 hl_work=
 hl_keep=${HOSTILE_KEEP:-0}
 hl_loop_pid=
-declare -A hl_pid hl_be hl_fe hl_img hl_log hl_domid
+declare -A hl_pid hl_be hl_fe hl_img hl_log
 
 hl_msg() { echo "hostile[$hl_case]: $*" >&2; }
 
 hl_show_logs() {
     local v
     for v in a b; do
-        [ -n "${hl_log[$v]:-}" ] && [ -s "${hl_log[$v]}" ] || continue
+        if [ -z "${hl_log[$v]:-}" ] || [ ! -s "${hl_log[$v]}" ]; then
+            continue
+        fi
         hl_msg "xenblkd $v log (${hl_log[$v]}, last 25 lines):"
         tail -n 25 "${hl_log[$v]}" | cut -c1-300 >&2
     done
@@ -44,7 +46,8 @@ hl_cleanup() {
         fi
     done
     "$hl_src/tests/sim/sim-xen.sh" stop "$hl_work/xen" >/dev/null 2>&1 || true
-    if [ "$hl_keep" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${HOSTILE_KEEP_FAILED:-}" ]; }; then
+    if [ "$hl_keep" = 1 ] ||
+        { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${HOSTILE_KEEP_FAILED:-}" ]; }; then
         hl_msg "kept $hl_work"
     else
         rm -rf "$hl_work"
@@ -68,7 +71,6 @@ hl_attach() {
     shift 4
     hl_img[$v]=$hl_work/$v.img
     truncate -s "${mib}M" "${hl_img[$v]}"
-    hl_domid[$v]=$domid
     hl_be[$v]=$("$hl_src/tests/sim/sim-toolstack.sh" attach --fe-domid "$domid" \
         --devid "$devid" --kind vbd --params "aio:${hl_img[$v]}" "$@") ||
         hl_fail "sim-toolstack.sh attach failed for $v"
@@ -195,7 +197,7 @@ hl_honest_loop_stop() {
     ok=$(awk '$4 == 0' "$hl_work/honest.runs" | wc -l)
     overlap=$(awk -v a="$t0" -v b="$t1" '$2 < b && $3 > a' "$hl_work/honest.runs" | wc -l)
     if [ "$ok" != "$n" ]; then
-        hl_msg "honest runs: $(cat "$hl_work/honest.runs" | tr '\n' ';')"
+        hl_msg "honest runs: $(tr '\n' ';' <"$hl_work/honest.runs")"
         tail -n 5 "$hl_work"/honest.*.out >&2
         hl_fail "$((n - ok)) of $n honest runs on b failed during the attack"
     fi

@@ -36,8 +36,8 @@ hx_baseline() {
 
 # What the attacker saw, without the honest mode's summary.
 hx_show_attack() {
-    grep -E '^(attack|grants|padding|hostile|storm|ring-full|death|double-fetch|indirect-rewrite|RESULT):' \
-        "$hl_work/attack.out" | sed 's/^/    /' >&2 || true
+    local keys='attack|grants|padding|hostile|storm|ring-full|death|double-fetch|indirect-rewrite'
+    grep -E "^($keys|RESULT):" "$hl_work/attack.out" | sed 's/^/    /' >&2 || true
 }
 
 hx_attack() {
@@ -70,7 +70,7 @@ hx_check_outcome() {
     fi
     [ "$hx_flow" = death ] && return 0
     grep -qx 'grants: pinned=0 live=0' "$hl_work/attack.out" ||
-        hl_fail "grants still pinned or live after the close: $(grep '^grants:' "$hl_work/attack.out")"
+        hl_fail "grants pinned or live after the close: $(grep '^grants:' "$hl_work/attack.out")"
     grep -qE '^padding: responses=[0-9]+ nonzero=0$' "$hl_work/attack.out" ||
         hl_fail "responses with padding not zero: $(grep '^padding:' "$hl_work/attack.out")"
     grep -qx "hostile: attack=$hl_case failures=0" "$hl_work/attack.out" ||
@@ -88,7 +88,9 @@ hx_window_sum() {
 hx_check_window() {
     local win guest secs limit errors bad
     win=$(hl_log_window a "$hx_n0" "$hx_n1")
-    guest=$(echo "$win" | grep -cE 'bad request id|request id [0-9]+ op [0-9]+ sector [0-9]+ failed|bad indirect request' || true)
+    # The lines a guest's requests cause (dp_request.c): refusals and failures.
+    local pat='bad request id|request id [0-9]+ op [0-9]+ sector [0-9]+ failed|bad indirect request'
+    guest=$(echo "$win" | grep -cE "$pat" || true)
     secs=$(((hx_t1 - hx_t0) / 1000000000))
     # 10 lines per 5 s window per queue; the attack may straddle one window boundary more.
     limit=$((10 * (secs / 5 + 2)))
@@ -98,9 +100,10 @@ hx_check_window() {
     [ -n "$hx_errors" ] || return 0
     errors=$(hx_window_sum errors)
     bad=$(hx_window_sum 'bad requests')
-    [ "$errors" = "$hx_errors" ] && [ "$bad" = "$hx_bad" ] ||
+    if [ "$errors" != "$hx_errors" ] || [ "$bad" != "$hx_bad" ]; then
         hl_fail "the attack connection counted $errors errors and $bad bad requests;" \
             "expected $hx_errors and $hx_bad"
+    fi
 }
 
 # The racing scenarios: the daemon's error count is exactly the attacker's.
@@ -131,7 +134,8 @@ hx_ring_full_cpu() {
 hx_bench_b() {
     local out=$1 secs=$2
     "$hx_front" --frontend "${hl_fe[b]}" --quiet --pattern randread --bs 4096 \
-        --duration "$secs" >"$out" 2>&1 || hl_fail "the bystander's benchmark failed: $(tail -n 3 "$out")"
+        --duration "$secs" >"$out" 2>&1 ||
+        hl_fail "the bystander's benchmark failed: $(tail -n 3 "$out")"
     [ "$(tail -n 1 "$out")" = "RESULT: PASS" ] || hl_fail "the bystander's benchmark did not verify"
     grep '^bench: ' "$out" | grep -o ' iops=[0-9]*' | cut -d= -f2
 }
@@ -144,6 +148,7 @@ hx_bench_b() {
 # thousands a second in the simulation).
 hx_storm_attack() {
     local base storm rc=0 pid line cpu ms i events
+    hx_bench_b "$hl_work/bench.warm-up" 1 >/dev/null
     base=$(hx_bench_b "$hl_work/bench.quiet" 2)
     hx_n0=$(hl_log_lines a)
     hx_t0=$(date +%s%N)
@@ -192,7 +197,7 @@ hx_liveness() {
         xenstore-write "$hx_fe/state" 1
     fi
     "$hx_front" --frontend "$hx_fe" --quiet "${opts[@]}" >"$hl_work/live.out" 2>&1 ||
-        hl_fail "an honest guest on the victim after the attack failed: $(tail -n 3 "$hl_work/live.out")"
+        hl_fail "an honest guest on the victim failed: $(tail -n 3 "$hl_work/live.out")"
     hl_wait_state a 6 10
     hl_msg "victim after the attack: an honest guest verified" \
         "$(grep -o '^verify: sectors=[0-9]*' "$hl_work/live.out" | cut -d= -f2) sectors"

@@ -23,13 +23,13 @@
 static const struct hattack hattacks[] = {
 	{ "req-prod-ahead", HK_RING, hatk_req_prod_ahead, "req_prod far more than a ring ahead" },
 	{ "req-prod-backwards", HK_RING, hatk_req_prod_backwards, "req_prod moved backwards" },
-	{ "rsp-prod-tampered", HK_RING, hatk_rsp_prod_tampered, "the backend's rsp_prod rewritten" },
+	{ "rsp-prod-tampered", HK_RING, hatk_rsp_prod_tampered, "rsp_prod rewritten" },
 	{ "id-reuse", HK_RING, hatk_id_reuse, "two requests in flight with one id" },
 	{ "nr-segs-zero-read", HK_RING, hatk_nr_segs_zero_read, "READ with no segment" },
 	{ "nr-segs-zero-write", HK_RING, hatk_nr_segs_zero_write, "WRITE with no segment" },
 	{ "nr-segs-12", HK_RING, hatk_nr_segs_12, "12 segments in a direct request" },
 	{ "nr-segs-255", HK_RING, hatk_nr_segs_255, "255 segments in a direct request" },
-	{ "first-after-last", HK_RING, hatk_first_after_last, "a segment with first_sect > last_sect" },
+	{ "first-after-last", HK_RING, hatk_first_after_last, "first_sect > last_sect" },
 	{ "last-sect-8", HK_RING, hatk_last_sect_8, "a segment with last_sect 8" },
 	{ "sector-overflow", HK_RING, hatk_sector_overflow, "sector + length wraps at 2^64" },
 	{ "range-past-end", HK_RING, hatk_range_past_end, "a range past the end of the disk" },
@@ -37,8 +37,8 @@ static const struct hattack hattacks[] = {
 	{ "write-readonly", HK_RING, hatk_write_readonly, "a write to a read-only disk" },
 	{ "discard-overflow", HK_RING, hatk_discard_overflow, "discards whose range wraps" },
 	{ "double-fetch", HK_RING, hatk_double_fetch, "slot fields flipped while being read" },
-	{ "grant-unknown-ref", HK_RING, hatk_grant_unknown_ref, "refs never granted or past the table" },
-	{ "grant-readonly-read", HK_RING, hatk_grant_readonly_read, "a read into a read-only grant" },
+	{ "grant-unknown-ref", HK_RING, hatk_grant_unknown_ref, "refs not granted or past the table" },
+	{ "grant-readonly-read", HK_RING, hatk_grant_readonly_read, "a read into a read-only page" },
 	{ "grant-ended-early", HK_RING, hatk_grant_ended_early, "access ended before the request" },
 	{ "grant-wrong-domid", HK_RING, hatk_grant_wrong_domid, "pages granted to another domain" },
 	{ "grant-same-page-twice", HK_RING, hatk_grant_same_page_twice, "one page twice (valid)" },
@@ -64,7 +64,7 @@ static const struct hattack hattacks[] = {
 	{ "xs-keys-rewritten", HK_RING, hatk_xs_keys_rewritten, "keys rewritten once Connected" },
 	{ "event-storm", HK_RING, hatk_event_storm, "10^6 kicks for nothing" },
 	{ "ring-full-forever", HK_RING, hatk_ring_full_forever, "a full ring, responses unread" },
-	{ "frontend-death", HK_RING, hatk_frontend_death, "the guest dies with requests in flight" },
+	{ "frontend-death", HK_RING, hatk_frontend_death, "dies with requests in flight" },
 };
 
 #define HNR_ATTACKS (sizeof(hattacks) / sizeof(hattacks[0]))

@@ -256,7 +256,7 @@ static int hindirect(struct hctx *h, uint8_t ind_op, uint16_t nr, uint32_t bad_i
 		struct fabi_seg *list = hpage(h, HPG + 2 + i);
 
 		for (k = 0; k < FABI_SEGS_PER_INDIRECT_PAGE; k++)
-			list[k] = (struct fabi_seg){ .gref = data, .first_sect = 0, .last_sect = 7 };
+			list[k] = (struct fabi_seg){ .gref = data, .last_sect = 7 };
 		rc = hgrant(h, HPG + 2 + i, true, &ind[i]);
 		if (rc)
 			break;

@@ -328,14 +328,13 @@ static int hio_one(struct hctx *h, uint8_t op, uint64_t lba, unsigned int n)
 
 int hio_write_pattern(struct hctx *h, uint64_t lba, unsigned int nsect)
 {
-	unsigned int done = 0, n, i, s;
+	unsigned int done = 0, n, i;
 	int rc = 0;
 
 	while (done < nsect && !rc) {
 		n = (nsect - done) / 8 < HIO_PAGES ? (nsect - done) / 8 : HIO_PAGES;
-		for (i = 0; i < n; i++)
-			for (s = 0; s < 8; s++)
-				hpat_fill((uint8_t *)hpage(h, i) + s * HSECT, lba + done + i * 8 + s);
+		for (i = 0; i < n * 8; i++)
+			hpat_fill((uint8_t *)hpage(h, i / 8) + i % 8 * HSECT, lba + done + i);
 		rc = n ? hio_one(h, BLKIF_OP_WRITE, lba + done, n) : -EINVAL;
 		done += n * 8;
 	}

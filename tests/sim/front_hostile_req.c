@@ -7,6 +7,7 @@
  * what only the backend may write (rsp_prod); all are stores to the guest's own ring page.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "front_hostile_int.h"
@@ -233,6 +234,13 @@ int hatk_req_prod_backwards(struct hctx *h)
 	return hexpect_backend_close(h, "ring-halted");
 }
 
+static int hrsp_by_id(const void *a, const void *b)
+{
+	uint64_t x = ((const struct hrsp *)a)->id, y = ((const struct hrsp *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Three reads with rsp_prod pushed ahead of the responses, three with it pushed back: the
  * backend must keep its own count and serve all six. */
 static int hrsp_prod_round(struct hctx *h, RING_IDX bogus)
@@ -253,6 +261,9 @@ static int hrsp_prod_round(struct hctx *h, RING_IDX bogus)
 	}
 	hraw_kick(h);
 	rc = hraw_collect(h, 3, rsp, HTIMEOUT_MS);
+	/* Responses come in completion order; they are reported in request order. */
+	if (!rc)
+		qsort(rsp, 3, sizeof(rsp[0]), hrsp_by_id);
 	for (i = 0; i < 3 && !rc; i++)
 		hout_rsp(h, &rsp[i]);
 	hungrant(h, ref);

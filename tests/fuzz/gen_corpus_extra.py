@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Writes the seed corpora of fuzz_indirect.c (tests/fuzz/corpus-indirect/) and fuzz_xs.c
+# (tests/fuzz/corpus-xs/), in the input layouts documented at the top of each target: valid
+# and invalid indirect requests of every shape (segment counts around every limit, segments
+# outside their page, ranges past the end or wrapping, 4 KiB sectors, several indirect pages),
+# and for every xenstore value parser the values a toolstack or frontend writes, the edge
+# cases around each bound and the near misses (signs, spaces, hex, trailing bytes).
+# Run it again after changing a layout: python3 tests/fuzz/gen_corpus_extra.py
+import os
+import struct
+import sys
+
+SS = {512: 0, 4096: 1, 8192: 7}
+READ, WRITE, FLUSH = 0, 1, 3
+FULL = (0, 7)
+
+
+def ind(segs, nr=None, op=READ, sector=8, ss=512, ro=0, maxseg=256, cap=1 << 20):
+    hdr = struct.pack('<BBHQBHQ', SS[ss], ro, maxseg, cap, op,
+                      len(segs) if nr is None else nr, sector)
+    body = b''.join(struct.pack('<IBBH', 0x100 + i, f, l, 0) for i, (f, l) in enumerate(segs))
+    return hdr + body
+
+
+def indirect_seeds():
+    return {
+        'read-16': ind([FULL] * 16),
+        'half-pages': ind([(0, 3), (4, 7)] * 8),
+        'write-readonly': ind([FULL] * 4, op=WRITE, ro=1),
+        'too-many': ind([FULL] * 257),
+        'zero': ind([], nr=0),
+        'bad-op': ind([FULL] * 4, op=FLUSH),
+        'first-after-last': ind([FULL] * 4 + [(5, 2)]),
+        'last-sect-8': ind([(0, 8)]),
+        'past-end': ind([FULL] * 2, sector=60, cap=64),
+        'wraps': ind([FULL] * 2, sector=2 ** 64 - 8),
+        '4k-aligned': ind([FULL] * 4, ss=4096),
+        '4k-misaligned': ind([(0, 3)], ss=4096),
+        '4k-start': ind([FULL], sector=4, ss=4096),
+        'two-pages': ind([FULL] * 600, maxseg=1024),
+        'eight-pages': ind([FULL] * 4096, maxseg=4096, cap=1 << 40),
+        'over-abi': ind([FULL] * 16, nr=4097, maxseg=65535),
+        'not-offered': ind([FULL], maxseg=0),
+        'bad-sector-size': ind([FULL], ss=8192),
+        'short-list': ind([FULL] * 10, nr=100),
+        'huge-capacity': ind([FULL], cap=2 ** 63),
+    }
+
+
+def xs_uint(maxv, s):
+    return bytes([0]) + struct.pack('<Q', maxv) + s.encode()
+
+
+def xs(which, s):
+    return bytes([which]) + s.encode()
+
+
+def xs_seeds():
+    out = {}
+    m64 = 2 ** 64 - 1
+    for i, (mx, s) in enumerate([(4, '4'), (4, '5'), (m64, '18446744073709551615'),
+                                 (m64, '18446744073709551616'), (2 ** 32 - 1, '4294967296'),
+                                 (0, '0'), (1, '01'), (m64, '99999999999999999999x'), (100, ''),
+                                 (100, '-1'), (100, '+1'), (100, ' 1'), (100, '1 '),
+                                 (100, '0x10'), (m64, '000000000000000000001'), (64, '64')]):
+        out[f'uint-{i:02d}'] = xs_uint(mx, s)
+    for i, s in enumerate(['aio:/srv/disk.img', 'raw:/x', 'file:/x', 'phy:/dev/loop0',
+                           'qcow2:/img.qcow2', 'qcow:/x', 'vhd:/x', 'qed:/x', '/abs/path',
+                           'aio:relative', 'raw:', '', 'tap:aio:/x', 'qcow2:qcow2:/x']):
+        out[f'params-{i:02d}'] = xs(1, s)
+    for i, s in enumerate(['r', 'w', 'w!', 'rw', 'W', '', 'r ', 'w!!']):
+        out[f'mode-{i:02d}'] = xs(2, s)
+    for i, s in enumerate(['0', '1', '4', '6', '8', '9', '08', '0004', '-1', '+4', '4 ', '',
+                           '99999999999999999999999', '4x']):
+        out[f'state-{i:02d}'] = xs(3, s)
+    for i, s in enumerate(['x86_32-abi', 'x86_64-abi', 'x86_16-abi', 'arm-abi', '',
+                           'x86_64-abi ']):
+        out[f'protocol-{i:02d}'] = xs(4, s)
+    out['protocol-absent'] = bytes([4])
+    for i, s in enumerate(['copy', 'map', 'persistent', 'Copy', '', 'persistent2']):
+        out[f'grant-mode-{i:02d}'] = xs(5, s)
+    out['grant-mode-absent'] = bytes([5])
+    return out
+
+
+def write(dirname, seeds):
+    here = os.path.dirname(os.path.abspath(__file__))
+    d = os.path.join(here, dirname)
+    os.makedirs(d, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(d, name), 'wb') as f:
+            f.write(data)
+    print(f'{len(seeds)} seeds in {d}', file=sys.stderr)
+
+
+def main():
+    write('corpus-indirect', indirect_seeds())
+    write('corpus-xs', xs_seeds())
+
+
+if __name__ == '__main__':
+    main()
