@@ -22,6 +22,7 @@ ROOTFS_FREE_MB=1536
 DOM0_PACKAGES=(
 	xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen
 	kmod procps e2fsprogs util-linux mount fio initscripts
+	fdisk qemu-utils     # partitioned and qcow2 guest images (pygrub, PV guest)
 	liburing2 libaio1 libsystemd0 libxenstore4 libxengnttab1 libxenevtchn1
 	libxenmisc4.17 zlib1g libzstd1 busybox-static
 	libasan8 libubsan1   # so sanitizer builds of xenblkd run in dom0 too

@@ -100,6 +100,22 @@ require_xenblkd() {
 	fi
 }
 
+# The project's toolstack integration, installed where the Debian package puts it:
+# /usr/sbin/{xenblkd,xenblkd-watch,xenblkctl} and /etc/xen/scripts/block-xenblkd. Skips the
+# scenario when the build dir lacks them.
+require_integration() {
+	require_xenblkd
+	local f
+	for f in xenblkd-watch xenblkctl block-xenblkd; do
+		[ -x "$XENLAB_BIN/$f" ] || skip "no $f in the build dir"
+	done
+	install -m 755 "$XENBLKD" /usr/sbin/xenblkd
+	install -m 755 "$XENLAB_BIN/xenblkd-watch" "$XENLAB_BIN/xenblkctl" /usr/sbin/
+	install -m 755 "$XENLAB_BIN/block-xenblkd" /etc/xen/scripts/block-xenblkd
+	mkdir -p /run/xenblkd
+	XENBLKD=/usr/sbin/xenblkd
+}
+
 # start_xenblkd LOGFILE ARGS...: runs xenblkd in the background, stderr+stdout to LOGFILE.
 start_xenblkd() {
 	local logfile=$1

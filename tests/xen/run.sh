@@ -80,6 +80,7 @@ prepare_share() {
 	mkdir -p "$share/scenarios" "$share/bin" "$share/out"
 	install -m 755 "$XENLAB_DIR/dom0-init.sh" "$share/init"
 	cp "$XENLAB_DIR/dom0-lib.sh" "$share/lib.sh"
+	cp "$XENLAB_DIR/guest-image.sh" "$share/guest-image.sh"
 	find "$(dirname "$SCENARIO")" -maxdepth 1 -type f -exec cp {} "$share/scenarios/" \;
 	cp "$SCENARIO" "$share/scenarios/$name"
 	copy_binaries "$share/bin"
@@ -101,6 +102,13 @@ copy_binaries() {
 	else
 		xenlab_log "no $BUILD_DIR/src/xenblkd: scenarios that need it will skip"
 	fi
+	# The toolstack integration (scenarios that use require_integration): the watcher, the
+	# control tool and the hotplug script, as the Debian package installs them.
+	local f
+	for f in src/watcher/xenblkd-watch src/ctl/xenblkctl; do
+		[ ! -x "$BUILD_DIR/$f" ] || cp "$BUILD_DIR/$f" "$dest/"
+	done
+	cp "$XENLAB_DIR/../../scripts/xen-hotplug/block-xenblkd" "$dest/"
 }
 
 qemu_command() {
