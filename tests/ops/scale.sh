@@ -109,22 +109,21 @@ detach_one() {
 }
 export -f detach_one
 seq 1 "$n" | xargs -P 8 -I{} bash -c 'detach_one {}' || ops_fail "detaching failed"
-# Lock files go with their daemons: cheap to poll, unlike a scan of /proc.
-deadline=$(($(date +%s) + 10))
+# Lock files go with their daemons: cheap to poll, unlike a scan of /proc. 30 s: under ASan on
+# a loaded 2-core machine the last of the daemons can take more than 10 s to leave.
+deadline=$(($(date +%s) + 30))
 while [ -n "$(ops_daemon_pids)" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.1; done
 t_detached=$(since "$t2")
-# Known bug outside this suite: a daemon that reads its facts while libxl removes the
-# directory can write `state` again, recreating the node, and then waits forever
-# (xbd_xb_switch_state must not recreate a removed node). Counted, and fatal only with
-# OPS_STRICT_DETACH=1 until that is fixed.
+# A daemon left behind is a bug (one was: a state write recreated the directory libxl had just
+# removed, and the daemon then waited forever; now every write checks the directory exists).
 left=0
 for p in $(ops_all_daemons); do
-    b=$(tr '\0' '\n' <"/proc/$p/cmdline" | sed -n 3p)
+    b=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/cmdline" | sed -n 3p) || continue
+    [ -n "$b" ] || continue # it left while we looked
     ops_log "left: pid $p serving $b: $(xenstore-ls -f "$b" 2>&1 | tr '\n' ' ')"
     left=$((left + 1))
 done
-[ "$left" = 0 ] || [ "${OPS_STRICT_DETACH:-0}" = 0 ] ||
-    ops_fail "$left daemons left after detach"
+[ "$left" = 0 ] || ops_fail "$left daemons left after detach"
 echo "scale: vbds=$n attach_s=$t_attached initwait_s=$t_initwait connect_s=$t_connected" \
     "idle_cpu_pct=$cpu rss_kib_per_vbd=$((rss / n)) pss_kib_per_vbd=$((pss / n))" \
     "detach_s=$t_detached left_after_detach=$left"
