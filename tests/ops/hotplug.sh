@@ -29,7 +29,9 @@ run() {
 }
 
 be=$(ops_attach 1 51712 vbd)
-run "$be" add || ops_fail "block-xenblkd add failed"
+# libxl passes XENBUS_PATH relative to the backend domain's home (backend/vbd/1/51712).
+[[ $be == /local/domain/0/* ]] || ops_fail "unexpected backend path $be"
+run "${be#/local/domain/0/}" add || ops_fail "block-xenblkd add (relative path) failed"
 ops_expect_eq "hotplug-status" "$(xenstore-read "$be/hotplug-status")" connected
 ops_wait_state "$be" 2 5
 run "$be" add || ops_fail "a second add failed"

@@ -237,3 +237,16 @@ bounded() {
 	wait "$pid" || rc=$?
 	return "$rc"
 }
+
+# step NAME: prints how long the previous step took and announces the next one; `step ""`
+# closes the last. Scenarios print their step timings with it.
+STEP_T=$(date +%s%N)
+STEP_NAME=""
+step() {
+	local now
+	now=$(date +%s%N)
+	[ -z "$STEP_NAME" ] || say "step '$STEP_NAME' took $(( (now - STEP_T) / 1000000 )) ms"
+	STEP_NAME=$1
+	STEP_T=$now
+	[ -z "$1" ] || say "=== $1"
+}

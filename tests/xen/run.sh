@@ -80,7 +80,7 @@ prepare_share() {
 	mkdir -p "$share/scenarios" "$share/bin" "$share/out"
 	install -m 755 "$XENLAB_DIR/dom0-init.sh" "$share/init"
 	cp "$XENLAB_DIR/dom0-lib.sh" "$share/lib.sh"
-	cp "$XENLAB_DIR/guest-image.sh" "$share/guest-image.sh"
+	[ ! -f "$XENLAB_DIR/guest-image.sh" ] || cp "$XENLAB_DIR/guest-image.sh" "$share/guest-image.sh"
 	find "$(dirname "$SCENARIO")" -maxdepth 1 -type f -exec cp {} "$share/scenarios/" \;
 	cp "$SCENARIO" "$share/scenarios/$name"
 	copy_binaries "$share/bin"
