@@ -61,6 +61,7 @@ struct xbd_vbd {
 	char qprefix[XBD_MAX_QUEUES][64];
 	int dp_notify_fd;
 	time_t closing_since;           /* when we went Closing with the frontend still up */
+	bool fe_gone_logged;            /* the frontend domain's death was logged */
 	bool paused;                    /* a pause holds: new connections start paused too */
 	struct xbd_dataplane_stats past; /* counters of the connections that ended */
 	unsigned int connections_ended;

@@ -253,6 +253,12 @@ int xbd_vbd_read_facts(struct xbd_vbd *v, struct xbd_fsm_facts *f)
 	free(s);
 	f->connected = v->nr_queues > 0;
 	f->fe_dead = v->xen->xs_domain_exists(v->xs, v->fe_domid) == 0;
+	if (f->fe_dead && !v->fe_gone_logged) {
+		/* Once: @releaseDomain fires for every domain that dies on the host. */
+		v->fe_gone_logged = true;
+		xbd_info(v->prefix, "frontend domain %u is gone (@releaseDomain): releasing its "
+			 "grants and closing", v->fe_domid);
+	}
 	f->closing_expired = closing_expired(v, f);
 	return 0;
 }

@@ -48,7 +48,6 @@ parse_args() {
 	done
 }
 
-
 on_exit() {
 	local rc=$?
 	set +e

@@ -37,7 +37,6 @@ parse_args() {
 	done
 }
 
-
 on_exit() {
 	local rc=$?
 	set +e
