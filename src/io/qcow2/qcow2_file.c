@@ -45,13 +45,14 @@ const struct qcow2_file_ops qcow2_posix_ops = {
 	.punch = posix_punch,
 };
 
-/* Read len bytes at off; what lies past the end of the file reads as zeros. */
-int qcow2_pread(struct qcow2 *s, void *buf, size_t len, uint64_t off)
+/* Read len bytes at off through ops; what lies past the end of the file reads as zeros. */
+static int read_all(const struct qcow2_file_ops *ops, void *ctx, void *buf, size_t len,
+		    uint64_t off)
 {
 	uint8_t *p = buf;
 
 	while (len > 0) {
-		ssize_t n = s->fops->pread(s->fops_ctx, p, len, off);
+		ssize_t n = ops->pread(ctx, p, len, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -66,6 +67,36 @@ int qcow2_pread(struct qcow2 *s, void *buf, size_t len, uint64_t off)
 		off += (uint64_t)n;
 	}
 	return 0;
+}
+
+/* Write len bytes at off through ops, and note how far the file now reaches. */
+static int write_all(struct qcow2 *s, const struct qcow2_file_ops *ops, void *ctx,
+		     const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	uint64_t end = off + len;
+
+	if (!s->writable)
+		return -EROFS;
+	while (len > 0) {
+		ssize_t n = ops->pwrite(ctx, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	if (end > s->file_size)
+		s->file_size = end;
+	return 0;
+}
+
+int qcow2_pread(struct qcow2 *s, void *buf, size_t len, uint64_t off)
+{
+	return read_all(s->fops, s->fops_ctx, buf, len, off);
 }
 
 /*
@@ -90,25 +121,7 @@ int qcow2_pread_meta(struct qcow2 *s, void *buf, size_t len, uint64_t off)
 
 int qcow2_pwrite(struct qcow2 *s, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-	uint64_t end = off + len;
-
-	if (!s->writable)
-		return -EROFS;
-	while (len > 0) {
-		ssize_t n = s->fops->pwrite(s->fops_ctx, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	if (end > s->file_size)
-		s->file_size = end;
-	return 0;
+	return write_all(s, s->fops, s->fops_ctx, buf, len, off);
 }
 
 /*
@@ -120,51 +133,16 @@ int qcow2_pwrite(struct qcow2 *s, const void *buf, size_t len, uint64_t off)
  */
 int qcow2_data_pread(struct qcow2 *s, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
-
 	if (s->data_fd < 0)
 		return qcow2_pread(s, buf, len, off);
-	while (len > 0) {
-		ssize_t n = pread(s->data_fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) {
-			memset(p, 0, len);
-			return 0;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return read_all(&qcow2_posix_ops, (void *)(intptr_t)s->data_fd, buf, len, off);
 }
 
 int qcow2_data_pwrite(struct qcow2 *s, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-	uint64_t end = off + len;
-
 	if (s->data_fd < 0)
 		return qcow2_pwrite(s, buf, len, off);
-	if (!s->writable)
-		return -EROFS;
-	while (len > 0) {
-		ssize_t n = pwrite(s->data_fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	if (end > s->file_size)
-		s->file_size = end;
-	return 0;
+	return write_all(s, &qcow2_posix_ops, (void *)(intptr_t)s->data_fd, buf, len, off);
 }
 
 int qcow2_sync(struct qcow2 *s)
