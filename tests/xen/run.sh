@@ -14,7 +14,8 @@
 # no cache and no way to build it); 1 for a harness failure or a timeout.
 # Environment: XENBLKD_XENLAB_CACHE (cache root), XENBLKD_XENLAB_RUNDIR (where run dirs go,
 # default $TMPDIR or /tmp), XENBLKD_XENLAB_KEEP=1 (as --keep), XENBLKD_XENLAB_XEN_EXTRA (more
-# Xen command line options, e.g. sched=credit).
+# Xen command line options, e.g. sched=credit), XENBLKD_XENLAB_CPU and XENBLKD_XENLAB_ACCEL
+# (QEMU -cpu and -accel; defaults max,-smap,-smep,-xsave and tcg).
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -109,6 +110,12 @@ copy_binaries() {
 		[ ! -x "$BUILD_DIR/$f" ] || cp "$BUILD_DIR/$f" "$dest/"
 	done
 	cp "$XENLAB_DIR/../../scripts/xen-hotplug/block-xenblkd" "$dest/"
+	# The PV guest's verifying I/O loop (pv-guest.sh), static: the guest has no libc.
+	${CC:-cc} -O2 -Wall -static -o "$dest/xenlab-loop" "$XENLAB_DIR/guest-loop.c" \
+		|| xenlab_die "cannot build the guest's xenlab-loop (needs a C compiler and libc.a)"
+	# Destroys a domain without the toolstack (pv-guest.sh --part vanish).
+	${CC:-cc} -O2 -Wall -o "$dest/xenlab-domain-kill" "$XENLAB_DIR/domain-kill.c" -lxenctrl \
+		|| xenlab_die "cannot build xenlab-domain-kill (needs libxen-dev)"
 }
 
 qemu_command() {
@@ -116,7 +123,14 @@ qemu_command() {
 	# No "noreboot": a dom0 crash or emergency reboot then resets the machine and QEMU
 	# (-no-reboot) exits at once instead of idling until the timeout.
 	xen_args+=" loglvl=all guest_loglvl=all ${XENBLKD_XENLAB_XEN_EXTRA:-}"
-	QEMU_CMD=(qemu-system-x86_64 -accel tcg -cpu max,-smap,-smep -smp 2 -m 3072
+	# -xsave: with XSAVE, Xen's FPU context switching under QEMU 7.2 TCG corrupts user state:
+	# freshly exec'd processes in the PV guests (and in dom0, rarer) died of SIGSEGV with junk
+	# in their TLS, 6-20 a minute under I/O, on kernel blkback as on xenblkd; Xen's pcid=0,
+	# thread=single TCG, -fsgsbase, -avx and -xsaveopt,-xsavec,-xsaves did not help; -xsave
+	# (Xen then uses FXSAVE) gave 0 in the same soak, at the same speed (docs/xenlab.md).
+	# -smap: XENLAB.md (dom0 dies at its first page fault otherwise).
+	QEMU_CMD=(qemu-system-x86_64 -accel "${XENBLKD_XENLAB_ACCEL:-tcg}"
+		-cpu "${XENBLKD_XENLAB_CPU:-max,-smap,-smep,-xsave}" -smp 2 -m 3072
 		-display none -no-reboot -nic none -monitor none
 		-serial "file:$RUN_DIR/console.log"
 		-kernel "$CACHE/xen" -append "$xen_args"
