@@ -32,6 +32,7 @@ struct xbd_persist_cache;
 
 struct xbd_grant_stats {
 	uint64_t copy_calls, map_calls, unmap_calls, persistent_hits, persistent_misses;
+	uint64_t persistent_copied; /* requests copied: caching them would have thrashed */
 };
 
 /* Per data thread. */
@@ -95,5 +96,8 @@ int xbd_grant_copy_pages(struct xbd_grant_ctx *g, const uint32_t *refs, unsigned
 int xbd_persist_cache_new(unsigned int max, struct xbd_persist_cache **out);
 void xbd_persist_cache_free(struct xbd_grant_ctx *g);
 unsigned int xbd_persist_cache_size(const struct xbd_grant_ctx *g);
+/* Persistent mode: may this request's pages go through the cache? False when it would evict
+ * while the cache is thrashing (see grant_persist.c): serve it with grant copy instead. */
+bool xbd_persist_admit(struct xbd_grant_ctx *g, const struct xbd_req *req);
 
 #endif

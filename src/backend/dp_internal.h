@@ -44,6 +44,7 @@ struct dp_slot {
 	enum dp_stage stage;
 	struct xbd_req req;
 	struct xbd_grant_io gio;
+	const struct xbd_grant_ops *gops; /* the queue's, or copy for a request the cache refused */
 	bool prepared;                 /* gio holds grant resources */
 	enum xbd_io_op steps[DP_MAX_STEPS];
 	unsigned int nr_steps, step;

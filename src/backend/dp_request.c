@@ -163,7 +163,7 @@ static void finish(struct dp_slot *s, int err)
 	struct xbd_dataplane *dp = s->dp;
 
 	if (s->prepared) {
-		int r = dp->gops->finish(&dp->grant, &s->gio,
+		int r = s->gops->finish(&dp->grant, &s->gio,
 					 !err && s->req.data_op == BLKIF_OP_READ);
 
 		s->prepared = false;
@@ -280,7 +280,7 @@ static void start(struct dp_slot *s)
 
 	s->stage = DP_RUNNING;
 	if (s->req.nr_segs > 0) {
-		int r = dp->gops->prepare(&dp->grant, &s->gio);
+		int r = s->gops->prepare(&dp->grant, &s->gio);
 
 		if (r) {
 			respond(s, r);
@@ -333,13 +333,17 @@ static int layout_data(struct dp_slot *s)
 	struct xbd_dataplane *dp = s->dp;
 	unsigned int n = s->req.nr_segs;
 	size_t bounce = 0, iov = 0, held = 0, subs = 0, off;
-	unsigned int niov = dp->gops->needs_bounce ? 1 : n;
-	unsigned int nsubs = (niov + DP_MAX_IOV - 1) / DP_MAX_IOV;
+	unsigned int niov, nsubs;
 	int r;
 
+	s->gops = dp->gops;
 	if (n == 0)
 		return 0;
-	if (dp->gops->needs_bounce)
+	if (s->gops->mode == XBD_GRANT_PERSISTENT && !xbd_persist_admit(&dp->grant, &s->req))
+		s->gops = &xbd_grant_copy_ops;
+	niov = s->gops->needs_bounce ? 1 : n;
+	nsubs = (niov + DP_MAX_IOV - 1) / DP_MAX_IOV;
+	if (s->gops->needs_bounce)
 		bounce = (s->req.nr_sectors * SECTOR + PAGE - 1) & ~(size_t)(PAGE - 1);
 	if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
 		iov = n * sizeof(struct iovec);

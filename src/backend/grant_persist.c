@@ -6,6 +6,16 @@
  * an entry with I/O in flight is never unmapped. When every entry is busy, the segment is
  * mapped just for this request. A frontend may re-grant a reference for another page only
  * after we unmapped it, i.e. after it left the cache, so a hit always names the same page.
+ *
+ * Admission: a frontend can keep more pages granted than the cache holds (Linux blkfront keeps
+ * ring slots x (segments + indirect pages): 512 x 257 with an order-4 ring and 256 indirect
+ * segments, against 1056 here, as in blkback). Cycling through them, every miss would unmap a
+ * page to map another (a map and an unmap hypercall per segment, the unmap with a TLB flush),
+ * seconds per request under TCG. So hits and misses are counted in windows of lookups; a window
+ * that had to evict and hit less than half the time closes admission: for the next windows, a
+ * request that would evict is served by grant copy instead (one batched hypercall), while
+ * requests on cached pages still use them. Admission reopens as a probe after a few windows,
+ * so a frontend whose working set moved gets it cached again.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,7 +41,13 @@ struct xbd_persist_cache {
 	struct pentry *e;
 	uint32_t free_head;
 	uint32_t lru_head, lru_tail;
+	/* Admission (see the top): this window's counts, and how long admission stays closed. */
+	unsigned int win_lookups, win_hits, win_evictions;
+	unsigned int closed_windows; /* 0: admitting */
 };
+
+#define ADMIT_WINDOW 4096 /* segment lookups per window */
+#define CLOSED_FOR 8      /* windows without admission before a probe */
 
 /* A segment mapped for one request only, when the cache is full of busy entries. */
 #define TRANSIENT_TAG ((uintptr_t)1)
@@ -124,6 +140,7 @@ static bool purge_one(struct xbd_grant_ctx *g)
 		return false;
 	lru_unlink(c, i);
 	chain_remove(c, i);
+	c->win_evictions++;
 	g->stats.unmap_calls++;
 	g->xen->gnt_unmap(g->gnt, c->e[i].addr, 1);
 	c->e[i] = (struct pentry){ .next = c->free_head, .lru_prev = NONE, .lru_next = NONE };
@@ -215,6 +232,35 @@ static void put_page(struct xbd_grant_ctx *g, void *held)
 	i = (uint32_t)(h >> 1);
 	if (--c->e[i].inflight == 0)
 		lru_append(c, i);
+}
+
+/* End of a window: close admission when evicting did not pay, reopen it after a while. */
+static void window_end(struct xbd_persist_cache *c)
+{
+	if (c->closed_windows > 0)
+		c->closed_windows--;
+	else if (c->win_evictions > 0 && c->win_hits * 2 < c->win_lookups)
+		c->closed_windows = CLOSED_FOR;
+	c->win_lookups = c->win_hits = c->win_evictions = 0;
+}
+
+bool xbd_persist_admit(struct xbd_grant_ctx *g, const struct xbd_req *req)
+{
+	struct xbd_persist_cache *c = g->cache;
+	unsigned int misses = 0;
+
+	for (unsigned int i = 0; i < req->nr_segs; i++)
+		if (lookup(c, req->segs[i].gref) == NONE)
+			misses++;
+	c->win_lookups += req->nr_segs;
+	c->win_hits += req->nr_segs - misses;
+	if (c->win_lookups >= ADMIT_WINDOW)
+		window_end(c);
+	/* Pages that are all cached, or fit in free entries, evict nothing. */
+	if (misses <= c->max - c->count || c->closed_windows == 0)
+		return true;
+	g->stats.persistent_copied++;
+	return false;
 }
 
 static int persist_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)

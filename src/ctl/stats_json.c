@@ -47,6 +47,7 @@ static struct json_object *grant_json(const struct xbd_grant_stats *g)
 	put_u64(o, "unmap_calls", g->unmap_calls);
 	put_u64(o, "persistent_hits", g->persistent_hits);
 	put_u64(o, "persistent_misses", g->persistent_misses);
+	put_u64(o, "persistent_copied", g->persistent_copied);
 	return o;
 }
 

@@ -4,7 +4,8 @@
  * mapped: persistent grants stay mapped and are reused (no map call on a hit), the cache never
  * exceeds its bound, the least recently used idle entry is purged first, an entry with I/O in
  * flight is never unmapped, a full cache of busy entries falls back to a transient mapping, a
- * read into a read-only grant is refused, and fini unmaps everything. Map mode maps once per
+ * read into a read-only grant is refused, and fini unmaps everything; a cache that thrashes
+ * stops admitting (requests are copied) and probes again later. Map mode maps once per
  * request and unmaps after.
  */
 #include <errno.h>
@@ -191,6 +192,79 @@ static void test_map_mode(void **state)
 	xbd_grant_ctx_fini(&g);
 }
 
+/* One request on grant `ref` in persistent mode: through the cache when admitted. */
+static bool admitted_request(struct xbd_grant_ctx *g, uint32_t ref)
+{
+	struct one o;
+	bool in;
+
+	memset(&o, 0, sizeof(o));
+	o.req.nr_segs = 1;
+	o.req.seg[0] = (struct xbd_seg){ .gref = ref, .first_sect = 0, .last_sect = 7 };
+	o.req.segs = o.req.seg;
+	in = xbd_persist_admit(g, &o.req);
+	if (in) {
+		assert_int_equal(prepare(g, &xbd_grant_persistent_ops, &o, ref, false), 0);
+		assert_int_equal(xbd_grant_persistent_ops.finish(g, &o.io, false), 0);
+	}
+	return in;
+}
+
+#define WINDOW 4096 /* grant_persist.c's ADMIT_WINDOW */
+
+/* A frontend cycling through twice the cache's pages: after one window of evicting for no hit,
+ * requests that would evict are copied (no map, no unmap), pages already cached are still used,
+ * and a probe window later tries caching again. */
+static void test_persistent_thrash_closes_admission(void **state)
+{
+	struct xbd_grant_ctx g;
+	unsigned int n = 0, maps_after_first;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, 11, XBD_GRANT_PERSISTENT, 4), 0);
+	for (; n < WINDOW; n++)
+		admitted_request(&g, 1 + n % 8);
+	/* LRU over 8 pages in 4: every one missed; the window's last request was refused. */
+	maps_after_first = map_calls;
+	assert_int_equal(maps_after_first, WINDOW - 1);
+	for (; n < 9 * WINDOW - 1; n++) /* 8 windows closed */
+		admitted_request(&g, 1 + n % 8);
+	assert_int_equal(map_calls, maps_after_first);       /* closed: nothing mapped */
+	assert_int_equal(unmap_calls, maps_after_first - 4); /* nor unmapped */
+	assert_int_equal(g.stats.persistent_copied, 8 * WINDOW / 2);
+	assert_true(g.stats.persistent_hits >= 8 * WINDOW / 2); /* the cached half still served */
+	assert_int_equal(xbd_persist_cache_size(&g), 4);
+	for (; n < 10 * WINDOW; n++)
+		admitted_request(&g, 1 + n % 8);
+	assert_true(map_calls > maps_after_first); /* the probe window cached again */
+	xbd_grant_ctx_fini(&g);
+	assert_int_equal(nr_maps, 0);
+}
+
+/* A working set that fits is never refused; one that moves to new pages gets cached again. */
+static void test_persistent_admission_follows_working_set(void **state)
+{
+	struct xbd_grant_ctx g;
+	unsigned int n, copied;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, 11, XBD_GRANT_PERSISTENT, 4), 0);
+	for (n = 0; n < 3 * WINDOW; n++)
+		assert_true(admitted_request(&g, 1 + n % 4));
+	assert_int_equal(map_calls, 4);
+	assert_int_equal(g.stats.persistent_copied, 0);
+	for (n = 0; n < WINDOW; n++) /* thrash: admission closes */
+		admitted_request(&g, 100 + n % 8);
+	assert_true(g.stats.persistent_copied > 0);
+	for (n = 0; n < 10 * WINDOW; n++) /* a new set of 4 pages */
+		admitted_request(&g, 200 + n % 4);
+	copied = (unsigned int)g.stats.persistent_copied;
+	for (n = 0; n < WINDOW; n++)
+		assert_true(admitted_request(&g, 200 + n % 4));
+	assert_int_equal(g.stats.persistent_copied, copied);
+	xbd_grant_ctx_fini(&g);
+}
+
 /* Which strategy runs: local attach forces copy unless allowed; persistent needs the frontend. */
 static void test_effective_mode(void **state)
 {
@@ -230,6 +304,8 @@ int main(void)
 		cmocka_unit_test_setup(test_persistent_busy_entries_stay, setup),
 		cmocka_unit_test_setup(test_persistent_readonly_grant, setup),
 		cmocka_unit_test_setup(test_map_mode, setup),
+		cmocka_unit_test_setup(test_persistent_thrash_closes_admission, setup),
+		cmocka_unit_test_setup(test_persistent_admission_follows_working_set, setup),
 		cmocka_unit_test(test_effective_mode),
 	};
 
