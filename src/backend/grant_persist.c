@@ -46,7 +46,7 @@ struct xbd_persist_cache {
 	unsigned int closed_windows; /* 0: admitting */
 };
 
-#define ADMIT_WINDOW 4096 /* segment lookups per window */
+#define ADMIT_WINDOW 1024 /* segment lookups per window: 4 requests of 256 segments */
 #define CLOSED_FOR 8      /* windows without admission before a probe */
 
 /* A segment mapped for one request only, when the cache is full of busy entries. */

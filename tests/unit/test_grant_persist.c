@@ -210,7 +210,7 @@ static bool admitted_request(struct xbd_grant_ctx *g, uint32_t ref)
 	return in;
 }
 
-#define WINDOW 4096 /* grant_persist.c's ADMIT_WINDOW */
+#define WINDOW 1024 /* grant_persist.c's ADMIT_WINDOW */
 
 /* A frontend cycling through twice the cache's pages: after one window of evicting for no hit,
  * requests that would evict are copied (no map, no unmap), pages already cached are still used,
