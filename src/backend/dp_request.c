@@ -336,11 +336,14 @@ static int layout_data(struct dp_slot *s)
 	unsigned int niov, nsubs;
 	int r;
 
-	s->gops = dp->gops;
 	if (n == 0)
 		return 0;
-	if (s->gops->mode == XBD_GRANT_PERSISTENT && !xbd_persist_admit(&dp->grant, &s->req))
-		s->gops = &xbd_grant_copy_ops;
+	/* Chosen once per request: a retry after a wait for memory keeps the choice. */
+	if (!s->gops) {
+		s->gops = dp->gops;
+		if (s->gops->mode == XBD_GRANT_PERSISTENT && !xbd_persist_admit(&dp->grant, &s->req))
+			s->gops = &xbd_grant_copy_ops;
+	}
 	niov = s->gops->needs_bounce ? 1 : n;
 	nsubs = (niov + DP_MAX_IOV - 1) / DP_MAX_IOV;
 	if (s->gops->needs_bounce)
@@ -377,7 +380,8 @@ static int admit(struct dp_slot *s)
 	struct xbd_dataplane *dp = s->dp;
 	int r;
 
-	if (s->req.nr_indirect) {
+	/* Once per request: a retry after a wait for memory must not fetch (and allocate) again. */
+	if (s->req.nr_indirect && !s->ind_mem) {
 		r = fetch_indirect(s);
 		if (r)
 			return r;
