@@ -54,22 +54,6 @@ off() {
 	sleep 30
 }
 
-# try CMD...: runs CMD again (up to 5 times) while a signal kills it, counting those in
-# /tmp/crash.$w. Under TCG, guest processes are sometimes killed by SIGSEGV with a bad TLS
-# pointer, on kernel blkback too (see docs/xenlab.md); a killed checker proves nothing about
-# the disk, while a cmp that runs and says "differs" (status 1) is a real failure.
-try() {
-	n=0
-	while :; do
-		"$@"
-		rc=$?
-		[ $rc -lt 128 ] && return $rc
-		n=$((n + 1))
-		echo $(($(cat /tmp/crash.$w 2>/dev/null || echo 0) + 1)) >/tmp/crash.$w
-		[ $n -ge 5 ] && return $rc
-	done
-}
-
 # The verifying loop: tests/xen/guest-loop.c (xenlab-loop), on the raw partition; its first
 # 4 KiB are the mailbox, slots 1-16 the workers'. It runs until the host ends the guest.
 loop_task() {
@@ -88,12 +72,12 @@ verify_task() {
 	dd if=/tmp/raw of=$RAW bs=1M oflag=direct conv=notrunc,fsync 2>/dev/null
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	ok=1 w=v
+	ok=1
 	cd /data
-	try sha256sum -c -s random.sha256 || { echo "XENLAB-VERIFY-FAIL /data/random"; ok=0; }
+	sha256sum -c -s random.sha256 || { echo "XENLAB-VERIFY-FAIL /data/random"; ok=0; }
 	cd /
-	try dd if=$RAW of=/tmp/raw.back bs=1M count=8 iflag=direct 2>/dev/null &&
-		try cmp -s /tmp/raw.back /tmp/raw || { echo "XENLAB-VERIFY-FAIL raw"; ok=0; }
+	dd if=$RAW of=/tmp/raw.back bs=1M count=8 iflag=direct 2>/dev/null &&
+		cmp -s /tmp/raw.back /tmp/raw || { echo "XENLAB-VERIFY-FAIL raw"; ok=0; }
 	[ $ok = 1 ] && echo "XENLAB-VERIFY-OK data=$(cut -d' ' -f1 /data/random.sha256)" \
 		"raw=$(sha256sum /tmp/raw | cut -d' ' -f1)"
 }
@@ -240,6 +224,15 @@ start_console_log() {
 	fi
 	/usr/lib/xen-4.17/bin/xenconsoled --pid-file /run/xenconsoled.pid --log=guest \
 		--log-dir="$GUEST_CONSOLE_DIR" || die "xenconsoled did not start"
+}
+
+# guest_cleanup NAME WATCH_PID WATCH_LOG: a scenario's exit: the guest destroyed, the watcher
+# stopped, its log (the daemons log there too) and the guest's console shown.
+guest_cleanup() {
+	xl destroy "$1" 2>/dev/null
+	[ -z "$2" ] || kill "$2" 2>/dev/null
+	show_log "watcher and daemon log" "$3"
+	[ ! -f "$(guest_console "$1")" ] || show_log "guest console" "$(guest_console "$1")"
 }
 
 guest_console() {

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -279,6 +278,11 @@ static pid_t start_worker(int w, int check_first)
 
 	if (pid == 0)
 		worker(w, check_first);
+	if (pid < 0) {
+		/* The worker's rounds stop, so the loop never reports PASS. */
+		st->fails[w]++;
+		say("XENLAB-LOOP-FAIL worker %d: cannot fork: %s", w, strerror(errno));
+	}
 	return pid;
 }
 

@@ -69,10 +69,7 @@ on_exit() {
 	fi
 	mountpoint -q "$MNT" && umount "$MNT"
 	[ -z "$LOOPDEV" ] || losetup -d "$LOOPDEV"
-	xl destroy "$NAME" 2>/dev/null
-	[ -z "$WATCH_PID" ] || kill "$WATCH_PID" 2>/dev/null
-	show_log "watcher and daemon log" "$WLOG"
-	[ ! -f "$(guest_console "$NAME")" ] || show_log "guest console" "$(guest_console "$NAME")"
+	guest_cleanup "$NAME" "$WATCH_PID" "$WLOG"
 	exit "$rc"
 }
 
@@ -196,9 +193,9 @@ part_verify() {
 	say "PASS pv-verify ($(($(date +%s) - t0)) s)"
 }
 
-# rounds_line: the last progress line of the loop.
+# How many progress lines the loop has printed.
 progress_count() {
-	grep -c 'XENLAB-LOOP rounds' "$(guest_console "$NAME")" || true
+	console_count 'XENLAB-LOOP rounds'
 }
 
 part_save() {

@@ -42,10 +42,7 @@ on_exit() {
 		xl list
 		dmesg | grep -iE 'blkfront|xvd|blkif' | tail -n 20
 	fi
-	xl destroy "$NAME" 2>/dev/null
-	[ -z "$WATCH_PID" ] || kill "$WATCH_PID" 2>/dev/null
-	show_log "watcher and daemon log" "$WLOG"
-	[ ! -f "$(guest_console "$NAME")" ] || show_log "guest console" "$(guest_console "$NAME")"
+	guest_cleanup "$NAME" "$WATCH_PID" "$WLOG"
 	exit "$rc"
 }
 
