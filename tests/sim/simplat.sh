@@ -194,7 +194,10 @@ sp_cleanup() {
 sp_find_xenstored() {
     local bin
     if [ -n "${XENSTORED_BIN:-}" ]; then
-        [ -x "$XENSTORED_BIN" ] || { sp_msg "XENSTORED_BIN=$XENSTORED_BIN is not executable"; return 1; }
+        if [ ! -x "$XENSTORED_BIN" ]; then
+            sp_msg "XENSTORED_BIN=$XENSTORED_BIN is not executable"
+            return 1
+        fi
         echo "$XENSTORED_BIN"
         return 0
     fi
