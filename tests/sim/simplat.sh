@@ -19,11 +19,12 @@
 #   "$SP_BLKFRONT" --frontend /local/domain/1/device/vbd/51712 --requests 1000
 #   sp_detach "$be" 20 && sp_wait_exit "$SP_DAEMON_PID" 10 && [ "$SP_EXIT_STATUS" = 0 ]
 #
-# Functions return 0 on success and non-zero (with the reason on stderr) on failure; none of
-# them exits, so the caller words its own failure. Errors name "simplat".
+# Functions return 0 on success and non-zero (with the reason on stderr, after $SP_LOG_PREFIX)
+# on failure; none of them exits, so the caller words its own failure.
 #
 # ---- Set-up: the one place that knows where binaries are and how a daemon picks the platform
-#   sp_init BUILD_DIR      Sets SP_BUILD, SP_SRC and the paths below; exports XENBLKD_SHIM.
+#   SP_SRC                 the source tree (set when the library is sourced)
+#   sp_init BUILD_DIR      Sets SP_BUILD and the paths below; exports XENBLKD_SHIM.
 #     SP_XENBLKD           the daemon sp_start_daemon runs: $XENBLKD when set (a wrapper such
 #                          as tests/valgrind/xenblkd-memcheck.sh, or another build), else
 #                          SP_XENBLKD_BUILT, this build's daemon. A caller may reassign it.
@@ -38,6 +39,7 @@
 #                          traps: EXIT runs sp_cleanup, INT and TERM exit 1.
 #   sp_track PID           A process to stop at exit (signal $SP_KILL_SIGNAL, default TERM),
 #                          then reap. sp_start_daemon tracks its daemons itself.
+#   sp_untrack PID         Forget it (the caller reaped it with its own `wait`).
 #   sp_on_exit FUNC        FUNC runs at exit once the tracked processes are gone, in
 #                          registration order, with $SP_RC the exit status (e.g. to show logs
 #                          when it is neither 0 nor 77, or to undo what the test set up).
