@@ -29,18 +29,19 @@ while [ $# -gt 0 ]; do
 done
 command -v fio >/dev/null || { echo "bench: fio is needed (apt-get install fio)" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/xenblkd-bench.XXXXXX")
+# shellcheck source=tests/sim/simplat.sh
+. "$src/tests/sim/simplat.sh"
+sp_init "$build"
+SP_XENBLKD=$SP_XENBLKD_BUILT
+SP_LOG_PREFIX=bench
+sp_work xenblkd-bench
+work=$SP_WORK
 shm=$(mktemp -d /dev/shm/xenblkd-bench.XXXXXX)
+remove_shm() { rm -rf "$shm"; }
+sp_on_exit remove_shm
 daemon_pid=
 fe=1 devid=51712
-cleanup() {
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    "$src/tests/sim/sim-xen.sh" stop "$work/xen" >/dev/null 2>&1 || true
-    rm -rf "$work" "$shm"
-}
-trap cleanup EXIT INT TERM
-export XENBLKD_SHIM="$build/tests/sim/libxenstored-shim.so"
-eval "$("$src/tests/sim/sim-xen.sh" start "$work/xen")"
+sp_start || exit 1
 
 # Clock ticks of a process (user + system).
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -73,27 +74,26 @@ print(int(j["read"]["iops"] + j["write"]["iops"]))'
 }
 
 start_daemon() {
-    local target=$1 engine=$2 mode=$3 file be
+    local target=$1 engine=$2 mode=$3 file be opts
     file=$(target_file "$target")
     devid=$((devid + 1))
     if [ "$target" = null ]; then
-        be=$("$src/tests/sim/sim-toolstack.sh" attach --fe-domid $fe --devid $devid --kind vbd \
-                --params "aio:/dev/null")
-        "$build/src/xenblkd" --backend-path "$be" --xen sim --driver "null:size=${size_mib}M" \
-            --grant-mode "$mode" 2>"$work/daemon.log" &
+        be=$(sp_attach --fe-domid $fe --devid $devid --kind vbd --params "aio:/dev/null")
+        opts=(--driver "null:size=${size_mib}M")
     else
-        be=$("$src/tests/sim/sim-toolstack.sh" attach --fe-domid $fe --devid $devid --kind vbd \
-                --params "aio:$file")
-        "$build/src/xenblkd" --backend-path "$be" --xen sim --engine "$engine" \
-            --grant-mode "$mode" 2>"$work/daemon.log" &
+        be=$(sp_attach --fe-domid $fe --devid $devid --kind vbd --params "aio:$file")
+        opts=(--engine "$engine")
     fi
-    daemon_pid=$!
+    : >"$work/daemon.log"
+    sp_start_daemon "$work/daemon.log" --backend-path "$be" "${opts[@]}" --grant-mode "$mode"
+    daemon_pid=$SP_DAEMON_PID
     backend=$be
 }
 
 stop_daemon() {
-    "$src/tests/sim/sim-toolstack.sh" detach --backend "$backend" --timeout 20 >/dev/null
+    sp_detach "$backend" 20 >/dev/null
     wait "$daemon_pid" || true
+    sp_untrack "$daemon_pid"
     daemon_pid=
 }
 
@@ -104,7 +104,7 @@ run_xenblkd() {
     d0=$(ticks "$daemon_pid")
     sc0=$(grep -o '[0-9]* syscalls' "$work/daemon.log" | awk '{ s += $1 } END { print s + 0 }')
     local TIMEFORMAT='%U %S'
-    { time "$build/tests/sim/sim-blkfront" --frontend "/local/domain/$fe/device/vbd/$devid" \
+    { time "$SP_BLKFRONT" --frontend "/local/domain/$fe/device/vbd/$devid" \
         --domid $fe --pattern "$rw" --bs 4096 --depth "$qd" --duration "$duration" --no-verify \
         "${extra[@]}" \
         >"$work/front.out" 2>"$work/front.err" || { cat "$work/front.err" >&2; \

@@ -20,7 +20,8 @@
 
 /* A ring page and a segment's page are Xen pages, whatever the host page size. */
 #define XBD_BLKIF_PAGE_SIZE 4096u
-/* Ring sector fields, first_sect/last_sect and `sectors` are in 512-byte units (DESIGN.md 3). */
+/* Ring sector fields, first_sect/last_sect and `sectors` are in 512-byte units
+ * (docs/design.md, Protocol facts). */
 #define XBD_BLKIF_SECTOR_SHIFT 9
 #define XBD_BLKIF_SECTOR_SIZE (1u << XBD_BLKIF_SECTOR_SHIFT)
 #define XBD_BLKIF_SECTORS_PER_PAGE (XBD_BLKIF_PAGE_SIZE >> XBD_BLKIF_SECTOR_SHIFT)

@@ -3,8 +3,8 @@
  * How a request's data gets between the guest's granted pages and the disk: one small table
  * per strategy.
  * - copy (default): the hypervisor copies into buffers the daemon owns, so direct I/O never
- *   runs on a page the daemon's own domain granted (the dom0 local-attach trap, DESIGN.md 1)
- *   and nothing stays mapped after a request;
+ *   runs on a page the daemon's own domain granted (the dom0 local-attach trap:
+ *   docs/design.md, Dom0 local attach) and nothing stays mapped after a request;
  * - map: the request's pages are mapped in one batch and unmapped after the I/O completes;
  * - persistent: pages stay mapped across requests (feature-persistent), in a bounded cache
  *   with LRU purge of idle entries.

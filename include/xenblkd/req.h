@@ -4,7 +4,7 @@
  * xbd_ring_pop(), never shared memory. Every rule of <xen/io/blkif.h> that a backend must
  * enforce is checked here, one function per rule, and each has a unit test. All sector numbers
  * are 512-byte units, whatever the disk's logical sector size (the 2024 rule in blkif.h; see
- * DESIGN.md section 3); the logical sector size only constrains alignment.
+ * docs/design.md, Protocol facts); the logical sector size only constrains alignment.
  */
 #ifndef XENBLKD_REQ_H
 #define XENBLKD_REQ_H

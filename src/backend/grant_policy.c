@@ -4,8 +4,9 @@
  * feature-persistent. Mapping is refused when the frontend is the backend's own domain (dom0
  * local attach, for bootloaders): a page dom0 granted to itself and mapped back has a second
  * pseudo-physical frame for one machine frame, and direct I/O on it can resolve to the
- * frontend's locked page (DESIGN.md section 1). Grant copy into the daemon's own buffers avoids
- * the whole class, so it is used unless the administrator explicitly allows local mapping.
+ * frontend's locked page (docs/design.md, Dom0 local attach). Grant copy into the daemon's own
+ * buffers avoids the whole class, so it is used unless the administrator explicitly allows
+ * local mapping.
  */
 #include "xenblkd/grant.h"
 

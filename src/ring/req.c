@@ -5,7 +5,8 @@
  * sets the reason logged for a refused request. Order: the device limits, then whether the
  * operation is offered (-EOPNOTSUPP), then the shape of the request (-EINVAL), and last whether
  * a read-only disk would be modified (-EROFS). Sectors are 512-byte units throughout (the 2024
- * rule of blkif.h, DESIGN.md section 3); the logical sector size only constrains alignment.
+ * rule of blkif.h; docs/design.md, Protocol facts); the logical sector size only constrains
+ * alignment.
  *
  * Decisions where blkif.h leaves room:
  * - FLUSH_DISKCACHE and WRITE_BARRIER with segments are a write of that data followed by the
@@ -93,7 +94,7 @@ static int check_op_offered(uint8_t op, const struct xbd_limits *lim, const char
 	return 0;
 }
 
-/* Only FLUSH_DISKCACHE and WRITE_BARRIER may carry no data (DESIGN.md section 3). */
+/* Only FLUSH_DISKCACHE and WRITE_BARRIER may carry no data (docs/design.md, Protocol facts). */
 static bool op_may_be_empty(uint8_t op)
 {
 	return op == BLKIF_OP_FLUSH_DISKCACHE || op == BLKIF_OP_WRITE_BARRIER;

@@ -25,62 +25,49 @@ while [ $# -gt 0 ]; do
 done
 
 fe_domid=1 devid=51712
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/xenblkd-e2e.XXXXXX")
-daemon_pid=
 log() { echo "e2e: $*" >&2; }
-
-cleanup() {
-    local rc=$?
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    "$src/tests/sim/sim-xen.sh" stop "$work/xen" >/dev/null 2>&1 || true
-    if [ $rc -ne 0 ] && [ -f "$work/xenblkd.log" ]; then
+# shellcheck source=tests/sim/simplat.sh
+. "$src/tests/sim/simplat.sh"
+sp_init "$build"
+SP_LOG_PREFIX=e2e
+SP_KEEP=$keep
+sp_work xenblkd-e2e
+work=$SP_WORK
+show_daemon_log() {
+    if [ "$SP_RC" -ne 0 ] && [ -f "$work/xenblkd.log" ]; then
         log "xenblkd log (last 40 lines):"; tail -n 40 "$work/xenblkd.log" >&2
     fi
-    if [ "$keep" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
-    exit $rc
 }
-trap cleanup EXIT INT TERM
-
-export XENBLKD_SHIM="$build/tests/sim/libxenstored-shim.so"
-eval "$("$src/tests/sim/sim-xen.sh" start "$work/xen")"
+sp_on_exit show_daemon_log
+sp_start
 
 # The image lives on a filesystem that does O_DIRECT; a fresh sparse file reads as zeros.
+# The attach introduces the frontend domain to xenstored (@releaseDomain, domain checks), as
+# domain creation does in Xen.
 truncate -s "${size_mib}M" "$work/disk.img"
-be=$("$src/tests/sim/sim-toolstack.sh" attach --fe-domid $fe_domid --devid $devid --kind vbd \
-        --params "aio:$work/disk.img")
+be=$(sp_attach --fe-domid $fe_domid --devid $devid --kind vbd --params "aio:$work/disk.img")
 log "backend $be"
-# The frontend domain must exist for xenstored (@releaseDomain, domain checks), as in Xen.
-"$src/tests/sim/sim-xen.sh" introduce-domain "$work/xen" "$fe_domid"
 
 # XENBLKD runs another binary or a wrapper (meson test --setup valgrind: memcheck, whose
 # errors and definite leaks make the daemon exit 99, a failure below).
-"${XENBLKD:-$build/src/xenblkd}" --backend-path "$be" --xen sim "${daemon_args[@]}" \
-    2>"$work/xenblkd.log" &
-daemon_pid=$!
+sp_start_daemon "$work/xenblkd.log" --backend-path "$be" "${daemon_args[@]}"
+daemon_pid=$SP_DAEMON_PID
 
-front=("$build/tests/sim/sim-blkfront" --frontend "/local/domain/$fe_domid/device/vbd/$devid"
+front=("$SP_BLKFRONT" --frontend "/local/domain/$fe_domid/device/vbd/$devid"
        --domid $fe_domid --requests "$requests" --seed "$seed" --reconnect "${front_args[@]}")
 start=$(date +%s.%N)
 "${front[@]}"
 end=$(date +%s.%N)
 log "workload done in $(awk "BEGIN { printf \"%.2f\", $end - $start }") s"
 
-"$src/tests/sim/sim-toolstack.sh" detach --backend "$be" --timeout 20
+sp_detach "$be" 20
 # 10 s, or 60 s under a wrapper such as valgrind, whose exit includes the leak check.
-exit_ticks=100
-[ -z "${XENBLKD:-}" ] || exit_ticks=600
-for _ in $(seq "$exit_ticks"); do
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$daemon_pid" 2>/dev/null; then
-    log "FAIL: xenblkd still running after detach"; exit 1
-fi
-rc=0; wait "$daemon_pid" || rc=$?
-daemon_pid=
-if [ $rc -ne 0 ]; then
+exit_secs=10
+[ -z "${XENBLKD:-}" ] || exit_secs=60
+sp_wait_exit "$daemon_pid" "$exit_secs" || { log "FAIL: xenblkd still running after detach"; exit 1; }
+if [ "$SP_EXIT_STATUS" -ne 0 ]; then
     tail -n 40 "$work/xenblkd.log" >&2
-    log "FAIL: xenblkd exited $rc"
+    log "FAIL: xenblkd exited $SP_EXIT_STATUS"
     exit 1
 fi
 grep -q 'state -> Closed' "$work/xenblkd.log" || { log "FAIL: xenblkd never reached Closed"; exit 1; }

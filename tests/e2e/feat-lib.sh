@@ -2,13 +2,18 @@
 # shellcheck shell=bash
 #
 # Helpers of tests/e2e/features.sh, sourced by it: one simulated Xen platform per test in a
-# private directory, disks attached the way libxl does (sim-toolstack.sh), the daemon started
-# on a backend and stopped through a toolstack detach, the simulated blkfront run to a summary,
-# and assertions on that summary's `key: name=value` lines. Every failure names what was
-# expected and what was found, and the daemon's log is shown.
+# private directory (tests/sim/simplat.sh: disks attached the way libxl does, the daemon
+# started on a backend and stopped through a toolstack detach, everything undone at exit), the
+# simulated blkfront run to a summary, and assertions on that summary's `key: name=value`
+# lines. Every failure names what was expected and what was found, and the daemon's log is
+# shown.
 #
 # Needs: feat_build (the meson build directory) and feat_src (the source tree). XENBLKD may
 # name another daemon binary (e.g. another build's) to test against.
+
+# shellcheck source=tests/sim/simplat.sh
+. "$feat_src/tests/sim/simplat.sh"
+sp_init "$feat_build"
 
 feat_work=
 feat_img=
@@ -41,34 +46,23 @@ feat_skip() {
     exit 77
 }
 
-feat_cleanup() {
-    local rc=$?
-    if [ -n "$feat_daemon_pid" ] && kill -0 "$feat_daemon_pid" 2>/dev/null; then
-        kill "$feat_daemon_pid" 2>/dev/null
-        wait "$feat_daemon_pid" 2>/dev/null
-    fi
-    if [ -n "${feat_loopdev:-}" ]; then
-        losetup -d "$feat_loopdev" 2>/dev/null || true
-    fi
-    "$feat_src/tests/sim/sim-xen.sh" stop "$feat_work/xen" >/dev/null 2>&1 || true
-    if [ "$feat_keep" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${FEAT_KEEP_FAILED:-}" ]; }; then
-        feat_log "kept $feat_work"
-    else
-        rm -rf "$feat_work"
-    fi
-    exit $rc
-}
-
 # A private simulation: xenstored, grant tables and event channels under $feat_work/xen.
 # In a sanitizer build, any report makes the process fail instead of scrolling by.
 feat_start_platform() {
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-    feat_work=$(mktemp -d "${TMPDIR:-/var/tmp}/xbd-feat.XXXXXX")
-    trap feat_cleanup EXIT
-    trap 'exit 1' INT TERM
-    export XENBLKD_SHIM="$feat_build/tests/sim/libxenstored-shim.so"
-    XENBLKD_SIM_TRACE=0 eval "$("$feat_src/tests/sim/sim-xen.sh" start "$feat_work/xen")"
+    SP_LOG_PREFIX="feat[$feat_case]"
+    SP_KEEP=$feat_keep
+    SP_KEEP_FAILED=${FEAT_KEEP_FAILED:-}
+    sp_work xbd-feat
+    feat_work=$SP_WORK
+    sp_on_exit feat_release_loop
+    XENBLKD_SIM_TRACE=0 sp_start
+}
+
+# A loop device a case set up (feat_loopdev) goes at exit.
+feat_release_loop() {
+    [ -z "$feat_loopdev" ] || losetup -d "$feat_loopdev" 2>/dev/null
 }
 
 # A new device id and a fresh sparse (zeroed) image of $1 MiB for it, at $feat_img. A case
@@ -80,13 +74,12 @@ feat_new_image() {
     truncate -s "${1}M" "$feat_img"
 }
 
-# Attach the current device: feat_attach PARAMS [sim-toolstack attach options...].
+# Attach the current device: feat_attach PARAMS [sp_attach options...].
 feat_attach() {
     local params=$1
     shift
-    feat_be=$("$feat_src/tests/sim/sim-toolstack.sh" attach --fe-domid "$feat_fe_domid" \
-        --devid "$feat_devid" --kind vbd --params "$params" "$@") ||
-        feat_fail "sim-toolstack.sh attach failed"
+    feat_be=$(sp_attach --fe-domid "$feat_fe_domid" --devid "$feat_devid" --kind vbd \
+        --params "$params" "$@") || feat_fail "attach (sp_attach) failed"
     feat_fe=/local/domain/$feat_fe_domid/device/vbd/$feat_devid
 }
 
@@ -96,35 +89,26 @@ feat_be_read() {
 
 # Poll until the backend's state is $1, for at most $2 seconds.
 feat_wait_be_state() {
-    local want=$1 secs=$2 state="" i
-    for ((i = 0; i < secs * 20; i++)); do
-        state=$(feat_be_read state || true)
-        [ "$state" = "$want" ] && return 0
-        if [ -n "$feat_daemon_pid" ] && ! kill -0 "$feat_daemon_pid" 2>/dev/null; then
-            feat_fail "xenblkd exited while we waited for backend state $want (it is '$state')"
-        fi
-        sleep 0.05
-    done
-    feat_fail "backend state is '$state', not $want, after $secs s"
+    local rc=0
+    sp_wait_state "$feat_be" "$1" "$2" "$feat_daemon_pid" || rc=$?
+    case $rc in
+    0) ;;
+    2) feat_fail "xenblkd exited while we waited for backend state $1 (it is '$SP_STATE')" ;;
+    *) feat_fail "backend state is '$SP_STATE', not $1, after $2 s" ;;
+    esac
 }
 
 feat_wait_fe_state() {
-    local want=$1 secs=$2 state="" i
-    for ((i = 0; i < secs * 20; i++)); do
-        state=$(xenstore-read "$feat_fe/state" 2>/dev/null || true)
-        [ "$state" = "$want" ] && return 0
-        sleep 0.05
-    done
-    feat_fail "frontend state is '$state', not $want, after $secs s"
+    sp_wait_state "$feat_fe" "$1" "$2" ||
+        feat_fail "frontend state is '$SP_STATE', not $1, after $2 s"
 }
 
 # Start xenblkd on the current backend with extra options, and wait for its InitWait.
 feat_start_daemon() {
-    local bin=${XENBLKD:-$feat_build/src/xenblkd}
-    [ -x "$bin" ] || feat_fail "no daemon binary at $bin"
+    [ -x "$SP_XENBLKD" ] || feat_fail "no daemon binary at $SP_XENBLKD"
     feat_daemon_log=$feat_work/xenblkd.$feat_devid.log
-    "$bin" --backend-path "$feat_be" --xen sim "$@" 2>"$feat_daemon_log" &
-    feat_daemon_pid=$!
+    sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be" "$@"
+    feat_daemon_pid=$SP_DAEMON_PID
     feat_wait_be_state 2 10
 }
 
@@ -133,8 +117,7 @@ feat_start_daemon() {
 feat_front() {
     local rc=0
     feat_summary=$feat_work/front.$feat_devid.$RANDOM.out
-    "$feat_build/tests/sim/sim-blkfront" --frontend "$feat_fe" --quiet "$@" \
-        >"$feat_summary" || rc=$?
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet "$@" >"$feat_summary" || rc=$?
     sed 's/^/    /' "$feat_summary" >&2
     return $rc
 }
@@ -198,17 +181,10 @@ feat_expect_be_flag() {
 
 # Detach as libxl does; the daemon must reach Closed and exit 0.
 feat_detach() {
-    local rc=0 i
-    "$feat_src/tests/sim/sim-toolstack.sh" detach --backend "$feat_be" --timeout 20 ||
-        feat_fail "detach: the backend did not reach Closed"
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$feat_daemon_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$feat_daemon_pid" 2>/dev/null && feat_fail "xenblkd still runs after the detach"
-    wait "$feat_daemon_pid" || rc=$?
+    sp_detach "$feat_be" 20 || feat_fail "detach: the backend did not reach Closed"
+    sp_wait_exit "$feat_daemon_pid" 10 || feat_fail "xenblkd still runs after the detach"
     feat_daemon_pid=
-    [ $rc -eq 0 ] || feat_fail "xenblkd exited $rc after the detach"
+    [ "$SP_EXIT_STATUS" -eq 0 ] || feat_fail "xenblkd exited $SP_EXIT_STATUS after the detach"
 }
 
 # Serve a fresh image of $1 MiB with the daemon options that follow, until feat_detach.

@@ -383,7 +383,7 @@ feat_wait_front_says() {
 case_resize() {
     local pid rc=0
     feat_serve_image 64
-    "$feat_build/tests/sim/sim-blkfront" --frontend "$feat_fe" --quiet --expect-resize \
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --expect-resize \
         --requests 2000 >"$feat_work/resize.out" 2>"$feat_work/resize.err" &
     pid=$!
     feat_wait_front_says "$pid" 'waiting for the disk to grow' "$feat_work/resize.err"
@@ -424,7 +424,7 @@ case_frontend_death() {
     feat_front --persistent --die-after 1500 || feat_fail "sim-blkfront --die-after failed"
     feat_expect features persistent = 1
     feat_expect died inflight -gt 0
-    "$feat_src/tests/sim/sim-xen.sh" destroy-domain "$XENBLKD_SIM_DIR" "$feat_fe_domid"
+    sp_destroy_domain "$feat_fe_domid"
     feat_wait_be_state 6 10
     mapped=$(grep -c 'memfd:xbd-sim-dom' "/proc/$feat_daemon_pid/maps" || true)
     [ "$mapped" = 0 ] || feat_fail "xenblkd still maps $mapped ranges of the dead guest"
@@ -444,7 +444,7 @@ case_frontend_death() {
 case_hot_unplug() {
     local pid rc=0
     feat_serve_image 64 --grant-mode map
-    "$feat_build/tests/sim/sim-blkfront" --frontend "$feat_fe" --quiet --expect-unplug \
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --expect-unplug \
         --requests 100000000 >"$feat_work/unplug.out" &
     pid=$!
     feat_wait_fe_state 4 20
@@ -472,7 +472,7 @@ case_closing_timeout() {
     # A hung guest ignores the unplug: after 2 s the backend unmaps everything (even
     # persistent grants) and goes Closed, so the toolstack's detach completes.
     feat_serve_image 64 --closing-timeout 2 --grant-mode persistent
-    "$feat_build/tests/sim/sim-blkfront" --frontend "$feat_fe" --hang --persistent \
+    "$SP_BLKFRONT" --frontend "$feat_fe" --hang --persistent \
         --requests 1000 >"$feat_work/hang.out" 2>"$feat_work/hang.err" &
     pid=$!
     feat_wait_front_says "$pid" 'sim-blkfront: hanging' "$feat_work/hang.err"

@@ -32,25 +32,20 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/xenblkd-matrix.XXXXXX")
-daemon_pid= loops=() ran=0 failed=0 pair_no=0 results=()
+daemon_pid= ran=0 failed=0 pair_no=0 results=()
 log() { echo "storage-matrix: $*" >&2; }
-
-cleanup() {
-    local rc=$?
-    if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; fi
-    for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
-    "$src/tests/sim/sim-xen.sh" stop "$work/xen" >/dev/null 2>&1 || true
-    if [ "$keep" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
-    exit $rc
-}
-trap cleanup EXIT INT TERM
-
-export XENBLKD_SHIM="$build/tests/sim/libxenstored-shim.so"
-eval "$("$src/tests/sim/sim-xen.sh" start "$work/xen")"
+# shellcheck source=tests/sim/simplat.sh
+. "$src/tests/sim/simplat.sh"
+sp_init "$build"
+SP_XENBLKD=$SP_XENBLKD_BUILT # not $XENBLKD: no valgrind here
+SP_LOG_PREFIX=storage-matrix
+SP_KEEP=$keep
+sp_work xenblkd-matrix
+work=$SP_WORK
+sp_start
 
 have_libaio=0
-if ldd "$build/src/xenblkd" | grep -q libaio; then have_libaio=1; fi
+if ldd "$SP_XENBLKD" | grep -q libaio; then have_libaio=1; fi
 
 # run_pair NAME ENGINE PARAMS [xenblkd options...]: one verified run; PASS/FAIL recorded.
 run_pair() {
@@ -60,21 +55,23 @@ run_pair() {
     [[ "$name $engine" =~ $only ]] || return 0
     ran=$((ran + 1))
     dlog="$work/xenblkd.$pair_no.log"
-    be=$("$src/tests/sim/sim-toolstack.sh" attach --fe-domid $fe --devid $devid --kind vbd \
-            --params "$params")
-    # The frontend domain must exist for xenstored, as in Xen (the daemon checks it).
-    "$src/tests/sim/sim-xen.sh" introduce-domain "$XENBLKD_SIM_DIR" "$fe"
-    "$build/src/xenblkd" --backend-path "$be" --xen sim --engine "$engine" "$@" 2>"$dlog" &
-    daemon_pid=$!
+    # The attach introduces the frontend domain to xenstored, as in Xen (the daemon checks it).
+    be=$(sp_attach --fe-domid $fe --devid $devid --kind vbd --params "$params")
+    sp_start_daemon "$dlog" --backend-path "$be" --engine "$engine" "$@"
+    daemon_pid=$SP_DAEMON_PID
     start=$(date +%s.%N)
-    "$build/tests/sim/sim-blkfront" --frontend "/local/domain/$fe/device/vbd/$devid" \
+    "$SP_BLKFRONT" --frontend "/local/domain/$fe/device/vbd/$devid" \
         --domid $fe --requests "$requests" --seed "$seed" --reconnect \
         >"$work/front.$pair_no.log" 2>&1 || rc=$?
     end=$(date +%s.%N)
-    "$src/tests/sim/sim-toolstack.sh" detach --backend "$be" --timeout 20 || rc=1
-    for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$daemon_pid" 2>/dev/null; then log "$name/$engine: still running"; rc=1; fi
-    wait "$daemon_pid" || rc=$?
+    sp_detach "$be" 20 || rc=1
+    if sp_wait_exit "$daemon_pid" 10; then
+        [ "$SP_EXIT_STATUS" = 0 ] || rc=$SP_EXIT_STATUS
+    else
+        log "$name/$engine: still running"
+        rc=1
+        wait "$daemon_pid" || rc=$?
+    fi
     daemon_pid=
     grep -q 'state -> Closed' "$dlog" || rc=1
     local want=$engine
@@ -113,25 +110,20 @@ done
 img=$(image dsync)
 run_pair file-dsync io_uring "aio:$img" --driver raw:flush=off --image "$img"
 
-# Block devices: loop devices over fresh files, when this machine lets us make them.
-# make_loop [losetup options] FILE: the device in $dev, or the reason in $dev and status 1.
-make_loop() {
-    if ! command -v losetup >/dev/null 2>&1; then dev="losetup is not installed"; return 1; fi
-    if ! dev=$(losetup --find --show "$@" 2>&1); then dev="losetup failed: $dev"; return 1; fi
-    loops+=("$dev")
-}
+# Block devices: loop devices over fresh files, when this machine lets us make them (the
+# device in $SP_LOOP, or the reason why not).
 for e in "${file_engines[@]}"; do
-    if make_loop "$(image "loop-$e")"; then
-        run_pair blockdev "$e" "phy:$dev"
+    if sp_loop "$(image "loop-$e")"; then
+        run_pair blockdev "$e" "phy:$SP_LOOP"
     else
-        log "SKIP block device with $e: $dev"
-        results+=("SKIP blockdev $e: $dev")
+        log "SKIP block device with $e: $SP_LOOP"
+        results+=("SKIP blockdev $e: $SP_LOOP")
     fi
 done
-if make_loop --sector-size 4096 "$(image loop4k)"; then
-    run_pair blockdev-4k io_uring "phy:$dev"
+if sp_loop "$(image loop4k)" --sector-size 4096; then
+    run_pair blockdev-4k io_uring "phy:$SP_LOOP"
 else
-    results+=("SKIP blockdev-4k: $dev")
+    results+=("SKIP blockdev-4k: $SP_LOOP")
 fi
 
 run_pair memory io_uring "aio:/nonexistent" --driver "memory:size=${size_mib}M"

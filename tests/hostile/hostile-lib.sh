@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 #
 # Helpers of tests/hostile/hostile.sh, sourced by it. One simulated Xen platform per test
-# (tests/sim/sim-xen.sh) with two virtual block devices, each served by its own xenblkd: the
+# (tests/sim/simplat.sh) with two virtual block devices, each served by its own xenblkd: the
 # victim "a" (guest domain 1), attacked by sim-blkfront --attack, and the bystander "b" (guest
 # domain 2), on which an honest, verifying sim-blkfront runs in a loop during the attack. Also:
 # the daemon's fds, threads and mappings of a guest's memory, its log window around the attack,
@@ -11,8 +11,11 @@
 # Needs: hl_build (meson build directory), hl_src (source tree), hl_case. XENBLKD may name
 # another daemon binary or a wrapper (tests/valgrind/xenblkd-memcheck.sh).
 
+# shellcheck source=tests/sim/simplat.sh
+. "$hl_src/tests/sim/simplat.sh"
+sp_init "$hl_build"
+
 hl_work=
-hl_keep=${HOSTILE_KEEP:-0}
 hl_loop_pid=
 declare -A hl_pid hl_be hl_fe hl_img hl_log
 
@@ -35,90 +38,67 @@ hl_fail() {
     exit 1
 }
 
-hl_cleanup() {
-    local rc=$? v
-    set +e
-    [ -n "$hl_loop_pid" ] && kill "$hl_loop_pid" 2>/dev/null && wait "$hl_loop_pid" 2>/dev/null
-    for v in a b; do
-        if [ -n "${hl_pid[$v]:-}" ] && kill -0 "${hl_pid[$v]}" 2>/dev/null; then
-            kill "${hl_pid[$v]}" 2>/dev/null
-            wait "${hl_pid[$v]}" 2>/dev/null
-        fi
-    done
-    "$hl_src/tests/sim/sim-xen.sh" stop "$hl_work/xen" >/dev/null 2>&1 || true
-    if [ "$hl_keep" = 1 ] ||
-        { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${HOSTILE_KEEP_FAILED:-}" ]; }; then
-        hl_msg "kept $hl_work"
-    else
-        rm -rf "$hl_work"
-    fi
-    exit $rc
-}
-
 hl_start_platform() {
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-    hl_work=$(mktemp -d "${TMPDIR:-/var/tmp}/xbd-hostile.XXXXXX")
-    trap hl_cleanup EXIT
-    trap 'exit 1' INT TERM
-    export XENBLKD_SHIM="$hl_build/tests/sim/libxenstored-shim.so"
-    XENBLKD_SIM_TRACE=0 eval "$("$hl_src/tests/sim/sim-xen.sh" start "$hl_work/xen")"
+    SP_LOG_PREFIX="hostile[$hl_case]"
+    SP_KEEP=${HOSTILE_KEEP:-0}
+    SP_KEEP_FAILED=${HOSTILE_KEEP_FAILED:-}
+    sp_work xbd-hostile
+    hl_work=$SP_WORK
+    sp_on_exit hl_stop_honest_loop
+    XENBLKD_SIM_TRACE=0 sp_start
 }
 
-# hl_attach V DOMID DEVID MIB [sim-toolstack attach options...]: a fresh zeroed image.
+hl_stop_honest_loop() {
+    [ -z "$hl_loop_pid" ] || { kill "$hl_loop_pid" 2>/dev/null && wait "$hl_loop_pid" 2>/dev/null; }
+}
+
+# hl_attach V DOMID DEVID MIB [sp_attach options...]: a fresh zeroed image.
 hl_attach() {
     local v=$1 domid=$2 devid=$3 mib=$4
     shift 4
     hl_img[$v]=$hl_work/$v.img
     truncate -s "${mib}M" "${hl_img[$v]}"
-    hl_be[$v]=$("$hl_src/tests/sim/sim-toolstack.sh" attach --fe-domid "$domid" \
-        --devid "$devid" --kind vbd --params "aio:${hl_img[$v]}" "$@") ||
-        hl_fail "sim-toolstack.sh attach failed for $v"
+    hl_be[$v]=$(sp_attach --fe-domid "$domid" --devid "$devid" --kind vbd \
+        --params "aio:${hl_img[$v]}" "$@") || hl_fail "attach (sp_attach) failed for $v"
     hl_fe[$v]=/local/domain/$domid/device/vbd/$devid
 }
 
 hl_state() {
-    xenstore-read "${hl_be[$1]}/state" 2>/dev/null || true
+    sp_state "${hl_be[$1]}"
 }
 
 # hl_wait_state V STATE SECS
 hl_wait_state() {
-    local v=$1 want=$2 secs=$3 i state=
-    for ((i = 0; i < secs * 20; i++)); do
-        state=$(hl_state "$v")
-        [ "$state" = "$want" ] && return 0
-        kill -0 "${hl_pid[$v]}" 2>/dev/null ||
-            hl_fail "xenblkd $v exited while we waited for state $want (it is '$state')"
-        sleep 0.05
-    done
-    hl_fail "xenblkd $v is in state '$state', not $want, after $secs s"
+    local v=$1 rc=0
+    sp_wait_state "${hl_be[$v]}" "$2" "$3" "${hl_pid[$v]}" || rc=$?
+    case $rc in
+    0) ;;
+    2) hl_fail "xenblkd $v exited while we waited for state $2 (it is '$SP_STATE')" ;;
+    *) hl_fail "xenblkd $v is in state '$SP_STATE', not $2, after $3 s" ;;
+    esac
 }
 
 # hl_start_daemon V [xenblkd options...]: start it and wait for InitWait.
 hl_start_daemon() {
-    local v=$1 bin=${XENBLKD:-$hl_build/src/xenblkd}
+    local v=$1
     shift
-    [ -x "$bin" ] || hl_fail "no daemon binary at $bin"
+    [ -x "$SP_XENBLKD" ] || hl_fail "no daemon binary at $SP_XENBLKD"
     hl_log[$v]=$hl_work/xenblkd.$v.log
-    "$bin" --backend-path "${hl_be[$v]}" --xen sim "$@" 2>"${hl_log[$v]}" &
-    hl_pid[$v]=$!
+    sp_start_daemon "${hl_log[$v]}" --backend-path "${hl_be[$v]}" "$@"
+    hl_pid[$v]=$SP_DAEMON_PID
     hl_wait_state "$v" 2 30
 }
 
 # Detach as libxl does; the daemon must reach Closed and exit 0 (under valgrind, an error
 # or a definite leak makes it exit otherwise).
 hl_detach() {
-    local v=$1 rc=0 i
-    "$hl_src/tests/sim/sim-toolstack.sh" detach --backend "${hl_be[$v]}" --timeout 30 ||
-        hl_fail "detach of $v: the backend did not reach Closed"
-    for ((i = 0; i < 300; i++)); do
-        kill -0 "${hl_pid[$v]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "${hl_pid[$v]}" 2>/dev/null && hl_fail "xenblkd $v still runs after the detach"
-    wait "${hl_pid[$v]}" || rc=$?
+    local v=$1
+    sp_detach "${hl_be[$v]}" 30 || hl_fail "detach of $v: the backend did not reach Closed"
+    sp_wait_exit "${hl_pid[$v]}" 30 || hl_fail "xenblkd $v still runs after the detach"
     hl_pid[$v]=
-    [ $rc -eq 0 ] || hl_fail "xenblkd $v exited $rc after the detach"
+    [ "$SP_EXIT_STATUS" -eq 0 ] || hl_fail "xenblkd $v exited $SP_EXIT_STATUS after the detach"
 }
 
 # ---- what a daemon holds ----
@@ -155,7 +135,7 @@ hl_log_window() {
 # An honest, verifying run on b. The disk must start zeroed; afterwards it is zeroed again.
 hl_honest_once() {
     local out=$1 rc=0
-    "$hl_build/tests/sim/sim-blkfront" --frontend "${hl_fe[b]}" --quiet --requests 1500 \
+    "$SP_BLKFRONT" --frontend "${hl_fe[b]}" --quiet --requests 1500 \
         --discard --indirect 32 >"$out" 2>&1 || rc=$?
     fallocate --punch-hole --offset 0 --length "$(stat -c %s "${hl_img[b]}")" "${hl_img[b]}" ||
         dd if=/dev/zero of="${hl_img[b]}" bs=1M count="$(($(stat -c %s "${hl_img[b]}") >> 20))" \

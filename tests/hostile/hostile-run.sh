@@ -7,7 +7,7 @@
 # benchmark of the bystander against a quiet baseline), then every check the header of
 # hostile.sh lists, a liveness run on the victim, the leak checks, and both detaches.
 
-hx_front=$hl_build/tests/sim/sim-blkfront
+hx_front=$SP_BLKFRONT
 hx_check_extra=
 
 hx_apply_variant() {
@@ -51,7 +51,7 @@ hx_attack() {
     [ $rc -eq 0 ] || hl_fail "sim-blkfront --attack exited $rc: $(tail -n 5 "$hl_work/attack.err")"
     if [ "$hx_flow" = death ]; then
         # The toolstack destroys the dead guest: @releaseDomain (xenstored drops its nodes).
-        "$hl_src/tests/sim/sim-xen.sh" destroy-domain "$XENBLKD_SIM_DIR" 1
+        sp_destroy_domain 1
     fi
     hl_wait_state a 6 30
     hx_t1=$(date +%s%N)
@@ -189,8 +189,7 @@ hx_liveness() {
             hl_fail "xenblkd still maps the dead guest's memory"
         # The toolstack builds a new guest, which happens to get domid 1 again, with the
         # same disk: its device directory as before.
-        rm -f "$XENBLKD_SIM_DIR/dead/1"
-        "$hl_src/tests/sim/sim-xen.sh" introduce-domain "$XENBLKD_SIM_DIR" 1
+        sp_revive_domain 1
         echo "$hx_fe_keys" | grep -v '/state = ' | while IFS= read -r line; do
             xenstore-write "${line%% = *}" "$(echo "${line#* = }" | sed 's/^"//; s/"$//')"
         done

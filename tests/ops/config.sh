@@ -27,7 +27,7 @@ expect_reject() {
 
 be=/local/domain/0/backend/vbd/1/51712
 conf=$ops_work/bad.conf
-d=("$XENBLKD" --xen sim -b "$be" --run-dir "$ops_work/run")
+d=("$XENBLKD" "${SP_XEN_ARGS[@]}" -b "$be" --run-dir "$ops_work/run")
 
 expect_reject "--limit-iops abc" "--limit-iops: 'abc'" "${d[@]}" --limit-iops abc
 expect_reject "--limit-bps 5Q" "--limit-bps: '5Q'" "${d[@]}" --limit-bps 5Q

@@ -20,7 +20,7 @@ script=$ops_src/scripts/xen-hotplug/block-xenblkd
 # The script starts a plain `xenblkd`: give it the simulated platform through a wrapper.
 cat >"$ops_work/xenblkd" <<EOS
 #!/bin/sh
-exec "$XENBLKD" --xen sim "\$@" 2>>"$ops_work/hotplug-daemon.log"
+exec "$XENBLKD" ${SP_XEN_ARGS[*]} "\$@" 2>>"$ops_work/hotplug-daemon.log"
 EOS
 chmod +x "$ops_work/xenblkd"
 run() {

@@ -2,12 +2,16 @@
 # shellcheck shell=bash
 #
 # Helpers of the operations tests (tests/ops/*.sh), sourced by them: a private simulated Xen
-# platform per test (docs/simulation.md), disks attached the way libxl does
-# (tests/sim/sim-toolstack.sh), the watcher and daemons started and always stopped, the
+# platform per test (tests/sim/simplat.sh: disks attached the way libxl does, daemons started,
+# everything undone at exit), the watcher and daemons started and always stopped, the
 # simulated blkfront's summary lines, and JSON read with python3 (which meson needs anyway).
 # Every failure says what was expected and what was found, and shows the logs.
 #
 # Needs: ops_build (the meson build directory) and ops_src (the source tree).
+
+# shellcheck source=tests/sim/simplat.sh
+. "$ops_src/tests/sim/simplat.sh"
+sp_init "$ops_build"
 
 ops_work=
 ops_run=
@@ -61,9 +65,10 @@ ops_all_daemons() {
     return 0
 }
 
-ops_cleanup() {
-    local rc=$? pid
-    set +e
+# At exit, after the daemons this test started: every process it started, and every daemon
+# a watcher started for this simulation, killed outright.
+ops_kill_all() {
+    local pid
     for pid in "${ops_pids[@]}"; do
         kill -9 "$pid" 2>/dev/null
     done
@@ -71,64 +76,53 @@ ops_cleanup() {
         for pid in $(ops_all_daemons); do kill -9 "$pid" 2>/dev/null; done
     fi
     wait 2>/dev/null
-    "$ops_src/tests/sim/sim-xen.sh" stop "$ops_work/xen" >/dev/null 2>&1 || true
-    if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${OPS_KEEP_FAILED:-}" ]; then
-        ops_log "kept $ops_work"
-    else
-        rm -rf "$ops_work"
-    fi
-    exit $rc
 }
 
 ops_start_platform() {
-    ops_work=$(mktemp -d "${TMPDIR:-/var/tmp}/xbd-ops.XXXXXX")
-    trap ops_cleanup EXIT
-    trap 'exit 1' INT TERM
-    export XENBLKD_SHIM="$ops_build/tests/sim/libxenstored-shim.so"
-    XENBLKD_SIM_TRACE=0 eval "$("$ops_src/tests/sim/sim-xen.sh" start "$ops_work/xen")"
+    SP_LOG_PREFIX="ops[$ops_case]"
+    SP_KILL_SIGNAL=KILL
+    SP_KEEP_FAILED=${OPS_KEEP_FAILED:-}
+    sp_work xbd-ops
+    ops_work=$SP_WORK
+    sp_on_exit ops_kill_all
+    XENBLKD_SIM_TRACE=0 sp_start
     ops_run=$XENBLKD_SIM_DIR/run
-    XENBLKD=$ops_build/src/xenblkd
-    XENBLKCTL=$ops_build/src/ctl/xenblkctl
-    XENBLKD_WATCH=$ops_build/src/watcher/xenblkd-watch
+    XENBLKD=$SP_XENBLKD_BUILT
+    SP_XENBLKD=$XENBLKD
+    XENBLKCTL=$SP_XENBLKCTL
+    XENBLKD_WATCH=$SP_WATCH
     export XENBLKD XENBLKCTL
 }
 
-# ops_attach FE DEVID KIND [sim-toolstack attach options]: a fresh zeroed 64 MiB image;
-# prints the backend path.
+# ops_attach FE DEVID KIND [sp_attach options]: a fresh zeroed 64 MiB image; prints the
+# backend path.
 ops_attach() {
     local fe=$1 devid=$2 kind=$3
     shift 3
     truncate -s 64M "$ops_work/disk.$fe.$devid.img"
-    "$ops_src/tests/sim/sim-toolstack.sh" attach --fe-domid "$fe" --devid "$devid" \
-        --kind "$kind" --params "aio:$ops_work/disk.$fe.$devid.img" "$@" ||
-        ops_fail "sim-toolstack.sh attach $fe/$devid failed"
+    sp_attach --fe-domid "$fe" --devid "$devid" --kind "$kind" \
+        --params "aio:$ops_work/disk.$fe.$devid.img" "$@" ||
+        ops_fail "attach (sp_attach) of $fe/$devid failed"
 }
 
 ops_detach() {
-    "$ops_src/tests/sim/sim-toolstack.sh" detach --backend "$1" --timeout "${2:-20}" ||
-        ops_fail "detach of $1 failed"
+    sp_detach "$1" "${2:-20}" || ops_fail "detach of $1 failed"
 }
 
 ops_state() {
-    xenstore-read "$1/state" 2>/dev/null || echo ""
+    sp_state "$1"
 }
 
 # ops_wait_state BACKEND STATE SECONDS
 ops_wait_state() {
-    local be=$1 want=$2 secs=$3 i state=""
-    for ((i = 0; i < secs * 50; i++)); do
-        state=$(ops_state "$be")
-        [ "$state" = "$want" ] && return 0
-        sleep 0.02
-    done
-    ops_fail "$be: state '$state', not $want, after $secs s"
+    sp_wait_state "$1" "$2" "$3" || ops_fail "$1: state '$SP_STATE', not $2, after $3 s"
 }
 
 # Start the watcher (supervise mode, simulated Xen); extra arguments follow.
 ops_start_watcher() {
-    local log=$ops_work/watch.$RANDOM.log
-    "$XENBLKD_WATCH" --mode supervise --xenblkd "$XENBLKD" --xenblkd-arg=--xen \
-        --xenblkd-arg=sim "$@" 2>>"$log" &
+    local log=$ops_work/watch.$RANDOM.log xen_args
+    mapfile -t xen_args < <(sp_watcher_args)
+    "$XENBLKD_WATCH" --mode supervise --xenblkd "$XENBLKD" "${xen_args[@]}" "$@" 2>>"$log" &
     ops_pids+=($!)
     ops_watch_pid=$!
     ops_watch_log=$log
@@ -139,9 +133,9 @@ ops_start_daemon() {
     local be=$1
     shift
     ops_daemon_log=$ops_work/xenblkd.${#ops_pids[@]}.log
-    "$XENBLKD" --backend-path "$be" --xen sim "$@" 2>"$ops_daemon_log" &
-    ops_pids+=($!)
-    ops_daemon_pid=$!
+    sp_start_daemon "$ops_daemon_log" --backend-path "$be" "$@"
+    ops_pids+=("$SP_DAEMON_PID")
+    ops_daemon_pid=$SP_DAEMON_PID
 }
 
 # ops_front FE DEVID [sim-blkfront options]: the summary goes to $ops_summary.
@@ -149,7 +143,7 @@ ops_front() {
     local fe=$1 devid=$2 rc=0
     shift 2
     ops_summary=$ops_work/front.$fe.$devid.$RANDOM.out
-    "$ops_build/tests/sim/sim-blkfront" --frontend "/local/domain/$fe/device/vbd/$devid" \
+    "$SP_BLKFRONT" --frontend "/local/domain/$fe/device/vbd/$devid" \
         --quiet "$@" >"$ops_summary" 2>"$ops_summary.err" || rc=$?
     return $rc
 }
@@ -160,7 +154,7 @@ ops_front_bg() {
     local fe=$1 devid=$2
     shift 2
     ops_summary=$ops_work/front.$fe.$devid.$RANDOM.out
-    "$ops_build/tests/sim/sim-blkfront" --frontend "/local/domain/$fe/device/vbd/$devid" \
+    "$SP_BLKFRONT" --frontend "/local/domain/$fe/device/vbd/$devid" \
         --quiet "$@" >"$ops_summary" 2>"$ops_summary.err" &
     ops_bg_pid=$!
 }

@@ -29,11 +29,14 @@ sleep 0.3
 be_of() { echo "/local/domain/0/backend/vbd/$1/51712"; }
 attach_one() {
     truncate -s 64M "$ops_work/disk.$1.img"
-    "$ops_src/tests/sim/sim-toolstack.sh" attach --fe-domid "$1" --devid 51712 --kind vbd \
-        --params "aio:$ops_work/disk.$1.img" >/dev/null
+    sp_attach --fe-domid "$1" --devid 51712 --kind vbd --params "aio:$ops_work/disk.$1.img" \
+        >/dev/null
 }
 export -f attach_one
-export ops_work ops_src
+export ops_work SP_SRC
+# The workers run in their own bash: each sources the library.
+# shellcheck disable=SC2016 # expanded by the worker
+sp_lib='. "$SP_SRC/tests/sim/simplat.sh" &&'
 
 # All N in state $1 within $2 seconds.
 wait_all() {
@@ -49,18 +52,18 @@ wait_all() {
 }
 
 t0=$(now)
-seq 1 "$n" | xargs -P 8 -I{} bash -c 'attach_one {}' || ops_fail "attaching failed"
+seq 1 "$n" | xargs -P 8 -I{} bash -c "$sp_lib attach_one {}" || ops_fail "attaching failed"
 t_attached=$(since "$t0")
 wait_all 2 120
 t_initwait=$(since "$t0")
 ops_log "$n VBDs attached in $t_attached s; all in InitWait after $t_initwait s"
 
 front() {
-    "$ops_build/tests/sim/sim-blkfront" --frontend "/local/domain/$1/device/vbd/51712" \
+    "$SP_BLKFRONT" --frontend "/local/domain/$1/device/vbd/51712" \
         --domid "$1" --requests 16 --die-after 8 --quiet >/dev/null 2>&1 || true
 }
 export -f front
-export ops_build
+export SP_BLKFRONT
 t1=$(now)
 seq 1 "$n" | xargs -P 16 -I{} bash -c 'front {}'
 wait_all 4 120
@@ -99,16 +102,15 @@ t2=$(now)
 # rewrite `state` after the directory is gone; see the report on xbd_xb_switch_state.)
 detach_one() {
     local be=/local/domain/0/backend/vbd/$1/51712 i
-    "$ops_src/tests/sim/sim-xen.sh" destroy-domain "$XENBLKD_SIM_DIR" "$1" >/dev/null
+    sp_destroy_domain "$1" >/dev/null
     for ((i = 0; i < 200; i++)); do
         [ "$(xenstore-read "$be/state" 2>/dev/null)" = 6 ] && break
         sleep 0.05
     done
-    "$ops_src/tests/sim/sim-toolstack.sh" detach --backend "/local/domain/0/backend/vbd/$1/51712" \
-        --timeout 30 >/dev/null
+    sp_detach "$be" 30 >/dev/null
 }
 export -f detach_one
-seq 1 "$n" | xargs -P 8 -I{} bash -c 'detach_one {}' || ops_fail "detaching failed"
+seq 1 "$n" | xargs -P 8 -I{} bash -c "$sp_lib detach_one {}" || ops_fail "detaching failed"
 # Lock files go with their daemons: cheap to poll, unlike a scan of /proc. 30 s: under ASan on
 # a loaded 2-core machine the last of the daemons can take more than 10 s to leave.
 deadline=$(($(date +%s) + 30))

@@ -23,38 +23,37 @@ while [ $# -gt 0 ]; do
         *) echo "e2e-qcow2: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/xenblkd-e2e-qcow2.XXXXXX")
-fe_domid=1 devid=51712 daemon_pid= fails=0
+fe_domid=1 devid=51712 fails=0
 log() { echo "e2e-qcow2: $*" >&2; }
-cleanup() {
-    local rc=$?
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    "$src/tests/sim/sim-xen.sh" stop "$work/xen" >/dev/null 2>&1 || true
-    if [ $rc -ne 0 ] && [ -f "$work/xenblkd.log" ]; then
+# shellcheck source=tests/sim/simplat.sh
+. "$src/tests/sim/simplat.sh"
+sp_init "$build"
+SP_XENBLKD=$SP_XENBLKD_BUILT
+SP_LOG_PREFIX=e2e-qcow2
+[ -z "${KEEP:-}" ] || SP_KEEP=1
+sp_work xenblkd-e2e-qcow2
+work=$SP_WORK
+summarize_daemon_log() {
+    if [ "$SP_RC" -ne 0 ] && [ -f "$work/xenblkd.log" ]; then
         grep -v 'state ->' "$work/xenblkd.log" | sort | uniq -c | sort -rn | head -n 20 >&2
     fi
-    [ -n "${KEEP:-}" ] && log "kept $work" || rm -rf "$work"
-    exit $rc
 }
-trap cleanup EXIT INT TERM
+sp_on_exit summarize_daemon_log
+sp_start
 
-export XENBLKD_SHIM="$build/tests/sim/libxenstored-shim.so"
-eval "$("$src/tests/sim/sim-xen.sh" start "$work/xen")"
-"$src/tests/sim/sim-xen.sh" introduce-domain "$work/xen" "$fe_domid"
-
-# serve PARAMS MODE FRONT-ARGS...: attach, run the daemon and the frontend, detach.
+# serve PARAMS MODE FRONT-ARGS...: attach (which introduces the frontend domain), run the
+# daemon and the frontend, detach.
 serve() {
     local params=$1 mode=$2 be rc=0; shift 2
-    be=$("$src/tests/sim/sim-toolstack.sh" attach --fe-domid $fe_domid --devid $devid \
-            --kind vbd --params "$params" --mode "$mode")
-    "$build/src/xenblkd" --backend-path "$be" --xen sim 2>>"$work/xenblkd.log" &
-    daemon_pid=$!
-    "$build/tests/sim/sim-blkfront" --frontend "/local/domain/$fe_domid/device/vbd/$devid" \
+    be=$(sp_attach --fe-domid $fe_domid --devid $devid --kind vbd --params "$params" \
+            --mode "$mode")
+    sp_start_daemon "$work/xenblkd.log" --backend-path "$be"
+    "$SP_BLKFRONT" --frontend "/local/domain/$fe_domid/device/vbd/$devid" \
         --domid $fe_domid "$@" >"$work/front.log" 2>&1 || rc=$?
     cat "$work/front.log" >>"$work/front-all.log"
-    "$src/tests/sim/sim-toolstack.sh" detach --backend "$be" --timeout 20 || rc=1
-    wait "$daemon_pid" || rc=1
-    daemon_pid=
+    sp_detach "$be" 20 || rc=1
+    wait "$SP_DAEMON_PID" || rc=1
+    sp_untrack "$SP_DAEMON_PID"
     return $rc
 }
 

@@ -11,6 +11,64 @@ say() { echo "[$(date +%T)] $*"; }
 die() { echo "[$(date +%T)] FAIL: $*"; exit 1; }
 skip() { echo "[$(date +%T)] SKIP: $*"; exit "$XENLAB_SKIP"; }
 
+# ---- One clean-up for every scenario ----
+# Sourcing this file sets the EXIT trap: however a scenario ends (PASS, die, skip, an error
+# under set -e), xenlab_cleanup undoes what the scenario registered and exits with its status.
+# A scenario registers each thing to undo when it sets it up (or at the start, for fixed
+# names), and writes no trap of its own:
+#   on_failure COMMAND      runs first, only when the scenario failed (status neither 0 nor
+#                           77): diagnostics, while everything is still in place
+#   at_exit COMMAND         runs at exit, the newest first (undo in reverse order)
+#   show_at_exit TITLE FILE shows FILE (show_log) at the very end, if it exists then
+#   undo_pid PID            kills PID (TERM) at exit: a watcher, a poller
+#   undo_mount DIR          unmounts DIR at exit if it is mounted (bounded: I/O may hang)
+#   undo_loop VAR           detaches the loop device named by variable VAR, if set at exit
+#   undo_guest NAME         (guest-image.sh) destroys the guest and shows its console
+#   start_xenblkd           registers kill_xenblkd itself.
+# COMMAND and FILE are evaluated at exit: single-quote them to use the values variables have
+# then ('$BE'). Registering the same thing again changes nothing, so a step that runs several
+# times may register each time. Errors are ignored; nothing stops the rest of the clean-up.
+XENLAB_ON_FAILURE=()
+XENLAB_AT_EXIT=()
+XENLAB_SHOW=()
+
+# xenlab_register ARRAY ITEM...: appends the items unless the array holds them already.
+xenlab_register() {
+	local -n list=$1
+	local joined
+	shift
+	joined=$(printf '%s\x1f' "$@")
+	[[ $'\x1f'"$(printf '%s\x1f' "${list[@]}")" != *$'\x1f'"$joined"* ]] || return 0
+	list+=("$@")
+}
+on_failure() { xenlab_register XENLAB_ON_FAILURE "$1"; }
+at_exit() { xenlab_register XENLAB_AT_EXIT "$1"; }
+show_at_exit() { xenlab_register XENLAB_SHOW "$1" "$2"; }
+undo_pid() { at_exit "kill -TERM $1 2>/dev/null"; }
+undo_mount() { at_exit "! mountpoint -q $1 || bounded 20 umount $1"; }
+undo_loop() { at_exit "[ -z \"\${$1:-}\" ] || losetup -d \"\$$1\""; }
+
+xenlab_cleanup() {
+	local rc=$? i file
+	set +eu
+	trap - EXIT
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne "$XENLAB_SKIP" ]; then
+		say "failed (exit $rc)"
+		for ((i = 0; i < ${#XENLAB_ON_FAILURE[@]}; i++)); do
+			eval "${XENLAB_ON_FAILURE[i]}"
+		done
+	fi
+	for ((i = ${#XENLAB_AT_EXIT[@]} - 1; i >= 0; i--)); do
+		eval "${XENLAB_AT_EXIT[i]}"
+	done
+	for ((i = 0; i < ${#XENLAB_SHOW[@]}; i += 2)); do
+		eval "file=\"${XENLAB_SHOW[i + 1]}\""
+		[ -z "$file" ] || [ ! -f "$file" ] || show_log "${XENLAB_SHOW[i]}" "$file"
+	done
+	exit "$rc"
+}
+trap xenlab_cleanup EXIT
+
 # Runs a command, echoing it first.
 run() {
 	say "+ $*"
@@ -116,13 +174,16 @@ require_integration() {
 	XENBLKD=/usr/sbin/xenblkd
 }
 
-# start_xenblkd LOGFILE ARGS...: runs xenblkd in the background, stderr+stdout to LOGFILE.
+# start_xenblkd LOGFILE ARGS...: runs xenblkd in the background, stderr+stdout to LOGFILE;
+# the clean-up kills it if it still runs at exit.
+XENBLKD_UNDO=""
 start_xenblkd() {
 	local logfile=$1
 	shift
 	say "+ $XENBLKD $* (log: $logfile)"
 	"$XENBLKD" "$@" >"$logfile" 2>&1 &
 	XENBLKD_PID=$!
+	[ -n "$XENBLKD_UNDO" ] || { at_exit kill_xenblkd; XENBLKD_UNDO=1; }
 }
 
 # Waits for xenblkd to exit; prints its status. Kills it after SECONDS.
@@ -139,7 +200,7 @@ wait_xenblkd() {
 	return "$rc"
 }
 
-# Kills a still running xenblkd (for EXIT traps).
+# Kills a still running xenblkd (the clean-up does it at exit).
 kill_xenblkd() {
 	[ -n "$XENBLKD_PID" ] || return 0
 	kill -TERM "$XENBLKD_PID" 2>/dev/null || true

@@ -226,13 +226,11 @@ start_console_log() {
 		--log-dir="$GUEST_CONSOLE_DIR" || die "xenconsoled did not start"
 }
 
-# guest_cleanup NAME WATCH_PID WATCH_LOG: a scenario's exit: the guest destroyed, the watcher
-# stopped, its log (the daemons log there too) and the guest's console shown.
-guest_cleanup() {
-	xl destroy "$1" 2>/dev/null
-	[ -z "$2" ] || kill "$2" 2>/dev/null
-	show_log "watcher and daemon log" "$3"
-	[ ! -f "$(guest_console "$1")" ] || show_log "guest console" "$(guest_console "$1")"
+# undo_guest NAME: at the scenario's exit (lib.sh's clean-up) the guest is destroyed, if it
+# still runs, and its console shown.
+undo_guest() {
+	at_exit "xl destroy $1 2>/dev/null"
+	show_at_exit "guest console" "$(guest_console "$1")"
 }
 
 guest_console() {

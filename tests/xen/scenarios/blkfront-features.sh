@@ -48,21 +48,12 @@ parse_args() {
 	done
 }
 
-on_exit() {
-	local rc=$?
-	set +e
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne "$XENLAB_SKIP" ]; then
-		say "failed (exit $rc)"
-		[ -z "$BE" ] || { say "backend directory now:"; xs_dump "$BE"; }
-		say "frontend directory now:"
-		xs_dump "$FE"
-		dmesg | grep -iE 'blkfront|xvd|blkif' | tail -n 20
-	fi
-	mountpoint -q "$MNT" && bounded 20 umount "$MNT"
-	kill_xenblkd
-	[ -z "$XLOG" ] || show_log "xenblkd log" "$XLOG"
-	[ -f "$TABLE" ] && show_log "the table" "$TABLE"
-	exit "$rc"
+# What a failure shows (lib.sh's clean-up runs it first).
+show_failure() {
+	[ -z "$BE" ] || { say "backend directory now:"; xs_dump "$BE"; }
+	say "frontend directory now:"
+	xs_dump "$FE"
+	dmesg | grep -iE 'blkfront|xvd|blkif' | tail -n 20
 }
 
 # check WHAT GOT WANT: one assertion; a mismatch is counted and the scenario fails at the end.
@@ -268,6 +259,7 @@ discard_tests() {
 	local before after used freed off len
 	step "discard: mkfs, fstrim"
 	mkdir -p "$MNT"
+	undo_mount "$MNT"
 	bounded 120 mkfs.ext4 -q -F "/dev/$VDEV" || die "mkfs.ext4 failed"
 	bounded 60 mount "/dev/$VDEV" "$MNT" || die "mount failed"
 	before=$(blocks "$IMAGE")
@@ -312,6 +304,7 @@ sector4k() {
 	got=$(dd if="/dev/$VDEV" of=/dev/null bs=512 count=1 iflag=direct 2>&1 && echo read || echo refused)
 	check "4k: a 512-byte O_DIRECT read" "${got##*$'\n'}" refused
 	mkdir -p "$MNT"
+	undo_mount "$MNT"
 	bounded 120 mkfs.ext4 -q -F "/dev/$VDEV" || die "4k: mkfs.ext4 failed"
 	bounded 60 mount "/dev/$VDEV" "$MNT" || die "4k: mount failed"
 	say "4k: ext4 block size $(stat -f -c %S "$MNT")"
@@ -330,7 +323,10 @@ sector4k() {
 
 main() {
 	parse_args "$@"
-	trap on_exit EXIT
+	on_failure show_failure
+	# shellcheck disable=SC2016 # the last daemon's log, evaluated at exit
+	show_at_exit "xenblkd log" '$XLOG'
+	show_at_exit "the table" "$TABLE"
 	step "setup"
 	require_integration # xenblkd and xenblkctl in /usr/sbin
 	: >"$TABLE"

@@ -40,21 +40,13 @@ parse_args() {
 	done
 }
 
-on_exit() {
-	local rc=$?
-	set +e
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne "$XENLAB_SKIP" ]; then
-		say "failed (exit $rc); backend directory now:"
-		xs_dump "$BE"
-		say "frontend directory now:"
-		xs_dump "/local/domain/0/device/vbd/$(vdev_devid "$VDEV")"
-		dmesg | grep -iE 'blkfront|xvd|blkif|xen' | tail -n 20
-	fi
-	mountpoint -q "$MNT" && bounded 20 umount "$MNT"
-	[ -z "$POLLER" ] || kill "$POLLER" 2>/dev/null
-	kill_xenblkd
-	[ -f "$XLOG" ] && show_log "xenblkd log" "$XLOG"
-	exit "$rc"
+# What a failure shows (lib.sh's clean-up runs it first).
+show_failure() {
+	say "backend directory now:"
+	xs_dump "$BE"
+	say "frontend directory now:"
+	xs_dump "/local/domain/0/device/vbd/$(vdev_devid "$VDEV")"
+	dmesg | grep -iE 'blkfront|xvd|blkif|xen' | tail -n 20
 }
 
 attach() {
@@ -66,6 +58,8 @@ attach() {
 	say "backend directory as the toolstack left it:"
 	xs_dump "$BE"
 	POLLER=$(record_states "$BE" "$STATES")
+	# shellcheck disable=SC2016 # evaluated at exit
+	at_exit '[ -z "$POLLER" ] || kill "$POLLER" 2>/dev/null'
 	start_xenblkd "$XLOG" --backend-path "$BE" --grant-mode "$GRANT_MODE" "${DAEMON_ARGS[@]}"
 	wait_until 30 "backend state 4 (Connected)" xs_is "$BE/state" 4 \
 		|| die "xenblkd did not connect"
@@ -87,6 +81,7 @@ check_files() {
 # Each step is bounded: a backend that stops answering leaves I/O hanging for good.
 filesystem_test() {
 	mkdir -p "$MNT"
+	undo_mount "$MNT"
 	bounded 120 mkfs.ext4 -q -F "/dev/$VDEV" || die "mkfs.ext4 failed"
 	bounded 60 mount "/dev/$VDEV" "$MNT" || die "mount failed"
 	bounded 120 write_files || die "writing files failed"
@@ -130,7 +125,8 @@ detach() {
 
 main() {
 	parse_args "$@"
-	trap on_exit EXIT
+	on_failure show_failure
+	show_at_exit "xenblkd log" "$XLOG"
 	require_xenblkd
 	say "grant mode: $GRANT_MODE, image: $IMAGE (${SIZE_MIB} MiB)"
 	make_image "$IMAGE" "$SIZE_MIB"

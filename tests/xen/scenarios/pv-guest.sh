@@ -59,18 +59,11 @@ parse_args() {
 	done
 }
 
-on_exit() {
-	local rc=$?
-	set +e
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne "$XENLAB_SKIP" ]; then
-		say "failed (exit $rc): xenstore vbd backends now:"
-		xs_dump /local/domain/0/backend/vbd
-		xl list
-	fi
-	mountpoint -q "$MNT" && umount "$MNT"
-	[ -z "$LOOPDEV" ] || losetup -d "$LOOPDEV"
-	guest_cleanup "$NAME" "$WATCH_PID" "$WLOG"
-	exit "$rc"
+# What a failure shows (lib.sh's clean-up runs it first).
+show_failure() {
+	say "xenstore vbd backends now:"
+	xs_dump /local/domain/0/backend/vbd
+	xl list
 }
 
 setup() {
@@ -89,9 +82,11 @@ setup() {
 		run rmmod xen_blkback || die "cannot unload xen-blkback"
 	fi
 	say "+ xenblkd-watch --mode supervise --kind vbd --grant-mode $GRANT_MODE (log: $WLOG)"
+	show_at_exit "watcher and daemon log" "$WLOG"
 	xenblkd-watch --mode supervise --kind vbd --xenblkd /usr/sbin/xenblkd --device-model-pid no \
 		--xenblkd-arg "--grant-mode=$GRANT_MODE" "${DAEMON_ARGS[@]}" >"$WLOG" 2>&1 &
 	WATCH_PID=$!
+	undo_pid "$WATCH_PID"
 	wait_up 10 "the watcher to watch backend/vbd" grep -q 'watching .*backend/vbd' "$WLOG" \
 		|| die "the watcher did not start"
 }
@@ -118,6 +113,7 @@ create_guest() {
 	local t0
 	write_cfg "$1" "${2:-2}"
 	: >"$(guest_console "$NAME")"
+	undo_guest "$NAME"
 	t0=$(date +%s)
 	run timeout 240 xl create "/var/lib/xenlab/$NAME.cfg" || die "xl create failed"
 	DOMID=$(guest_domid "$NAME") || die "no domain $NAME"
@@ -164,9 +160,11 @@ check_image() {
 	data=$(echo "$sums" | sed -n 's/.*data=\([0-9a-f]*\).*/\1/p')
 	raw=$(echo "$sums" | sed -n 's/.*raw=\([0-9a-f]*\).*/\1/p')
 	[ -n "$data" ] && [ -n "$raw" ] || die "the guest printed no checksums"
+	undo_loop LOOPDEV
 	LOOPDEV=$(losetup -r -f --show -o "$off_root" --sizelimit $((GUEST_ROOT_MIB * 1048576)) "$IMAGE")
 	run e2fsck -n -f "$LOOPDEV" || die "e2fsck -n found errors in the guest's root"
 	mkdir -p "$MNT"
+	undo_mount "$MNT"
 	run mount -o ro "$LOOPDEV" "$MNT"
 	[ "$(sha256sum <"$MNT/data/random" | cut -d' ' -f1)" = "$data" ] \
 		|| die "the guest's /data/random reads back differently in dom0"
@@ -312,7 +310,7 @@ part_soak() {
 
 main() {
 	parse_args "$@"
-	trap on_exit EXIT
+	on_failure show_failure
 	require_integration
 	mkdir -p /var/lib/xenlab
 	build_guest_image "$IMAGE"

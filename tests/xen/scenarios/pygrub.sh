@@ -33,17 +33,12 @@ parse_args() {
 	done
 }
 
-on_exit() {
-	local rc=$?
-	set +e
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne "$XENLAB_SKIP" ]; then
-		say "failed (exit $rc): xenstore backends now:"
-		xs_dump /local/domain/0/backend
-		xl list
-		dmesg | grep -iE 'blkfront|xvd|blkif' | tail -n 20
-	fi
-	guest_cleanup "$NAME" "$WATCH_PID" "$WLOG"
-	exit "$rc"
+# What a failure shows (lib.sh's clean-up runs it first).
+show_failure() {
+	say "xenstore backends now:"
+	xs_dump /local/domain/0/backend
+	xl list
+	dmesg | grep -iE 'blkfront|xvd|blkif' | tail -n 20
 }
 
 start_watcher() {
@@ -52,6 +47,7 @@ start_watcher() {
 	say "+ xenblkd-watch --mode supervise --kind qdisk:0 (log: $WLOG)"
 	xenblkd-watch --mode supervise --kind qdisk:0 --xenblkd /usr/sbin/xenblkd >"$WLOG" 2>&1 &
 	WATCH_PID=$!
+	undo_pid "$WATCH_PID"
 	wait_up 10 "the watcher to write device-model-pid" \
 		xs_is /local/domain/0/image/device-model-pid "$WATCH_PID" || die "no device-model-pid"
 }
@@ -112,6 +108,7 @@ on_reboot = "destroy"
 on_crash = "destroy"
 EOF
 	dom0_qemu_pid >/dev/null && die "the dom0 QEMU is running"
+	undo_guest "$NAME"
 	before=$(daemons_started_for /local/domain/0/backend/qdisk/0/)
 	run timeout 240 xl create "$cfg" || die "xl create failed"
 	domid=$(guest_domid "$NAME") || die "no domain $NAME after xl create"
@@ -142,7 +139,8 @@ EOF
 
 main() {
 	parse_args "$@"
-	trap on_exit EXIT
+	on_failure show_failure
+	show_at_exit "watcher and daemon log" "$WLOG"
 	require_integration
 	mkdir -p /var/lib/xenlab
 	build_guest_image "$IMAGE"

@@ -32,7 +32,8 @@ parse_args() {
 	done
 }
 
-cleanup() {
+# After a column failed: what it left attached goes, so the next column starts clean.
+detach_leftovers() {
 	kill_xenblkd
 	xl block-detach 0 "$VDEV" >/dev/null 2>&1 || true
 }
@@ -109,7 +110,7 @@ bench() {
 	if ! "bench_$column"; then
 		NOTE[$column]=FAIL
 		FAILED=1
-		cleanup
+		detach_leftovers
 	fi
 }
 
@@ -146,7 +147,7 @@ print_table() {
 
 main() {
 	parse_args "$@"
-	trap cleanup EXIT
+	at_exit "xl block-detach 0 $VDEV >/dev/null 2>&1"
 	say "making a ${IMAGE_MIB} MiB image at $IMAGE"
 	make_image "$IMAGE" "$IMAGE_MIB"
 	bench file

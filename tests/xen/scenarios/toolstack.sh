@@ -37,21 +37,14 @@ parse_args() {
 	done
 }
 
-on_exit() {
-	local rc=$?
-	set +e
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne "$XENLAB_SKIP" ]; then
-		say "failed (exit $rc)"
-		[ -z "$BE" ] || { say "backend directory now:"; xs_dump "$BE"; }
-		[ -z "$VDEV" ] || { say "frontend directory now:";
-			xs_dump "/local/domain/0/device/vbd/$(vdev_devid "$VDEV")"; }
-		ps -eo pid,ppid,stat,args | grep -E 'xenblkd|xl ' | grep -v grep
-		dmesg | grep -iE 'blkfront|xvd|blkif' | tail -n 20
-		[ -f /var/log/xen/xl-Domain-0.log ] && tail -n 30 /var/log/xen/xl-Domain-0.log
-	fi
-	[ -z "$WATCH_PID" ] || kill -TERM "$WATCH_PID" 2>/dev/null
-	show_log "xenblkd-watch log (the daemons log there too)" "$WLOG"
-	exit "$rc"
+# What a failure shows (lib.sh's clean-up runs it first).
+show_failure() {
+	[ -z "$BE" ] || { say "backend directory now:"; xs_dump "$BE"; }
+	[ -z "$VDEV" ] || { say "frontend directory now:";
+		xs_dump "/local/domain/0/device/vbd/$(vdev_devid "$VDEV")"; }
+	ps -eo pid,ppid,stat,args | grep -E 'xenblkd|xl ' | grep -v grep
+	dmesg | grep -iE 'blkfront|xvd|blkif' | tail -n 20
+	[ -f /var/log/xen/xl-Domain-0.log ] && tail -n 30 /var/log/xen/xl-Domain-0.log
 }
 
 # What systemd/xenblkd-watch.service does before starting the watcher, as its ExecStartPre.
@@ -80,6 +73,7 @@ start_watcher() {
 	say "+ xenblkd-watch --mode supervise --config $CONF (log: $WLOG)"
 	/usr/sbin/xenblkd-watch --mode supervise --config "$CONF" >"$WLOG" 2>&1 &
 	WATCH_PID=$!
+	undo_pid "$WATCH_PID"
 	wait_until 10 "the watcher to write device-model-pid" \
 		xs_is /local/domain/0/image/device-model-pid "$WATCH_PID" ||
 		die "the watcher did not write /local/domain/0/image/device-model-pid"
@@ -144,7 +138,8 @@ one_disk() {
 
 main() {
 	parse_args "$@"
-	trap on_exit EXIT
+	on_failure show_failure
+	show_at_exit "xenblkd-watch log (the daemons log there too)" "$WLOG"
 	step "install the integration"
 	require_integration
 	command -v qemu-img >/dev/null || skip "no qemu-img in dom0 (qemu-utils)"
