@@ -8,7 +8,7 @@
 #     a [vbd] section of the configuration file (qcow2-backing).
 #  2. Read-only attach (mode r) of a qcow2 image over a backing file, random reads: the image
 #     and its backing file are byte-for-byte unchanged afterwards; the chain comes from the
-#     backend key xenblkd-backing, as a toolstack writes it.
+#     backend key xenblkd-backing, as a toolstack writes it, replacing a [vbd] section's.
 #  3. An image naming a sibling raw disk as its backing file, nothing configured: the daemon
 #     refuses it with the one message that says how to allow it, and reports the failure.
 #  4. With --bench: 4 KiB random reads at depth 32 on a fully allocated raw image and on its
@@ -108,15 +108,19 @@ qemu-img create -q -f qcow2 -b base.raw -F raw "$work/ro.qcow2" 64M
 sums=$(sha256sum "$work/base.raw" "$work/ro.qcow2")
 # (--expect-readonly is not used: the data plane lets barriers without data succeed on a
 # read-only disk, raw or qcow2, which that option counts as a failure.)
+# The file's chain for this image is wrong on purpose: the backend key's replaces it whole.
+printf '[vbd]\nmatch-image = %s\nqcow2-backing = raw:%s\n' "$work/ro.qcow2" "$work/zero.raw" \
+    >"$work/xenblkd.conf"
+daemon_args=(--config "$work/xenblkd.conf")
 backend_keys=(--backend-key "xenblkd-backing=raw:$work/base.raw")
 if serve "qcow2:$work/ro.qcow2" r --pattern randread --bs 4096 --duration 2 --no-verify &&
         [ "$(sha256sum "$work/base.raw" "$work/ro.qcow2")" = "$sums" ]; then
-    log "ok: read-only attach over a backing file (chain from the backend key), both" \
-        "files unchanged"
+    log "ok: read-only attach over a backing file (the backend key's chain replacing the" \
+        "file's), both files unchanged"
 else
     log "FAIL: read-only attach: $(tail -n 3 "$work/front.log" | tr '\n' ' ')"; fails=1
 fi
-backend_keys=()
+backend_keys=() daemon_args=()
 
 # A tenant's image naming another guest's raw disk beside it: refused, nothing configured.
 qemu-img create -q -f raw "$work/other-guest.raw" 16M
