@@ -188,6 +188,13 @@ static void test_sibling_refused_by_default(void **state)
 	assert_non_null(strstr(log, "needs --qcow2-allow-raw-backing"));
 	cfg.backing.raw_ok = true;
 	assert_int_equal(first_byte(&cfg), 0x5e);
+	/* The image's name reaches the log escaped: no terminal escapes, no forged lines. */
+	make_image(top, "x\x1b[2J\nxenblkd[d9/51712]: fake", "raw", 0, NULL);
+	cfg.backing = (struct qcow2_backing_policy){ 0 };
+	assert_int_equal(captured(open_close, &cfg, log, sizeof(log)), -EPERM);
+	assert_non_null(strstr(log, "'x\\x1b[2J\\x0axenblkd[d9/51712]: fake'"));
+	assert_null(strchr(log, '\x1b'));
+	assert_int_equal(strchr(log, '\n') - log, (long)strlen(log) - 1);
 	unlink(top);
 	unlink(other);
 }

@@ -63,7 +63,7 @@ static int open_found(struct qcow2 *s, const struct qcow2_config *cfg,
 		return *fd;
 	}
 	if (!cfg->backing.no_lock) {
-		r = xbd_image_lock(*fd, true, f->path, s->prefix);
+		r = xbd_image_lock(*fd, true, f->shown, s->prefix);
 		if (r == -EBUSY)
 			xbd_err(s->prefix, "backing file %s is refused: another program holds it "
 				"for writing", f->shown);

@@ -27,6 +27,12 @@
 
 #define NAMED_BY "backing file '%s' named by %s"
 
+/* The backing name and the path of the image naming it, escaped for the log. */
+struct named {
+	char name[1024];
+	char by[1024];
+};
+
 /* The image's path made absolute: relative backing names start from its directory. */
 static int absolute(const char *path, char *out, size_t cap)
 {
@@ -40,17 +46,17 @@ static int absolute(const char *path, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-static int not_configured(struct qcow2 *s, const struct qcow2_config *cfg, const char *shown)
+static int not_configured(struct qcow2 *s, const struct qcow2_config *cfg, const struct named *n)
 {
 	xbd_err(s->prefix, NAMED_BY " is not followed: configure the chain (qcow2-backing = "
 		"FORMAT:PATH in a [vbd] section of xenblkd.conf, or the backend key "
 		"xenblkd-backing) or allow a directory (--qcow2-backing-dir DIR); see "
-		"xenblkd.conf(5)", shown, cfg->path);
+		"xenblkd.conf(5)", n->name, n->by);
 	return -EPERM;
 }
 
 /* The exact chain: the configured entry for this level, opened by its configured path. */
-static int from_chain(struct qcow2 *s, const struct qcow2_config *cfg, const char *shown,
+static int from_chain(struct qcow2 *s, const struct qcow2_config *cfg, const struct named *n,
 		      struct qcow2_found *f)
 {
 	const struct qcow2_backing_policy *p = &cfg->backing;
@@ -60,7 +66,7 @@ static int from_chain(struct qcow2 *s, const struct qcow2_config *cfg, const cha
 	if (cfg->level >= p->chain_len) {
 		xbd_err(s->prefix, NAMED_BY " is not followed: the chain configured for this VBD "
 			"(qcow2-backing, xenblkd-backing) lists %u backing file%s, and this would "
-			"be number %u", shown, cfg->path, p->chain_len, p->chain_len == 1 ? "" : "s",
+			"be number %u", n->name, n->by, p->chain_len, p->chain_len == 1 ? "" : "s",
 			cfg->level + 1);
 		return -EPERM;
 	}
@@ -68,7 +74,7 @@ static int from_chain(struct qcow2 *s, const struct qcow2_config *cfg, const cha
 	if (!qcow2_name_matches_entry(s->h.backing_file, e->path,
 				      realpath(e->path, real) ? real : NULL)) {
 		xbd_err(s->prefix, NAMED_BY " does not match entry %u of the configured chain, %s: "
-			"the file names differ", shown, cfg->path, cfg->level + 1, e->path);
+			"the file names differ", n->name, n->by, cfg->level + 1, e->path);
 		return -EPERM;
 	}
 	if (s->h.has_backing_fmt &&
@@ -77,7 +83,7 @@ static int from_chain(struct qcow2 *s, const struct qcow2_config *cfg, const cha
 
 		qcow2_name_sanitise(s->h.backing_fmt, fmt, sizeof(fmt));
 		xbd_warn(s->prefix, "the header of %s names backing format '%s'; the configured "
-			 "one is used: %s", cfg->path, fmt,
+			 "one is used: %s", n->by, fmt,
 			 e->format == XBD_FORMAT_QCOW2 ? "qcow2" : "raw");
 	}
 	f->pathfd = xbd_path_open(AT_FDCWD, e->path, false);
@@ -94,7 +100,7 @@ static int from_chain(struct qcow2 *s, const struct qcow2_config *cfg, const cha
 }
 
 /* Through a directory: the format comes from configuration, or from the header if trusted. */
-static int dir_format(struct qcow2 *s, const struct qcow2_config *cfg, const char *shown,
+static int dir_format(struct qcow2 *s, const struct qcow2_config *cfg, const struct named *n,
 		      enum xbd_format *fmt)
 {
 	const struct qcow2_backing_policy *p = &cfg->backing;
@@ -106,7 +112,7 @@ static int dir_format(struct qcow2 *s, const struct qcow2_config *cfg, const cha
 		if (strcmp(s->h.backing_fmt, "raw") && strcmp(s->h.backing_fmt, "qcow2")) {
 			qcow2_name_sanitise(s->h.backing_fmt, hf, sizeof(hf));
 			xbd_err(s->prefix, NAMED_BY ": backing format '%s' is not supported "
-				"(qcow2 or raw)", shown, cfg->path, hf);
+				"(qcow2 or raw)", n->name, n->by, hf);
 			return -EOPNOTSUPP;
 		}
 	} else if (p->has_dir_format) {
@@ -114,18 +120,18 @@ static int dir_format(struct qcow2 *s, const struct qcow2_config *cfg, const cha
 	} else {
 		xbd_err(s->prefix, NAMED_BY " is not followed: its format is not configured "
 			"(--qcow2-backing-format qcow2|raw, or --qcow2-trust-backing-format to take "
-			"the one its header names); formats are never guessed", shown, cfg->path);
+			"the one its header names); formats are never guessed", n->name, n->by);
 		return -EPERM;
 	}
 	if (*fmt == XBD_FORMAT_RAW && !p->raw_ok) {
 		xbd_err(s->prefix, NAMED_BY " is not followed as raw: a raw backing file found "
-			"through a directory needs --qcow2-allow-raw-backing", shown, cfg->path);
+			"through a directory needs --qcow2-allow-raw-backing", n->name, n->by);
 		return -EPERM;
 	}
 	return 0;
 }
 
-static int beneath_failed(struct qcow2 *s, const struct qcow2_config *cfg, const char *shown,
+static int beneath_failed(struct qcow2 *s, const struct qcow2_config *cfg, const struct named *n,
 			  const char *dir, int r)
 {
 	const char *why = r == -EXDEV ? "it leads out of the allowed directory (through '..' "
@@ -136,19 +142,19 @@ static int beneath_failed(struct qcow2 *s, const struct qcow2_config *cfg, const
 					 "needs (Linux 5.6 or later)" : NULL;
 
 	if (why)
-		xbd_err(s->prefix, NAMED_BY " is not followed: in %s, %s", shown, cfg->path, dir,
+		xbd_err(s->prefix, NAMED_BY " is not followed: in %s, %s", n->name, n->by, dir,
 			why);
 	else
-		xbd_err(s->prefix, NAMED_BY " cannot be opened in %s: %s", shown, cfg->path, dir,
+		xbd_err(s->prefix, NAMED_BY " cannot be opened in %s: %s", n->name, n->by, dir,
 			strerror(-r));
 	return r == -EXDEV || r == -ELOOP ? -EPERM : r;
 }
 
 /* Open `rest` beneath the allowed directory `dir` (resolved: `real`). */
-static int open_beneath(struct qcow2 *s, const struct qcow2_config *cfg, const char *shown,
+static int open_beneath(struct qcow2 *s, const struct qcow2_config *cfg, const struct named *n,
 			const char *dir, const char *real, const char *rest, struct qcow2_found *f)
 {
-	int n, dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int len, dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0) {
 		xbd_err(s->prefix, "cannot open the allowed backing directory %s: %s", dir,
@@ -158,10 +164,10 @@ static int open_beneath(struct qcow2 *s, const struct qcow2_config *cfg, const c
 	f->pathfd = xbd_path_open(dfd, rest, true);
 	close(dfd);
 	if (f->pathfd < 0)
-		return beneath_failed(s, cfg, shown, dir, f->pathfd);
-	n = snprintf(f->path, sizeof(f->path), "%s/%s", real, rest);
-	if (n < 0 || (size_t)n >= sizeof(f->path)) {
-		xbd_err(s->prefix, NAMED_BY " is not followed: %s", shown, cfg->path,
+		return beneath_failed(s, cfg, n, dir, f->pathfd);
+	len = snprintf(f->path, sizeof(f->path), "%s/%s", real, rest);
+	if (len < 0 || (size_t)len >= sizeof(f->path)) {
+		xbd_err(s->prefix, NAMED_BY " is not followed: %s", n->name, n->by,
 			strerror(ENAMETOOLONG));
 		return -ENAMETOOLONG;
 	}
@@ -188,7 +194,7 @@ static int resolve_dir(struct qcow2 *s, const char *dir, char *real)
 	return 0;
 }
 
-static int from_dirs(struct qcow2 *s, const struct qcow2_config *cfg, const char *shown,
+static int from_dirs(struct qcow2 *s, const struct qcow2_config *cfg, const struct named *n,
 		     struct qcow2_found *f)
 {
 	char image[PATH_MAX], joined[PATH_MAX], given[PATH_MAX], real[PATH_MAX], jshown[1024];
@@ -198,11 +204,11 @@ static int from_dirs(struct qcow2 *s, const struct qcow2_config *cfg, const char
 	if (!r)
 		r = qcow2_name_join(image, s->h.backing_file, joined, sizeof(joined));
 	if (r) {
-		xbd_err(s->prefix, NAMED_BY " is not followed: %s", shown, cfg->path,
+		xbd_err(s->prefix, NAMED_BY " is not followed: %s", n->name, n->by,
 			strerror(-r));
 		return r;
 	}
-	r = dir_format(s, cfg, shown, &f->format);
+	r = dir_format(s, cfg, n, &f->format);
 	for (const char *const *d = cfg->backing.dirs; !r && *d; d++) {
 		const char *rest;
 
@@ -213,31 +219,32 @@ static int from_dirs(struct qcow2 *s, const struct qcow2_config *cfg, const char
 		if (!rest && (*d)[0] == '/' && !qcow2_name_join("/", *d, given, sizeof(given)))
 			rest = qcow2_path_beneath(joined, given);
 		if (rest)
-			return open_beneath(s, cfg, shown, *d, real, rest, f);
+			return open_beneath(s, cfg, n, *d, real, rest, f);
 	}
 	if (r)
 		return r;
 	qcow2_name_sanitise(joined, jshown, sizeof(jshown));
 	xbd_err(s->prefix, NAMED_BY " is not followed: it is %s, outside the allowed directories "
-		"(--qcow2-backing-dir)", shown, cfg->path, jshown);
+		"(--qcow2-backing-dir)", n->name, n->by, jshown);
 	return -EPERM;
 }
 
 int qcow2_backing_find(struct qcow2 *s, const struct qcow2_config *cfg, struct qcow2_found *f)
 {
 	const struct qcow2_backing_policy *p = &cfg->backing;
-	char shown[1024];
+	struct named n;
 
 	f->pathfd = -1;
-	qcow2_name_sanitise(s->h.backing_file, shown, sizeof(shown));
+	qcow2_name_sanitise(s->h.backing_file, n.name, sizeof(n.name));
+	qcow2_name_sanitise(cfg->path, n.by, sizeof(n.by)); /* below the top, partly the image's */
 	if (!p->chain_len && !p->dirs)
-		return not_configured(s, cfg, shown);
+		return not_configured(s, cfg, &n);
 	if (qcow2_name_has_protocol(s->h.backing_file)) {
 		xbd_err(s->prefix, NAMED_BY " is not followed: it names a protocol; only files are "
-			"backing files", shown, cfg->path);
+			"backing files", n.name, n.by);
 		return -EPERM;
 	}
-	return p->chain_len ? from_chain(s, cfg, shown, f) : from_dirs(s, cfg, shown, f);
+	return p->chain_len ? from_chain(s, cfg, &n, f) : from_dirs(s, cfg, &n, f);
 }
 
 int xbd_qcow2_backing_dir_check(const char *dir)
