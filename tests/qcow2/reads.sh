@@ -82,7 +82,7 @@ qemu-io -f qcow2 -c "write -P 0x5a 0 1M" ro.qcow2 >/dev/null
 qemu-img bitmap --add ro.qcow2 b0
 before=$(sha256sum ro.qcow2)
 "$QIO" read ro.qcow2 got.raw 2>/dev/null && "$QIO" open ro.qcow2 >/dev/null 2>&1
-"$QIO" read top.qcow2 got.raw 2>/dev/null
+"$QIO" --backing "qcow2:$WORK/mid.qcow2|raw:$WORK/base.raw" read top.qcow2 got.raw 2>/dev/null
 if [ "$(sha256sum ro.qcow2)" = "$before" ]; then ok "read-only open leaves the file unchanged"
 else bad "read-only open changed the file"; fi
 finish
