@@ -266,8 +266,8 @@ static int chain_option(struct cli *c, int o, const char *arg)
 	if (r) {
 		free(copy);
 		opt_error(c, o, r == -E2BIG ? "'%s': at most 16 backing files" :
-			  "'%s' is not FORMAT:PATH (qcow2 or raw, an absolute path), separated by |",
-			  arg);
+			  "'%s' is not FORMAT:PATH (qcow2 or raw, an absolute path), "
+			  "separated by |", arg);
 		return -EINVAL;
 	}
 	c->chain_text[c->nr_chain_text++] = copy;
@@ -281,8 +281,8 @@ static int backing_dir_option(struct cli *c, int o, const char *arg)
 	int r = arg[0] == '/' ? xbd_qcow2_backing_dir_check(arg) : -EINVAL;
 
 	if (r == -EPERM)
-		opt_error(c, o, "'%s' may never be allowed: it is (or resolves to) /, /dev or /run, "
-			  "or lies in /proc or /sys", arg);
+		opt_error(c, o, "'%s' may never be allowed: it is (or resolves to) /, /dev or "
+			  "/run, or lies in /proc or /sys", arg);
 	else if (r)
 		opt_error(c, o, r == -EINVAL ? "'%s' is not an absolute path" :
 			  "'%s' cannot be resolved", arg);

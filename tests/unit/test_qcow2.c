@@ -381,7 +381,8 @@ static void test_backing_name_rules(void **state)
 	assert_false(qcow2_name_has_protocol("/srv/a:b"));
 	/* A chain entry agrees with the header by file name, as written or as resolved. */
 	assert_true(qcow2_name_matches_entry("/old/place/base.qcow2", "/srv/base.qcow2", NULL));
-	assert_true(qcow2_name_matches_entry("base-v3.qcow2", "/srv/current", "/srv/base-v3.qcow2"));
+	assert_true(qcow2_name_matches_entry("base-v3.qcow2", "/srv/current",
+					     "/srv/base-v3.qcow2"));
 	assert_false(qcow2_name_matches_entry("other.raw", "/srv/base.qcow2", "/srv/base.qcow2"));
 	assert_false(qcow2_name_matches_entry("/srv/", "/srv/", NULL));
 	/* Never allowed: the root, /dev, /run, and anything in /proc or /sys. */

@@ -119,8 +119,9 @@ static int dir_format(struct qcow2 *s, const struct qcow2_config *cfg, const str
 		*fmt = p->dir_format;
 	} else {
 		xbd_err(s->prefix, NAMED_BY " is not followed: its format is not configured "
-			"(--qcow2-backing-format qcow2|raw, or --qcow2-trust-backing-format to take "
-			"the one its header names); formats are never guessed", n->name, n->by);
+			"(--qcow2-backing-format qcow2|raw, or --qcow2-trust-backing-format to "
+			"take the one its header names); formats are never guessed", n->name,
+			n->by);
 		return -EPERM;
 	}
 	if (*fmt == XBD_FORMAT_RAW && !p->raw_ok) {
