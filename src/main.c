@@ -53,9 +53,16 @@ static void usage(FILE *out)
 		"      --no-flush, --no-barrier, --no-discard   do not offer these\n"
 		"      --closing-timeout S        disconnect a frontend stuck in Closing (default 60;\n"
 		"                                 0 waits forever)\n"
-		"      --qcow2-backing-dir DIR    a directory qcow2 backing files may live in\n"
-		"                                 (repeatable; default: the image's own directory)\n"
-		"      --qcow2-allow-raw-backing  open a backing file without a format as raw\n"
+		"      --qcow2-backing FMT:PATH   the qcow2 image's backing chain, exactly: qcow2 or\n"
+		"                                 raw, the top image's backing file first (repeat\n"
+		"                                 or separate with |); backend key xenblkd-backing\n"
+		"      --qcow2-backing-dir DIR    a directory backing files may be found in\n"
+		"                                 (repeatable; no default; not /, /dev, /run,\n"
+		"                                 /proc, /sys)\n"
+		"      --qcow2-backing-format FMT the format of backing files found in those\n"
+		"                                 directories: qcow2 or raw\n"
+		"      --qcow2-trust-backing-format  take that format from the image's header\n"
+		"      --qcow2-allow-raw-backing  allow raw backing files found in a directory\n"
 		"      --qcow2-l2-cache-mib N     L2 table cache per image (default: the driver's)\n"
 		"      --limit-iops N             at most N requests per second (0: no limit)\n"
 		"      --limit-bps N[K|M|G]       at most N bytes per second (0: no limit); backend\n"
@@ -73,6 +80,9 @@ static void usage(FILE *out)
 
 #define MAX_BACKING_DIRS 16
 
+/* Where an option's value came from: a qcow2 chain from a later layer replaces, not extends. */
+enum layer { LAYER_DAEMON = 1, LAYER_ARGV, LAYER_BACKEND, LAYER_VBD_SECTION };
+
 struct cli {
 	struct xbd_vbd_options vbd;
 	struct xbd_daemon_ops ops;
@@ -80,6 +90,10 @@ struct cli {
 	const char *config;
 	const char *backing_dirs[MAX_BACKING_DIRS + 1];
 	unsigned int nr_backing_dirs;
+	struct xbd_backing_file chain[XBD_MAX_BACKING_CHAIN];
+	char *chain_text[XBD_MAX_BACKING_CHAIN]; /* copies the chain's paths point into */
+	unsigned int nr_chain_text;
+	unsigned int layer, chain_layer;        /* enum layer, + the [vbd] section's number */
 	const char *where; /* "file:line: " while applying the configuration file */
 };
 
@@ -87,7 +101,7 @@ enum {
 	OPT_RING_ORDER = 256, OPT_QUEUES, OPT_INDIRECT, OPT_PERSIST_MAX, OPT_POOL, OPT_SECTOR,
 	OPT_NO_FLUSH, OPT_NO_BARRIER, OPT_NO_DISCARD, OPT_CLOSING, OPT_BACKING_DIR,
 	OPT_RAW_BACKING, OPT_L2_CACHE, OPT_LOCAL_MAP, OPT_LIMIT_IOPS, OPT_LIMIT_BPS, OPT_RUN_DIR,
-	OPT_LOG_LEVEL,
+	OPT_LOG_LEVEL, OPT_BACKING, OPT_BACKING_FORMAT, OPT_TRUST_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -107,7 +121,10 @@ static const struct option long_opts[] = {
 	{ "no-barrier", no_argument, NULL, OPT_NO_BARRIER },
 	{ "no-discard", no_argument, NULL, OPT_NO_DISCARD },
 	{ "closing-timeout", required_argument, NULL, OPT_CLOSING },
+	{ "qcow2-backing", required_argument, NULL, OPT_BACKING },
 	{ "qcow2-backing-dir", required_argument, NULL, OPT_BACKING_DIR },
+	{ "qcow2-backing-format", required_argument, NULL, OPT_BACKING_FORMAT },
+	{ "qcow2-trust-backing-format", no_argument, NULL, OPT_TRUST_FORMAT },
 	{ "qcow2-allow-raw-backing", no_argument, NULL, OPT_RAW_BACKING },
 	{ "qcow2-l2-cache-mib", required_argument, NULL, OPT_L2_CACHE },
 	{ "allow-local-map", no_argument, NULL, OPT_LOCAL_MAP },
@@ -225,6 +242,65 @@ static int level_option(struct cli *c, int o, const char *arg)
 	return -EINVAL;
 }
 
+static void chain_clear(struct cli *c)
+{
+	for (unsigned int i = 0; i < c->nr_chain_text; i++)
+		free(c->chain_text[i]);
+	c->nr_chain_text = 0;
+	c->vbd.backing_chain_len = 0;
+}
+
+/* A later layer's chain replaces an earlier one's; one layer's entries add up. */
+static int chain_option(struct cli *c, int o, const char *arg)
+{
+	char *copy;
+	int r;
+
+	if (c->chain_layer != c->layer) {
+		chain_clear(c);
+		c->chain_layer = c->layer;
+	}
+	copy = c->nr_chain_text < XBD_MAX_BACKING_CHAIN ? strdup(arg) : NULL;
+	r = copy ? xbd_parse_backing_chain(copy, c->chain, XBD_MAX_BACKING_CHAIN,
+					   &c->vbd.backing_chain_len) : -E2BIG;
+	if (r) {
+		free(copy);
+		opt_error(c, o, r == -E2BIG ? "'%s': at most 16 backing files" :
+			  "'%s' is not FORMAT:PATH (qcow2 or raw, an absolute path), "
+			  "separated by |", arg);
+		return -EINVAL;
+	}
+	c->chain_text[c->nr_chain_text++] = copy;
+	c->vbd.backing_chain = c->chain;
+	return 0;
+}
+
+/* An allowed backing directory: absolute, and never one that exposes devices or the kernel. */
+static int backing_dir_option(struct cli *c, int o, const char *arg)
+{
+	int r = arg[0] == '/' ? xbd_qcow2_backing_dir_check(arg) : -EINVAL;
+
+	if (r == -EPERM)
+		opt_error(c, o, "'%s' may never be allowed: it is (or resolves to) /, /dev or "
+			  "/run, or lies in /proc or /sys", arg);
+	else if (r)
+		opt_error(c, o, r == -EINVAL ? "'%s' is not an absolute path" :
+			  "'%s' cannot be resolved", arg);
+	if (r)
+		return -EINVAL;
+	/* The command line is applied more than once (see configure()). */
+	for (unsigned int i = 0; i < c->nr_backing_dirs; i++)
+		if (!strcmp(c->backing_dirs[i], arg))
+			return 0;
+	if (c->nr_backing_dirs == MAX_BACKING_DIRS) {
+		opt_error(c, o, "at most %s", "16");
+		return -EINVAL;
+	}
+	c->backing_dirs[c->nr_backing_dirs++] = arg;
+	c->vbd.backing_dirs = c->backing_dirs;
+	return 0;
+}
+
 static int string_option(struct cli *c, int o, const char *arg)
 {
 	switch (o) {
@@ -241,17 +317,15 @@ static int string_option(struct cli *c, int o, const char *arg)
 			return 0;
 		opt_error(c, o, "'%s' is not copy, map or persistent", arg);
 		return -EINVAL;
-	case OPT_BACKING_DIR:
-		/* The command line is applied more than once (see configure()). */
-		for (unsigned int i = 0; i < c->nr_backing_dirs; i++)
-			if (!strcmp(c->backing_dirs[i], arg))
-				return 0;
-		if (c->nr_backing_dirs == MAX_BACKING_DIRS) {
-			opt_error(c, o, "at most %s", "16");
+	case OPT_BACKING: return chain_option(c, o, arg);
+	case OPT_BACKING_DIR: return backing_dir_option(c, o, arg);
+	case OPT_BACKING_FORMAT:
+		if (strcmp(arg, "qcow2") && strcmp(arg, "raw")) {
+			opt_error(c, o, "'%s' is not qcow2 or raw", arg);
 			return -EINVAL;
 		}
-		c->backing_dirs[c->nr_backing_dirs++] = arg;
-		c->vbd.backing_dirs = c->backing_dirs;
+		c->vbd.has_backing_dir_format = true;
+		c->vbd.backing_dir_format = strcmp(arg, "raw") ? XBD_FORMAT_QCOW2 : XBD_FORMAT_RAW;
 		return 0;
 	default: return number_option(c, o, arg);
 	}
@@ -266,6 +340,7 @@ static int one_option(struct cli *c, int o, const char *arg)
 	case OPT_NO_BARRIER: c->vbd.no_barrier = true; return 0;
 	case OPT_NO_DISCARD: c->vbd.no_discard = true; return 0;
 	case OPT_RAW_BACKING: c->vbd.backing_raw_ok = true; return 0;
+	case OPT_TRUST_FORMAT: c->vbd.backing_trust_header_format = true; return 0;
 	case OPT_LOCAL_MAP: c->vbd.allow_local_map = true; return 0;
 	case '?': usage(stderr); return -EINVAL;
 	default: return string_option(c, o, arg);
@@ -276,6 +351,7 @@ static int parse_argv(int argc, char **argv, struct cli *c)
 {
 	int o;
 
+	c->layer = LAYER_ARGV;
 	optind = 0; /* glibc: start over, so the command line can be applied twice */
 	while ((o = getopt_long(argc, argv, "b:c:i:e:d:g:x:vh", long_opts, NULL)) != -1)
 		if (one_option(c, o, optarg))
@@ -320,6 +396,7 @@ static int apply_daemon_section(struct cli *c, const struct xbd_conf *conf)
 {
 	int r = 0;
 
+	c->layer = LAYER_DAEMON;
 	for (size_t i = 0; i < conf->n && !r; i++)
 		if (conf->e[i].section == XBD_CONF_DAEMON)
 			r = conf_entry(c, conf, &conf->e[i]);
@@ -338,6 +415,7 @@ static int apply_vbd_sections(struct cli *c, const struct xbd_conf *conf,
 
 		if (e->section != XBD_CONF_VBD || !strncmp(e->key, "match-", 6))
 			continue;
+		c->layer = LAYER_VBD_SECTION + e->section_no;
 		if (xbd_conf_vbd_matches(conf, e->section_no, c->vbd.backend_path, f->image,
 					 f->domain))
 			r = conf_entry(c, conf, e);
@@ -354,10 +432,15 @@ static int apply_backend_keys(struct cli *c, const struct xbd_vbd_facts *f)
 
 	snprintf(where, sizeof(where), "%s/", c->vbd.backend_path);
 	c->where = where;
+	c->layer = LAYER_BACKEND;
 	if (f->limit_iops)
 		r = number_option(c, OPT_LIMIT_IOPS, f->limit_iops);
 	if (!r && f->limit_bps)
 		r = number_option(c, OPT_LIMIT_BPS, f->limit_bps);
+	/* xenblkd-backing: the toolstack's, in the backend directory no guest can write. */
+	snprintf(where, sizeof(where), "%s/xenblkd-backing, as ", c->vbd.backend_path);
+	if (!r && f->backing)
+		r = chain_option(c, OPT_BACKING, f->backing);
 	c->where = NULL;
 	return r;
 }
@@ -404,6 +487,7 @@ static int configure(int argc, char **argv, struct cli *c, const struct xbd_xen_
 		usage(stderr);
 		return -EINVAL;
 	}
+	chain_clear(&first);
 	if (load_conf(&first, &conf))
 		return -EINVAL;
 	set_defaults(c);

@@ -9,6 +9,8 @@
 #ifndef XENBLKD_DRIVER_H
 #define XENBLKD_DRIVER_H
 
+#include <sys/stat.h>
+
 #include "xenblkd/io.h"
 #include "xenblkd/storage.h"
 
@@ -97,6 +99,22 @@ int xbd_image_open(struct xbd_disk *d, const char *path, bool readonly, int *fd,
 int xbd_image_apply_opts(struct xbd_disk *d);
 /* The image lock alone (lock.c), compatible with QEMU's; released when fd is closed. */
 int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix);
+
+/*
+ * Opening an image without side effects (image_path.c): resolve with O_PATH only, check the
+ * type with fstat, then open that inode through /proc/self/fd/N. xbd_path_open: the O_PATH
+ * descriptor of `name` relative to dirfd (AT_FDCWD, or a directory), following symlinks; with
+ * `beneath`, by openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so nothing outside dirfd is
+ * reached (-EXDEV, -ELOOP; -ENOSYS before Linux 5.6). xbd_path_check_type: 0 for a regular
+ * file (or a block device when block_ok), -EISDIR for a directory, -EINVAL for anything
+ * else, with *st filled either way (xbd_file_type_name says what it is). xbd_path_reopen: a
+ * new descriptor with `flags` (O_RDONLY, O_RDWR, O_DIRECT...) on the O_PATH descriptor's
+ * inode, or -errno (-ENOENT without /proc).
+ */
+int xbd_path_open(int dirfd, const char *name, bool beneath);
+int xbd_path_check_type(int pathfd, bool block_ok, struct stat *st);
+int xbd_path_reopen(int pathfd, int flags);
+const char *xbd_file_type_name(mode_t mode);
 
 /*
  * Driver options, "key=value,key=value" (spec.c). xbd_opts_check: -EINVAL (logged) for a key

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "xenblkd/xs_value.h" /* enum xbd_format */
+#include "xenblkd/xs_value.h" /* enum xbd_format, struct xbd_backing_file */
 
 enum xbd_io_op {
 	XBD_IO_READ,
@@ -47,12 +47,20 @@ struct xbd_disk_config {
 	const char *driver;       /* NULL: from format; else "name[:key=value,...]" (storage.md) */
 	uint32_t sector_size;     /* 0: from the backing store; 4096 forces 4K on a file */
 	const char *log_prefix;
-	/* qcow2: directories backing files must resolve into (NULL-terminated; NULL means the
-	 * top image's own directory), whether a backing file without a backing-format extension
-	 * may be opened as raw, and the L2 cache size in bytes (0: the default). */
+	/* qcow2 backing files are followed only as configured (docs/images.md), either as the
+	 * exact chain (the top image's backing file first; the format of each comes from here)
+	 * or through allowed directories (NULL-terminated; never derived from the image's own
+	 * location), with the format given by backing_dir_format (when has_backing_dir_format),
+	 * or by the header's backing-format extension when backing_trust_header_format; raw
+	 * backing files found through a directory need backing_raw_ok. Neither: refused. */
+	const struct xbd_backing_file *backing_chain;
+	unsigned int backing_chain_len;
 	const char *const *backing_dirs;
+	bool has_backing_dir_format;
+	enum xbd_format backing_dir_format;
+	bool backing_trust_header_format;
 	bool backing_raw_ok;
-	uint64_t l2_cache_bytes;
+	uint64_t l2_cache_bytes;  /* qcow2 L2 cache in bytes (0: the default) */
 	/* How the store is used (docs/storage.md); the zero value of each is the default. */
 	bool no_direct;           /* through dom0's page cache, as when O_DIRECT is refused */
 	bool no_flush;            /* offer no FLUSH: every write is O_DSYNC, durable when done */
@@ -60,6 +68,10 @@ struct xbd_disk_config {
 	bool sqpoll;              /* io_uring: a kernel thread polls the submission queue */
 	unsigned int io_threads;  /* threads engine: workers per storage queue; 0: 4 */
 };
+
+/* May `dir` be an allowed qcow2 backing directory? 0; -EPERM for one that never may (it is
+ * or resolves to /, /dev or /run, or lies in /proc or /sys); -errno if it cannot be resolved. */
+int xbd_qcow2_backing_dir_check(const char *dir);
 
 struct xbd_disk_info {
 	uint64_t size;               /* bytes */

@@ -35,7 +35,13 @@ struct xbd_vbd_options {
 	bool no_flush, no_barrier, no_discard;
 	bool allow_local_map;           /* map grants even when frontend and backend are one domain */
 	unsigned int closing_timeout_s; /* a frontend stuck in Closing is disconnected */
-	const char *const *backing_dirs; /* qcow2 (see storage.h) */
+	/* qcow2 backing files (see struct xbd_disk_config in storage.h) */
+	const struct xbd_backing_file *backing_chain;
+	unsigned int backing_chain_len;
+	const char *const *backing_dirs;
+	bool has_backing_dir_format;
+	enum xbd_format backing_dir_format;
+	bool backing_trust_header_format;
 	bool backing_raw_ok;
 	uint64_t l2_cache_bytes;
 };

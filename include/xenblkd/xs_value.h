@@ -26,6 +26,24 @@ enum xbd_format {
  */
 int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path);
 
+/* One backing file of a configured qcow2 chain: the administrator's format and path. */
+struct xbd_backing_file {
+	enum xbd_format format;
+	const char *path;
+};
+
+#define XBD_MAX_BACKING_CHAIN 16 /* backing files below the top image */
+
+/*
+ * A qcow2 backing chain as the administrator writes it (option qcow2-backing, backend key
+ * xenblkd-backing): "FORMAT:PATH" entries separated by '|', the top image's backing file
+ * first. FORMAT is qcow2 or raw; PATH is absolute, without control characters or '|'. The
+ * string is cut in place: the paths point into `s`. Entries are appended to out[*n...];
+ * -EINVAL if malformed (nothing appended), -E2BIG past `max` entries in all.
+ */
+int xbd_parse_backing_chain(char *s, struct xbd_backing_file *out, unsigned int max,
+			    unsigned int *n);
+
 /* The toolstack's `mode`: "r" (read-only) or "w" (read-write; libxl also writes "w!"). */
 int xbd_parse_mode(const char *mode, bool *readonly);
 

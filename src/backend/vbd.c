@@ -122,7 +122,12 @@ static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
 	if (cfg.no_direct)
 		xbd_info(v->prefix, "grant %s without direct-io-safe: I/O through the page cache",
 			 xbd_grant_mode_name(v->grant_mode));
+	cfg.backing_chain = v->opt->backing_chain;
+	cfg.backing_chain_len = v->opt->backing_chain_len;
 	cfg.backing_dirs = v->opt->backing_dirs;
+	cfg.has_backing_dir_format = v->opt->has_backing_dir_format;
+	cfg.backing_dir_format = v->opt->backing_dir_format;
+	cfg.backing_trust_header_format = v->opt->backing_trust_header_format;
 	cfg.backing_raw_ok = v->opt->backing_raw_ok;
 	cfg.l2_cache_bytes = v->opt->l2_cache_bytes;
 	r = xbd_disk_open(&cfg, &v->disk);

@@ -70,6 +70,58 @@ int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path
 	return 0;
 }
 
+/* One "FORMAT:PATH" entry of `len` bytes at s (not NUL-terminated yet). */
+static int backing_entry(const char *s, size_t len, struct xbd_backing_file *e)
+{
+	static const struct { const char *name; enum xbd_format fmt; } fmts[] = {
+		{ "qcow2:", XBD_FORMAT_QCOW2 }, { "raw:", XBD_FORMAT_RAW },
+	};
+
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		size_t n = strlen(fmts[i].name);
+
+		if (len <= n || strncmp(s, fmts[i].name, n) || s[n] != '/' || len - n >= 4096)
+			continue;
+		for (size_t j = n; j < len; j++)
+			if ((unsigned char)s[j] < 0x20 || s[j] == 0x7f)
+				return -EINVAL;
+		e->format = fmts[i].fmt;
+		e->path = s + n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int xbd_parse_backing_chain(char *s, struct xbd_backing_file *out, unsigned int max,
+			    unsigned int *n)
+{
+	struct xbd_backing_file tmp[XBD_MAX_BACKING_CHAIN];
+	unsigned int k = 0;
+	char *p = s;
+
+	if (!s || *n > max)
+		return -EINVAL;
+	for (;;) {
+		char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (*n + k >= max || k >= XBD_MAX_BACKING_CHAIN)
+			return -E2BIG;
+		if (backing_entry(p, len, &tmp[k]))
+			return -EINVAL;
+		k++;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	/* Only now cut the string: a malformed chain leaves it as it was. */
+	for (char *bar = strchr(s, '|'); bar; bar = strchr(bar + 1, '|'))
+		*bar = '\0';
+	memcpy(out + *n, tmp, k * sizeof(tmp[0]));
+	*n += k;
+	return 0;
+}
+
 int xbd_parse_mode(const char *mode, bool *readonly)
 {
 	if (!mode)

@@ -41,6 +41,7 @@ int xbd_vbd_facts_read(const struct xbd_xen_ops *xen, const char *backend,
 		f->image = NULL;
 	f->limit_iops = read_key(xen, xs, backend, "limit-iops");
 	f->limit_bps = read_key(xen, xs, backend, "limit-bps");
+	f->backing = read_key(xen, xs, backend, "xenblkd-backing");
 	fe_id = read_key(xen, xs, backend, "frontend-id");
 	if (fe_id && strlen(fe_id) < 8) {
 		snprintf(home, sizeof(home), "/local/domain/%s", fe_id);
@@ -57,5 +58,6 @@ void xbd_vbd_facts_free(struct xbd_vbd_facts *f)
 	free(f->domain);
 	free(f->limit_iops);
 	free(f->limit_bps);
+	free(f->backing);
 	memset(f, 0, sizeof(*f));
 }

@@ -3,7 +3,7 @@
  * What the daemon learns about its VBD from xenstore before it starts serving it: the facts
  * that [vbd] sections of the configuration match on (the image path from `params`, the
  * frontend domain's name) and the per-VBD settings a toolstack may write into the backend
- * directory (limit-iops, limit-bps).
+ * directory (limit-iops, limit-bps, xenblkd-backing).
  */
 #ifndef XENBLKD_CTL_VBD_FACTS_H
 #define XENBLKD_CTL_VBD_FACTS_H
@@ -16,6 +16,7 @@ struct xbd_vbd_facts {
 	char *domain;      /* the frontend domain's `name`, NULL if unknown */
 	char *limit_iops;  /* backend keys, NULL if absent */
 	char *limit_bps;
+	char *backing;     /* xenblkd-backing: the qcow2 backing chain, as qcow2-backing */
 };
 
 /* 0, or -errno when xenstore cannot be reached; absent keys are not errors. */

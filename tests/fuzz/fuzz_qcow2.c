@@ -2,18 +2,28 @@
 /*
  * libFuzzer target for the qcow2 driver's parsing of hostile images: the header and its
  * extensions, the snapshot table, L1/L2 and refcount tables, compressed clusters, and the
- * allocation, copy-on-write, zeroing, flush and resize paths that follow table entries. The
- * image lives in memory behind the driver's file-ops hook (no backing files are followed from
- * it), so every read past its end and every write is seen by the sanitizers; writes may grow
- * it up to a cap. Built with -fsanitize=fuzzer (clang, -Dfuzzing=true) or linked with replay.c.
+ * allocation, copy-on-write, zeroing, flush and resize paths that follow table entries; and
+ * the backing-file policy on the name and format the header gives. The image lives in memory
+ * behind the driver's file-ops hook, so every read past its end and every write is seen by
+ * the sanitizers; writes may grow it up to a cap. Its backing file is resolved against a
+ * fixture directory made once per process (a valid qcow2 image, a raw file, a FIFO, a symlink
+ * inside and one out to /etc/passwd): the policy lets nothing outside it be opened, which is
+ * part of what is fuzzed. Built with -fsanitize=fuzzer (clang, -Dfuzzing=true) or linked
+ * with replay.c.
  *
- * Input: byte 0 flags (bit 0 writable, bit 1 a 4-table L2 cache, else 256 KiB), byte 1 number of operations,
- * bytes 2..3 a seed for them; the rest is the image file.
+ * Input: byte 0 flags (bit 0 writable, bit 1 a 4-table L2 cache, else 256 KiB; bits 2..3 the
+ * backing policy: 0 none (refused), 1 the fixture directory allowed with the header's format
+ * trusted and raw allowed, 2 the directory allowed with format qcow2, 3 the exact chain
+ * qcow2:<fixture>/base.qcow2), byte 1 number of operations, bytes 2..3 a seed for them; the
+ * rest is the image file.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "xenblkd/log.h"
 #include "qcow2.h"
@@ -121,11 +131,118 @@ static void write_some(struct qcow2 *s, uint8_t *buf, unsigned int ops, uint32_t
 	}
 }
 
+static char fixture[64];
+static const char *const fixture_files[] = { "base.qcow2", "base.raw", "fifo", "link-in",
+					     "link-out" };
+
+static void fixture_path(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "%s/%s", fixture, name);
+}
+
+static void remove_fixture(void)
+{
+	char p[96];
+
+	for (size_t i = 0; i < sizeof(fixture_files) / sizeof(fixture_files[0]); i++) {
+		fixture_path(p, sizeof(p), fixture_files[i]);
+		unlink(p);
+	}
+	rmdir(fixture);
+}
+
+static void be(uint8_t *b, size_t off, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		b[off + (size_t)i] = (uint8_t)v;
+}
+
+static int write_fixture_file(const char *name, const uint8_t *b, size_t len)
+{
+	char p[96];
+	FILE *f;
+
+	fixture_path(p, sizeof(p), name);
+	f = fopen(p, "wb");
+	if (!f)
+		return -1;
+	if (fwrite(b, 1, len, f) != len) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f);
+}
+
+/* The directory backing names resolve in; base.qcow2 is an empty 1 MiB image with 4 KiB
+ * clusters (header, refcount table and block, L1), base.raw 64 KiB of 0xb5. */
+static int make_fixture(void)
+{
+	static uint8_t img[4 * 4096];
+	uint8_t raw[65536];
+	char p[96];
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(fixture, sizeof(fixture), "%.40s/xbd-fuzz-qcow2.XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(fixture))
+		return -1;
+	atexit(remove_fixture);
+	be(img, 0, QCOW2_MAGIC, 4);
+	be(img, 4, 3, 4);
+	be(img, 20, 12, 4);
+	be(img, 24, 1 << 20, 8);
+	be(img, 36, 1, 4);
+	be(img, 40, 3 * 4096, 8);
+	be(img, 48, 4096, 8);
+	be(img, 56, 1, 4);
+	be(img, 96, 4, 4);
+	be(img, 100, 104, 4);
+	be(img, 4096, 2 * 4096, 8);
+	for (int c = 0; c < 4; c++)
+		be(img, 2 * 4096 + 2 * (size_t)c, 1, 2);
+	memset(raw, 0xb5, sizeof(raw));
+	fixture_path(p, sizeof(p), "fifo");
+	if (write_fixture_file("base.qcow2", img, sizeof(img)) ||
+	    write_fixture_file("base.raw", raw, sizeof(raw)) || mkfifo(p, 0600))
+		return -1;
+	fixture_path(p, sizeof(p), "link-in");
+	if (symlink("base.raw", p))
+		return -1;
+	fixture_path(p, sizeof(p), "link-out");
+	return symlink("/etc/passwd", p);
+}
+
+/* The backing policy bits 2..3 of byte 0 choose. */
+static void backing_policy(struct qcow2_config *cfg, uint8_t flags)
+{
+	static char base[96];
+	static struct xbd_backing_file chain[1];
+	static const char *dirs[2];
+
+	fixture_path(base, sizeof(base), "base.qcow2");
+	chain[0] = (struct xbd_backing_file){ XBD_FORMAT_QCOW2, base };
+	dirs[0] = fixture;
+	switch ((flags >> 2) & 3) {
+	case 1:
+		cfg->backing = (struct qcow2_backing_policy){ .dirs = dirs, .raw_ok = true,
+							      .trust_header_format = true };
+		break;
+	case 2:
+		cfg->backing = (struct qcow2_backing_policy){
+			.dirs = dirs, .has_dir_format = true, .dir_format = XBD_FORMAT_QCOW2 };
+		break;
+	case 3:
+		cfg->backing = (struct qcow2_backing_policy){ .chain = chain, .chain_len = 1 };
+		break;
+	default:
+		break;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct memfile m = { 0 };
-	struct qcow2_config cfg = { .path = "fuzz.qcow2", .fops = &mem_ops, .fops_ctx = &m,
-				    .log_prefix = "fuzz" };
+	struct qcow2_config cfg = { .fops = &mem_ops, .fops_ctx = &m, .log_prefix = "fuzz" };
+	static char top[96];
 	struct qcow2 *s = NULL;
 	static uint8_t *buf;
 	uint32_t x;
@@ -135,9 +252,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf) {
 		xbd_log_set_level((enum xbd_log_level)0); /* hostile images log a lot: quiet */
 		buf = malloc(READ_CAP);
-		if (!buf)
-			return 0;
+		if (!buf || make_fixture())
+			abort(); /* a fuzzer without its fixture would fuzz less than it says */
+		fixture_path(top, sizeof(top), "top.qcow2");
 	}
+	cfg.path = top;
+	backing_policy(&cfg, data[0]);
 	cfg.readonly = !(data[0] & 1);
 	cfg.l2_cache_bytes = data[0] & 2 ? 1 : 256 << 10; /* small: many inputs a second */
 	x = (uint32_t)data[2] << 8 | data[3];

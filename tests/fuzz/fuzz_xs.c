@@ -3,16 +3,18 @@
  * libFuzzer target for the parsers of every xenstore value the daemon reads: numbers
  * (xbd_parse_uint: ring-page-order, multi-queue-num-queues, ring-ref*, event-channel,
  * feature-persistent, frontend-id, the toolstack's flags), the toolstack's params and mode,
- * states (xbd_fsm_parse_state), the frontend's protocol and the grant-mode key. A frontend
+ * states (xbd_fsm_parse_state), the frontend's protocol, the grant-mode key and the qcow2
+ * backing chain a toolstack writes (xenblkd-backing, xbd_parse_backing_chain). A frontend
  * writes some of these and may write anything. Each verdict is compared with a reference
  * written independently from the rule the parser documents; the string is handed over in a
  * buffer of exactly its size, so the sanitizers catch any read beyond its NUL.
  *
- * Input layout: byte 0 picks the parser (mod 6); for xbd_parse_uint, bytes 1..8 are the
+ * Input layout: byte 0 picks the parser (mod 7); for xbd_parse_uint, bytes 1..8 are the
  * maximum (little endian); the rest is the value (cut at its first NUL, as xenstore values
  * reach the daemon as C strings). A 1-byte input passes NULL where the parser accepts it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,9 +155,59 @@ static void fuzz_grant_mode(const char *s)
 		CHECK(err == -EINVAL);
 }
 
+/* One "FORMAT:PATH" entry of the chain, by the documented rule: qcow2 or raw, an absolute
+ * path shorter than 4096 bytes, no control character. */
+static bool ref_chain_entry(const char *e, size_t len)
+{
+	size_t skip = len >= 6 && !strncmp(e, "qcow2:", 6) ? 6 :
+		      len >= 4 && !strncmp(e, "raw:", 4) ? 4 : 0;
+
+	if (!skip || len == skip || e[skip] != '/' || len - skip >= 4096)
+		return false;
+	for (size_t i = skip; i < len; i++)
+		if ((unsigned char)e[i] < 32 || e[i] == 127)
+			return false;
+	return true;
+}
+
+static void fuzz_chain(char *s)
+{
+	struct xbd_backing_file c[XBD_MAX_BACKING_CHAIN];
+	char *copy = strdup(s);
+	unsigned int n = 0, k = 0;
+	const char *p = s;
+	int want = 0, err;
+
+	CHECK(copy);
+	for (;; k++) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (k == XBD_MAX_BACKING_CHAIN) {
+			want = -E2BIG;
+			break;
+		}
+		if (!ref_chain_entry(p, len)) {
+			want = -EINVAL;
+			break;
+		}
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	err = xbd_parse_backing_chain(s, c, XBD_MAX_BACKING_CHAIN, &n);
+	CHECK(err == want);
+	CHECK(err ? n == 0 && !strcmp(s, copy) : n == k + 1);
+	for (unsigned int i = 0; !err && i < n; i++) {
+		CHECK(c[i].path[0] == '/' && !strchr(c[i].path, '|'));
+		CHECK(c[i].format == (c[i].path[-2] == '2' ? XBD_FORMAT_QCOW2 : XBD_FORMAT_RAW));
+	}
+	free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	unsigned int which = size ? data[0] % 6 : 0;
+	unsigned int which = size ? data[0] % 7 : 0;
 	size_t skip = which == 0 ? 9 : 1, n;
 	uint64_t max = 0;
 	char *s;
@@ -175,7 +227,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2: fuzz_mode(s); break;
 	case 3: fuzz_state(s); break;
 	case 4: fuzz_protocol(size == 1 ? NULL : s); break;
-	default: fuzz_grant_mode(size == 1 ? NULL : s); break;
+	case 5: fuzz_grant_mode(size == 1 ? NULL : s); break;
+	default: fuzz_chain(s); break;
 	}
 	free(s);
 	return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Writes the seed corpora of fuzz_indirect.c (tests/fuzz/corpus-indirect/) and fuzz_xs.c
-# (tests/fuzz/corpus-xs/), in the input layouts documented at the top of each target: valid
+# (tests/fuzz/corpus-xs/), and the backing-file seeds of fuzz_qcow2.c
+# (corpus-qcow2/backing-*), in the input layouts documented at the top of each target: valid
 # and invalid indirect requests of every shape (segment counts around every limit, segments
 # outside their page, ranges past the end or wrapping, 4 KiB sectors, several indirect pages),
 # and for every xenstore value parser the values a toolstack or frontend writes, the edge
@@ -81,6 +82,42 @@ def xs_seeds():
     for i, s in enumerate(['copy', 'map', 'persistent', 'Copy', '', 'persistent2']):
         out[f'grant-mode-{i:02d}'] = xs(5, s)
     out['grant-mode-absent'] = bytes([5])
+    for i, s in enumerate(['qcow2:/srv/golden/base.qcow2',
+                           'qcow2:/srv/golden/mid.qcow2|raw:/srv/golden/base.raw',
+                           'raw:/dev/vg/golden', '|'.join(['raw:/x'] * 17), 'qcow2:rel',
+                           'raw:/a||raw:/b', 'vmdk:/a', 'raw:/a\t', 'raw:/a|', '']):
+        out[f'backing-{i:02d}'] = xs(6, s)
+    return out
+
+
+def qcow2_image(backing, fmt):
+    """An empty 1 MiB v3 image, 4 KiB clusters, naming `backing` (format extension `fmt`)."""
+    cs = 4096
+    b = bytearray(4 * cs)
+    struct.pack_into('>IIQIIQIIQQIIQQQQII', b, 0, 0x514649fb, 3, 1024 if backing else 0,
+                     len(backing), 12, 1 << 20, 0, 1, 3 * cs, cs, 1, 0, 0, 0, 0, 0, 4, 104)
+    if fmt:
+        struct.pack_into('>II', b, 104, 0xe2792aca, len(fmt))
+        b[112:112 + len(fmt)] = fmt.encode()
+    b[1024:1024 + len(backing)] = backing.encode()
+    struct.pack_into('>Q', b, cs, 2 * cs)
+    for c in range(4):
+        struct.pack_into('>H', b, 2 * cs + 2 * c, 1)
+    return bytes(b)
+
+
+def qcow2_backing_seeds():
+    """fuzz_qcow2.c inputs whose images name backing files, under each backing policy."""
+    out = {}
+    names = [('base.qcow2', 'qcow2'), ('base.raw', 'raw'), ('link-in', 'raw'), ('fifo', 'raw'),
+             ('link-out', 'raw'), ('../etc/passwd', 'raw'), ('/etc/passwd', None),
+             ('nbd:localhost:1', 'raw'), ('base.qcow2', 'vmdk'), ('sub/../base.qcow2', None)]
+    for policy in range(4):
+        for i, (name, fmt) in enumerate(names):
+            for rw in (0, 1):
+                flags = rw | policy << 2
+                out[f'backing-p{policy}-{i:02d}-{rw}'] = bytes([flags, 8, 0, i]) + \
+                    qcow2_image(name, fmt)
     return out
 
 
@@ -97,6 +134,7 @@ def write(dirname, seeds):
 def main():
     write('corpus-indirect', indirect_seeds())
     write('corpus-xs', xs_seeds())
+    write('corpus-qcow2', qcow2_backing_seeds())
 
 
 if __name__ == '__main__':

@@ -4,10 +4,14 @@
 #  1. An empty qcow2 image: the simulated blkfront's verified random workload (with a reconnect
 #     that re-checks everything written; FRONT_ARGS adds options such as --indirect 256
 #     --discard), detach, then `qemu-img check` must be clean.
-#     The same over a raw backing file, with an internal snapshot.
+#     The same over a raw backing file, with an internal snapshot; the chain is configured in
+#     a [vbd] section of the configuration file (qcow2-backing).
 #  2. Read-only attach (mode r) of a qcow2 image over a backing file, random reads: the image
-#     and its backing file are byte-for-byte unchanged afterwards.
-#  3. With --bench: 4 KiB random reads at depth 32 on a fully allocated raw image and on its
+#     and its backing file are byte-for-byte unchanged afterwards; the chain comes from the
+#     backend key xenblkd-backing, as a toolstack writes it, replacing a [vbd] section's.
+#  3. An image naming a sibling raw disk as its backing file, nothing configured: the daemon
+#     refuses it with the one message that says how to allow it, and reports the failure.
+#  4. With --bench: 4 KiB random reads at depth 32 on a fully allocated raw image and on its
 #     qcow2 conversion, through the same daemon binary in the same run: IOPS and their ratio.
 # usage: e2e-qcow2.sh BUILD_DIR [--bench] [--requests N]
 set -euo pipefail
@@ -42,12 +46,14 @@ sp_on_exit summarize_daemon_log
 sp_start
 
 # serve PARAMS MODE FRONT-ARGS...: attach (which introduces the frontend domain), run the
-# daemon and the frontend, detach.
+# daemon and the frontend, detach. The arrays daemon_args and backend_keys add daemon options
+# and --backend-key arguments.
+daemon_args=() backend_keys=()
 serve() {
     local params=$1 mode=$2 be rc=0; shift 2
     be=$(sp_attach --fe-domid $fe_domid --devid $devid --kind vbd --params "$params" \
-            --mode "$mode")
-    sp_start_daemon "$work/xenblkd.log" --backend-path "$be"
+            --mode "$mode" ${backend_keys[@]+"${backend_keys[@]}"})
+    sp_start_daemon "$work/xenblkd.log" --backend-path "$be" ${daemon_args[@]+"${daemon_args[@]}"}
     "$SP_BLKFRONT" --frontend "/local/domain/$fe_domid/device/vbd/$devid" \
         --domid $fe_domid "$@" >"$work/front.log" 2>&1 || rc=$?
     cat "$work/front.log" >>"$work/front-all.log"
@@ -82,25 +88,56 @@ qemu-img create -q -f raw "$work/zero.raw" 128M
 qemu-img create -q -f qcow2 -o cluster_size=65536 -b zero.raw -F raw "$work/ov.qcow2" 128M
 qemu-io -f qcow2 -c "write -z 0 64M" "$work/ov.qcow2" >/dev/null
 qemu-img snapshot -c s1 "$work/ov.qcow2"
+printf '[vbd]\nmatch-image = %s\nqcow2-backing = raw:%s\n' "$work/ov.qcow2" "$work/zero.raw" \
+    >"$work/xenblkd.conf"
+daemon_args=(--config "$work/xenblkd.conf")
 if serve "qcow2:$work/ov.qcow2" w --requests "$requests" --reconnect ${FRONT_ARGS:-} --quiet &&
         qemu-img check -q "$work/ov.qcow2"; then
-    log "ok: $requests verified requests per connection over a backing file and a snapshot"
+    log "ok: $requests verified requests per connection over a backing file (chain from" \
+        "a [vbd] section) and a snapshot"
 else
     log "FAIL: workload over a backing file and a snapshot: $(tail -n 3 "$work/front.log" |
         tr '\n' ' ')"; fails=1
 fi
+daemon_args=()
 
 qemu-img create -q -f raw "$work/base.raw" 64M
 qemu-img create -q -f qcow2 -b base.raw -F raw "$work/ro.qcow2" 64M
 sums=$(sha256sum "$work/base.raw" "$work/ro.qcow2")
 # (--expect-readonly is not used: the data plane lets barriers without data succeed on a
 # read-only disk, raw or qcow2, which that option counts as a failure.)
+# The file's chain for this image is wrong on purpose: the backend key's replaces it whole.
+printf '[vbd]\nmatch-image = %s\nqcow2-backing = raw:%s\n' "$work/ro.qcow2" "$work/zero.raw" \
+    >"$work/xenblkd.conf"
+daemon_args=(--config "$work/xenblkd.conf")
+backend_keys=(--backend-key "xenblkd-backing=raw:$work/base.raw")
 if serve "qcow2:$work/ro.qcow2" r --pattern randread --bs 4096 --duration 2 --no-verify &&
         [ "$(sha256sum "$work/base.raw" "$work/ro.qcow2")" = "$sums" ]; then
-    log "ok: read-only attach over a backing file, both files unchanged"
+    log "ok: read-only attach over a backing file (the backend key's chain replacing the" \
+        "file's), both files unchanged"
 else
     log "FAIL: read-only attach: $(tail -n 3 "$work/front.log" | tr '\n' ' ')"; fails=1
 fi
+backend_keys=() daemon_args=()
+
+# A tenant's image naming another guest's raw disk beside it: refused, nothing configured.
+qemu-img create -q -f raw "$work/other-guest.raw" 16M
+qemu-img create -q -f qcow2 -b other-guest.raw -F raw "$work/tenant.qcow2" 16M
+want="backing file 'other-guest.raw' named by $work/tenant.qcow2 is not followed: configure"
+want+=" the chain (qcow2-backing = FORMAT:PATH in a [vbd] section of xenblkd.conf, or the"
+want+=" backend key xenblkd-backing) or allow a directory (--qcow2-backing-dir DIR); see"
+want+=" xenblkd.conf(5)"
+be=$(sp_attach --fe-domid $fe_domid --devid $devid --kind vbd \
+        --params "qcow2:$work/tenant.qcow2" --mode w)
+rc=0
+timeout 20 "$SP_XENBLKD" "${SP_XEN_ARGS[@]}" --backend-path "$be" 2>"$work/refused.log" || rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -qF "$want" "$work/refused.log"; then
+    log "ok: an image naming a sibling disk as its backing file is refused by default (exit $rc)"
+else
+    log "FAIL: sibling backing file: exit $rc, log: $(tail -n 3 "$work/refused.log" |
+        tr '\n' ' ')"; fails=1
+fi
+sp_detach "$be" 5 force >/dev/null 2>&1 || true
 
 if [ $bench = 1 ]; then
     head -c $((1 << 30)) /dev/urandom >"$work/bench.raw"

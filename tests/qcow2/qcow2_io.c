@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "xenblkd/storage.h"
+#include "xenblkd/xs_value.h"
 #include "qcow2.h"
 
 #define MAX_DEPTH 64
@@ -33,6 +34,10 @@ struct opts {
 	const char *dirs[8];
 	unsigned int ndirs;
 	bool raw_ok;
+	struct xbd_backing_file chain[XBD_MAX_BACKING_CHAIN];
+	unsigned int chain_len;
+	bool has_format, trust_format;
+	enum xbd_format format;
 	uint64_t l2_cache;
 	const char *engine;
 	unsigned int depth;
@@ -93,6 +98,9 @@ static int open_disk(struct ctx *c, const char *path)
 		.l2_cache_bytes = c->o.l2_cache, .log_prefix = "qcow2-io",
 		.no_direct = c->o.no_direct,
 		.format = c->o.raw_format ? XBD_FORMAT_RAW : XBD_FORMAT_QCOW2,
+		.backing_chain = c->o.chain, .backing_chain_len = c->o.chain_len,
+		.has_backing_dir_format = c->o.has_format, .backing_dir_format = c->o.format,
+		.backing_trust_header_format = c->o.trust_format,
 	};
 	int r;
 
@@ -486,6 +494,9 @@ static const struct option longopts[] = {
 	{ "rw", no_argument, NULL, 'w' },
 	{ "backing-dir", required_argument, NULL, 'b' },
 	{ "raw-ok", no_argument, NULL, 'r' },
+	{ "backing", required_argument, NULL, 'c' },
+	{ "backing-format", required_argument, NULL, 'f' },
+	{ "trust-backing-format", no_argument, NULL, 't' },
 	{ "l2-cache", required_argument, NULL, 'l' },
 	{ "engine", required_argument, NULL, 'e' },
 	{ "depth", required_argument, NULL, 'd' },
@@ -508,6 +519,18 @@ static int parse(struct ctx *c, int argc, char **argv)
 		case 'w': c->o.rw = true; break;
 		case 'b': if (c->o.ndirs < 8) c->o.dirs[c->o.ndirs++] = optarg; break;
 		case 'r': c->o.raw_ok = true; break;
+		case 'c':
+			if (xbd_parse_backing_chain(optarg, c->o.chain, XBD_MAX_BACKING_CHAIN,
+						    &c->o.chain_len))
+				return -EINVAL;
+			break;
+		case 'f':
+			if (strcmp(optarg, "raw") && strcmp(optarg, "qcow2"))
+				return -EINVAL;
+			c->o.has_format = true;
+			c->o.format = strcmp(optarg, "raw") ? XBD_FORMAT_QCOW2 : XBD_FORMAT_RAW;
+			break;
+		case 't': c->o.trust_format = true; break;
 		case 'l': c->o.l2_cache = strtoull(optarg, NULL, 0); break;
 		case 'e': c->o.engine = optarg; break;
 		case 'd': c->o.depth = (unsigned int)strtoul(optarg, NULL, 0); break;
@@ -558,7 +581,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "qcow2-io: %s failed: %s\n", cmd, strerror(-r));
 	return r ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: qcow2-io [--rw] [--backing-dir D]... [--raw-ok] [--l2-cache N] "
+	fprintf(stderr, "usage: qcow2-io [--rw] [--backing FMT:PATH[|FMT:PATH...]]... "
+		"[--backing-dir D]... [--backing-format raw|qcow2] [--trust-backing-format] "
+		"[--raw-ok]\n  [--l2-cache N] "
 		"[--engine E] [--depth N] [--max-len N] [--seed N] [--ops N] [--span N]\n"
 		"  [--no-direct] [--raw (open as a raw disk: the format is never probed)]\n"
 		"  open IMG | read IMG OUT | workload IMG EXPECT OUT | resize IMG BYTES |\n"

@@ -57,11 +57,14 @@ qemu-io -f qcow2 -c "write -P 0x88 1M 1M" -c "write -z 4M 64k" -c "write -P 0x89
     mid.qcow2 >/dev/null
 qemu-img create -q -f qcow2 -o cluster_size=4096 -b mid.qcow2 -F qcow2 top.qcow2 40M
 qemu-io -f qcow2 -c "write -P 0x99 2M 100k" -c "write -z 7M 1M" top.qcow2 >/dev/null
-same_as_qemu "backing chain raw <- qcow2 <- qcow2 (larger top)" top.qcow2
-same_as_qemu "backing raw <- qcow2" mid.qcow2
+# Backing files are followed only as configured: the exact chain, or allowed directories.
+same_as_qemu "backing chain raw <- qcow2 <- qcow2 (larger top), chain configured" top.qcow2 \
+    --backing "qcow2:$WORK/mid.qcow2|raw:$WORK/base.raw"
+same_as_qemu "backing raw <- qcow2, chain configured" mid.qcow2 --backing "raw:$WORK/base.raw"
 mkdir -p sub
 qemu-img create -q -f qcow2 -b ../mid.qcow2 -F qcow2 sub/rel.qcow2 32M
-same_as_qemu "relative backing name, allowed directory given" sub/rel.qcow2 --backing-dir "$WORK"
+same_as_qemu "relative backing name, allowed directory, header formats trusted" sub/rel.qcow2 \
+    --backing-dir "$WORK" --trust-backing-format --raw-ok
 
 # Preallocated metadata, and an internal snapshot (the active layer is served).
 qemu-img create -q -f qcow2 -o preallocation=metadata pre.qcow2 16M
@@ -79,7 +82,7 @@ qemu-io -f qcow2 -c "write -P 0x5a 0 1M" ro.qcow2 >/dev/null
 qemu-img bitmap --add ro.qcow2 b0
 before=$(sha256sum ro.qcow2)
 "$QIO" read ro.qcow2 got.raw 2>/dev/null && "$QIO" open ro.qcow2 >/dev/null 2>&1
-"$QIO" read top.qcow2 got.raw 2>/dev/null
+"$QIO" --backing "qcow2:$WORK/mid.qcow2|raw:$WORK/base.raw" read top.qcow2 got.raw 2>/dev/null
 if [ "$(sha256sum ro.qcow2)" = "$before" ]; then ok "read-only open leaves the file unchanged"
 else bad "read-only open changed the file"; fi
 finish

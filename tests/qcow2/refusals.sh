@@ -2,10 +2,10 @@
 # Refusals, each with a clear error naming the reason: features we do not implement
 # (encryption, external data file, extended L2 entries, unknown incompatible bits, an unknown
 # compression type), states we must not write (dirty, corrupt: read-only opens still work),
-# invalid headers, and every backing-file rule (outside the allowed directories, through a
-# symlink, a protocol name, no backing-format extension unless raw is allowed, an unknown
-# backing format, a loop, a chain too deep). Also: a raw disk holding a qcow2 header is served
-# as raw, never probed.
+# invalid headers, and every backing-file rule of an allowed directory (outside it, through a
+# symlink, '..' or a /proc magic link, a protocol name, no format, an unknown backing format,
+# a loop, a chain too deep). Also: a raw disk holding a qcow2 header is served as raw, never
+# probed.
 # usage: refusals.sh QCOW2_IO
 source "$(dirname "$0")/lib.sh"
 
@@ -46,55 +46,67 @@ printf 'QFI\373' > short.qcow2
 refused "truncated header" "valid qcow2" short.qcow2
 refused "raw file opened as qcow2" "magic" "$(truncate -s 1M r.raw; echo r.raw)"
 
-# Backing files.
+# Backing files (the policy itself, with its exact messages, is in backing.sh). Here: every
+# rule of an allowed directory, with formats taken from the headers (DIRS).
 mkdir -p imgs outside
+DIRS=(--backing-dir "$WORK/imgs" --trust-backing-format --raw-ok)
 qemu-img create -q -f raw outside/secret.raw 16M
 qemu-io -f raw -c "write -P 0x5e 0 1M" outside/secret.raw >/dev/null
 qemu-img create -q -f raw imgs/base.raw 16M
 qemu-img create -q -f qcow2 -b "$WORK/outside/secret.raw" -F raw imgs/abs.qcow2 16M
-refused "backing file outside the image's directory" "outside the allowed" imgs/abs.qcow2
-opens "the same, with that directory allowed" imgs/abs.qcow2 --backing-dir "$WORK/outside"
-refused "the same, another directory allowed" "outside the allowed" imgs/abs.qcow2 \
-    --backing-dir "$WORK/imgs"
+refused "backing file named, nothing configured" "is not followed: configure the chain" \
+    imgs/abs.qcow2
+refused "backing file outside the allowed directory" "outside the allowed" imgs/abs.qcow2 \
+    "${DIRS[@]}"
+opens "the same, with its directory allowed" imgs/abs.qcow2 --backing-dir "$WORK/outside" \
+    --trust-backing-format --raw-ok
 ln -sf ../outside/secret.raw imgs/link.raw
 qemu-img create -q -f qcow2 -b link.raw -F raw imgs/sym.qcow2 16M
-refused "backing symlink pointing outside" "outside the allowed" imgs/sym.qcow2
+refused "backing symlink pointing outside" "leads out of the allowed directory" \
+    imgs/sym.qcow2 "${DIRS[@]}"
+ln -sf /proc/self/root/etc/passwd imgs/magic.raw
+qemu-img create -q -f qcow2 -u -b magic.raw -F raw imgs/magic.qcow2 16M
+refused "backing symlink through /proc" "leads out|magic link" imgs/magic.qcow2 "${DIRS[@]}"
+qemu-img create -q -f qcow2 -u -b ../outside/secret.raw -F raw imgs/dotdot.qcow2 16M
+refused "backing name with .. leading out" "outside the allowed" imgs/dotdot.qcow2 "${DIRS[@]}"
 qemu-img create -q -f qcow2 -u -b /dev/sda -F raw imgs/dev.qcow2 16M
-refused "backing_file=/dev/sda" "outside the allowed|cannot be resolved" imgs/dev.qcow2
+refused "backing_file=/dev/sda" "outside the allowed" imgs/dev.qcow2 "${DIRS[@]}"
 qemu-img create -q -f qcow2 -u -b /dev/zero -F raw imgs/zero.qcow2 16M
-refused "backing_file=/dev/zero" "outside the allowed" imgs/zero.qcow2
+refused "backing_file=/dev/zero" "outside the allowed" imgs/zero.qcow2 "${DIRS[@]}"
 qemu-img create -q -f qcow2 -u -b "nbd:localhost:10809" -F raw imgs/nbd.qcow2 16M
-refused "protocol backing name" "protocol" imgs/nbd.qcow2
+refused "protocol backing name" "protocol" imgs/nbd.qcow2 "${DIRS[@]}"
 qemu-img create -q -f qcow2 -u -b "json:{\"file.filename\":\"/etc/passwd\"}" -F raw \
     imgs/json.qcow2 16M
-refused "json: backing name" "protocol" imgs/json.qcow2
+refused "json: backing name" "protocol" imgs/json.qcow2 "${DIRS[@]}"
 qemu-img create -q -f qcow2 -b base.raw -F raw imgs/nofmt.qcow2 16M
 # Turn the backing-format extension into an unknown one (its type is at offset 72 + 8 in a
 # v2 header; in v3 right after header_length).
 hl=$(hdr imgs/nofmt.qcow2 100 4)
 [ "$(hdr imgs/nofmt.qcow2 "$hl" 4)" = $((0xe2792aca)) ] || bad "test set-up: extension not first"
 hexpatch imgs/nofmt.qcow2 "$hl" "$(be32 $((0x12345678)))"
-refused "no backing-format extension" "no backing-format" imgs/nofmt.qcow2
-opens "no backing-format extension, raw allowed" imgs/nofmt.qcow2 --raw-ok
+refused "no backing-format extension, header trusted" "format is not configured" \
+    imgs/nofmt.qcow2 "${DIRS[@]}"
+opens "no backing-format extension, raw configured" imgs/nofmt.qcow2 --backing-dir "$WORK/imgs" \
+    --backing-format raw --raw-ok
 qemu-img create -q -f qcow2 -u -b base.raw -F vmdk imgs/vmdk.qcow2 16M
-refused "backing format vmdk" "format 'vmdk'" imgs/vmdk.qcow2
+refused "backing format vmdk" "format 'vmdk'" imgs/vmdk.qcow2 "${DIRS[@]}"
 qemu-img create -q -f qcow2 -u -b missing.qcow2 -F qcow2 imgs/nobase.qcow2 16M
-refused "missing backing file" "cannot be resolved" imgs/nobase.qcow2
+refused "missing backing file" "No such file" imgs/nobase.qcow2 "${DIRS[@]}"
 
 # Loops and depth.
 qemu-img create -q -f qcow2 imgs/a.qcow2 16M
 qemu-img create -q -f qcow2 -b a.qcow2 -F qcow2 imgs/b.qcow2 16M
 qemu-img rebase -q -u -b b.qcow2 -F qcow2 imgs/a.qcow2
-refused "backing chain loop a -> b -> a" "loop" imgs/a.qcow2
+refused "backing chain loop a -> b -> a" "loop" imgs/a.qcow2 "${DIRS[@]}"
 qemu-img create -q -f qcow2 imgs/self.qcow2 16M
 qemu-img rebase -q -u -b self.qcow2 -F qcow2 imgs/self.qcow2
-refused "image backed by itself" "loop" imgs/self.qcow2
+refused "image backed by itself" "loop" imgs/self.qcow2 "${DIRS[@]}"
 qemu-img create -q -f qcow2 imgs/c0.qcow2 16M
 for i in $(seq 1 17); do
     qemu-img create -q -f qcow2 -b c$((i - 1)).qcow2 -F qcow2 imgs/c$i.qcow2 16M
 done
-opens "chain of 16 backing files" imgs/c16.qcow2
-refused "chain of 17 backing files" "deeper" imgs/c17.qcow2
+opens "chain of 16 backing files" imgs/c16.qcow2 "${DIRS[@]}"
+refused "chain of 17 backing files" "deeper" imgs/c17.qcow2 "${DIRS[@]}"
 
 # The format comes from configuration only: a raw disk whose first sector is a qcow2 header
 # naming /dev/sda is served as raw bytes.

@@ -51,7 +51,8 @@ qemu-io -f qcow2 -c "write -P 0x88 1M 1M" -c "write -z 4M 64k" mid.qcow2 >/dev/n
 for compat in 0.10 1.1; do
     qemu-img create -q -f qcow2 -o compat=$compat,cluster_size=65536 -b mid.qcow2 -F qcow2 \
         top.qcow2 32M
-    workload "v$compat over a qcow2 <- raw chain" top.qcow2 --ops $OPS --seed 9
+    workload "v$compat over a qcow2 <- raw chain" top.qcow2 --ops $OPS --seed 9 \
+        --backing "qcow2:$WORK/mid.qcow2" --backing "raw:$WORK/base.raw"
 done
 sha=$(sha256sum base.raw mid.qcow2)
 [ "$(sha256sum base.raw mid.qcow2)" = "$sha" ] && ok "backing files unchanged"

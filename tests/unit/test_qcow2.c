@@ -4,8 +4,9 @@
  * the driver's file-ops hook, so no qemu-img is needed): reading a fresh image, writes across
  * clusters that allocate L2 tables and refcount blocks and grow the refcount table, for every
  * refcount width, checked by an independent refcount walk (a small `qemu-img check`); zeroing
- * and discard; refusals of features by their header bits; corrupt entries giving -EIO; and the
- * building blocks (metadata set, table cache, iovec helpers).
+ * and discard; refusals of features by their header bits; corrupt entries giving -EIO; the
+ * building blocks (metadata set, table cache, iovec helpers); and the pure rules of the
+ * backing-file policy (joining names, allowed directories, chain entries, escaping).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -337,6 +338,101 @@ static void test_iov_helpers(void **state)
 	assert_int_equal(b[5], flat[105]);
 }
 
+static void joined(const char *image, const char *name, const char *want)
+{
+	char out[64];
+
+	assert_int_equal(qcow2_name_join(image, name, out, sizeof(out)), 0);
+	assert_string_equal(out, want);
+}
+
+/* Backing names are joined to their image's directory as QEMU does, but only lexically. */
+static void test_backing_name_join(void **state)
+{
+	char out[16];
+
+	(void)state;
+	joined("/srv/ov/a.qcow2", "base.raw", "/srv/ov/base.raw");
+	joined("/srv/ov/a.qcow2", "../golden/b.qcow2", "/srv/golden/b.qcow2");
+	joined("/srv/ov/a.qcow2", "/srv/golden//./b", "/srv/golden/b");
+	joined("/srv/ov/a.qcow2", "../../../../etc/passwd", "/etc/passwd");
+	joined("/a.qcow2", "b", "/b");
+	joined("/srv/a.qcow2", "..", "/");
+	joined("/srv/a.qcow2", "x/", "/srv/x");
+	assert_int_equal(qcow2_name_join("/srv/a", "", out, sizeof(out)), -EINVAL);
+	assert_int_equal(qcow2_name_join("rel/a", "b", out, sizeof(out)), -EINVAL);
+	assert_int_equal(qcow2_name_join("/srv/a", "a-very-long-name.qcow2", out, sizeof(out)),
+			 -ENAMETOOLONG);
+}
+
+static void test_backing_name_rules(void **state)
+{
+	char out[1024], big[400];
+
+	(void)state;
+	assert_string_equal(qcow2_path_beneath("/srv/golden/b.qcow2", "/srv/golden"), "b.qcow2");
+	assert_string_equal(qcow2_path_beneath("/srv/golden/x/b", "/srv/golden/"), "x/b");
+	assert_null(qcow2_path_beneath("/srv/golden2/b", "/srv/golden"));
+	assert_null(qcow2_path_beneath("/srv/golden", "/srv/golden"));
+	assert_null(qcow2_path_beneath("/etc/passwd", "/srv/golden"));
+	assert_true(qcow2_name_has_protocol("nbd:host:10809"));
+	assert_true(qcow2_name_has_protocol("json:{\"file\": 1}"));
+	assert_false(qcow2_name_has_protocol("./a:b"));
+	assert_false(qcow2_name_has_protocol("/srv/a:b"));
+	/* A chain entry agrees with the header by file name, as written or as resolved. */
+	assert_true(qcow2_name_matches_entry("/old/place/base.qcow2", "/srv/base.qcow2", NULL));
+	assert_true(qcow2_name_matches_entry("base-v3.qcow2", "/srv/current",
+					     "/srv/base-v3.qcow2"));
+	assert_false(qcow2_name_matches_entry("other.raw", "/srv/base.qcow2", "/srv/base.qcow2"));
+	assert_false(qcow2_name_matches_entry("/srv/", "/srv/", NULL));
+	/* Never allowed: the root, /dev, /run, and anything in /proc or /sys. */
+	assert_true(qcow2_backing_dir_forbidden("/"));
+	assert_true(qcow2_backing_dir_forbidden("/dev"));
+	assert_true(qcow2_backing_dir_forbidden("/run"));
+	assert_true(qcow2_backing_dir_forbidden("/proc/1/root"));
+	assert_true(qcow2_backing_dir_forbidden("/sys"));
+	assert_false(qcow2_backing_dir_forbidden("/srv/golden"));
+	assert_false(qcow2_backing_dir_forbidden("/procfs-images"));
+	/* The log sees an image's name escaped and cut. */
+	qcow2_name_sanitise("a\x1b[31m'\\\n\xff", out, sizeof(out));
+	assert_string_equal(out, "a\\x1b[31m\\x27\\x5c\\x0a\\xff");
+	memset(big, 'n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	qcow2_name_sanitise(big, out, sizeof(out));
+	assert_int_equal(strlen(out), 203);
+	assert_string_equal(out + 200, "...");
+	qcow2_name_sanitise("\x01\x02\x03", out, 10);
+	assert_string_equal(out, "\\x01\\x02");
+}
+
+/* From an image in memory, a backing file is followed only as configured. */
+static void test_backing_refused_unless_configured(void **state)
+{
+	struct qcow2_config cfg = { .path = "/nonexistent/mem", .readonly = true,
+				    .fops = &mem_ops, .log_prefix = "test" };
+	const char *dirs[] = { "/nonexistent-xbd-dir", NULL };
+	struct qcow2 *s = NULL;
+	struct mem m;
+
+	(void)state;
+	build(&m, 16, 4, 1 << 20);
+	put64(&m, 8, 1024);
+	put32(&m, 16, 8);
+	memcpy(m.b + 1024, "base.raw", 8);
+	cfg.fops_ctx = &m;
+	assert_int_equal(qcow2_open(&cfg, &s), -EPERM);
+	cfg.backing.dirs = dirs;
+	cfg.backing.has_dir_format = true;
+	assert_int_equal(qcow2_open(&cfg, &s), -EPERM); /* outside the directory */
+	cfg.backing.dirs = NULL;
+	memcpy(m.b + 1024, "nbd:a:bc", 8);
+	cfg.backing.chain_len = 1;
+	cfg.backing.chain = &(struct xbd_backing_file){ XBD_FORMAT_RAW, "/x/nbd:a:bc" };
+	assert_int_equal(qcow2_open(&cfg, &s), -EPERM); /* a protocol */
+	assert_null(s);
+	free(m.b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +443,9 @@ int main(void)
 		cmocka_unit_test(test_metaset),
 		cmocka_unit_test(test_cache_lru),
 		cmocka_unit_test(test_iov_helpers),
+		cmocka_unit_test(test_backing_name_join),
+		cmocka_unit_test(test_backing_name_rules),
+		cmocka_unit_test(test_backing_refused_unless_configured),
 	};
 
 	xbd_log_set_level((enum xbd_log_level)0);

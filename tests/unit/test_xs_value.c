@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -94,12 +95,60 @@ static void test_mode(void **state)
 	assert_int_equal(xbd_parse_mode(NULL, &ro), -EINVAL);
 }
 
+/* The qcow2 chain a toolstack writes (xenblkd-backing) or an administrator configures. */
+static void test_backing_chain(void **state)
+{
+	static const char *const bad[] = {
+		"", "/srv/a", "qcow2:", "qcow2:rel/a", "vmdk:/a", "raw:/a|", "|raw:/a",
+		"raw:/a||raw:/b", "raw:/a\n", "qcow2 :/a", "QCOW2:/a", "raw:/a\x7f",
+	};
+	struct xbd_backing_file c[XBD_MAX_BACKING_CHAIN];
+	char s[4200], keep[64];
+	unsigned int n = 0;
+
+	(void)state;
+	strcpy(s, "qcow2:/srv/golden/base.qcow2|raw:/srv/golden/base.raw");
+	assert_int_equal(xbd_parse_backing_chain(s, c, XBD_MAX_BACKING_CHAIN, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[0].format, XBD_FORMAT_QCOW2);
+	assert_string_equal(c[0].path, "/srv/golden/base.qcow2");
+	assert_int_equal(c[1].format, XBD_FORMAT_RAW);
+	assert_string_equal(c[1].path, "/srv/golden/base.raw");
+	strcpy(s, "raw:/dev/vg/golden lv:1");   /* appended; ':' and spaces are path bytes */
+	assert_int_equal(xbd_parse_backing_chain(s, c, XBD_MAX_BACKING_CHAIN, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(c[2].path, "/dev/vg/golden lv:1");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(s, sizeof(s), "%s", bad[i]);
+		snprintf(keep, sizeof(keep), "%s", bad[i]);
+		assert_int_equal(xbd_parse_backing_chain(s, c, XBD_MAX_BACKING_CHAIN, &n), -EINVAL);
+		assert_string_equal(s, keep); /* a refused chain is left as it was */
+		assert_int_equal(n, 3);
+	}
+	memset(s, 'a', 4200);
+	memcpy(s, "raw:/", 5);
+	s[4199] = '\0';
+	assert_int_equal(xbd_parse_backing_chain(s, c, XBD_MAX_BACKING_CHAIN, &n), -EINVAL);
+	n = 0;
+	s[0] = '\0';
+	for (int i = 0; i < 17; i++)
+		strcat(s, i ? "|raw:/x" : "raw:/x");
+	assert_int_equal(xbd_parse_backing_chain(s, c, XBD_MAX_BACKING_CHAIN, &n), -E2BIG);
+	assert_int_equal(n, 0);
+	strcpy(s, "raw:/x|raw:/y");
+	n = 15;
+	assert_int_equal(xbd_parse_backing_chain(s, c, XBD_MAX_BACKING_CHAIN, &n), -E2BIG);
+	assert_int_equal(n, 15);
+	assert_int_equal(xbd_parse_backing_chain(NULL, c, XBD_MAX_BACKING_CHAIN, &n), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_mode),
+		cmocka_unit_test(test_backing_chain),
 	};
 
 	return cmocka_run_group_tests_name("xs_value", tests, NULL, NULL);

@@ -440,19 +440,31 @@ static int qcow2_drv_open(struct xbd_disk *d)
 	struct qcow2_config cfg = {
 		.path = d->cfg.path,
 		.readonly = d->cfg.readonly,
-		.backing_dirs = d->cfg.backing_dirs,
-		.backing_raw_ok = d->cfg.backing_raw_ok,
+		.backing = {
+			.chain = d->cfg.backing_chain,
+			.chain_len = d->cfg.backing_chain_len,
+			.dirs = d->cfg.backing_dirs,
+			.has_dir_format = d->cfg.has_backing_dir_format,
+			.dir_format = d->cfg.backing_dir_format,
+			.trust_header_format = d->cfg.backing_trust_header_format,
+			.raw_ok = d->cfg.backing_raw_ok,
+			.no_lock = d->cfg.no_lock,
+		},
 		.l2_cache_bytes = d->cfg.l2_cache_bytes,
 		.log_prefix = d->log_prefix,
 	};
 	struct qcow2 *s = NULL;
 	bool direct = false;
+	char shown[1024];
 	int r;
 
 	if (!d->cfg.path)
 		return -EINVAL;
-	/* The data descriptor first: it takes the image lock before we trust any metadata. */
+	/* The data descriptor first: it takes the image lock before we trust any metadata. The
+	 * metadata descriptor is the same file, reopened through it. */
 	r = xbd_image_open(d, d->cfg.path, d->cfg.readonly, &d->fd, &direct);
+	cfg.reopen_fd = true;
+	cfg.fd = d->fd;
 	if (!r)
 		r = qcow2_open(&cfg, &s);
 	if (!r)
@@ -467,9 +479,10 @@ static int qcow2_drv_open(struct xbd_disk *d)
 	d->priv = s;
 	s->data_fd = d->fd;
 	fill_info(d, s);
+	qcow2_name_sanitise(s->h.backing_file, shown, sizeof(shown));
 	xbd_info(d->log_prefix, "qcow2 v%u, %llu-byte clusters, %u-bit refcounts%s%s",
 		 s->h.version, (unsigned long long)s->cluster_size, s->refcount_bits,
-		 s->has_backing ? ", backing file " : "", s->has_backing ? s->h.backing_file : "");
+		 s->has_backing ? ", backing file " : "", s->has_backing ? shown : "");
 	return 0;
 }
 

@@ -18,11 +18,12 @@
 #include <sys/uio.h>
 
 #include "xenblkd/log.h"
+#include "xenblkd/xs_value.h"
 
 #define QCOW2_MAGIC 0x514649fbu
 #define QCOW2_MIN_CLUSTER_BITS 9
 #define QCOW2_MAX_CLUSTER_BITS 21
-#define QCOW2_MAX_CHAIN 16                    /* backing files below the top image */
+#define QCOW2_MAX_CHAIN XBD_MAX_BACKING_CHAIN /* backing files below the top image */
 #define QCOW2_MAX_L1_BYTES (32ull << 20)
 #define QCOW2_MAX_REFTABLE_BYTES (8ull << 20)
 #define QCOW2_MAX_SNAPSHOTS 65536u
@@ -150,12 +151,26 @@ struct qcow2_metaset {
 	uint32_t nfixed;
 };
 
+/* How backing files are followed: only as configured (see struct xbd_disk_config). */
+struct qcow2_backing_policy {
+	const struct xbd_backing_file *chain; /* the exact chain, top image's backing first */
+	unsigned int chain_len;
+	const char *const *dirs;              /* NULL-terminated allow-list; NULL: none */
+	bool has_dir_format;
+	enum xbd_format dir_format;           /* of files found through dirs */
+	bool trust_header_format;             /* the header's backing-format extension counts */
+	bool raw_ok;                          /* raw files found through dirs */
+	bool no_lock;                         /* take no image lock on backing files */
+};
+
 struct qcow2_config {
-	const char *path;
+	const char *path;         /* as configured; relative backing names start from its dir */
+	bool reopen_fd;           /* the file is fd's: reopened through it, not opened by name */
+	int fd;
 	bool readonly;
-	const char *const *backing_dirs; /* NULL-terminated; NULL: the top image's directory */
-	bool backing_raw_ok;
-	uint64_t l2_cache_bytes;          /* 0: default */
+	struct qcow2_backing_policy backing;
+	unsigned int level;       /* 0: the top image; n: the n-th backing file below it */
+	uint64_t l2_cache_bytes;  /* 0: default */
 	const char *log_prefix;
 	/* Tests and fuzzing: the image through these ops instead of the file at `path`, which is
 	 * then not opened; such an image can have no backing file. NULL: POSIX on the file. */
@@ -222,7 +237,6 @@ struct qcow2_chain {
 	unsigned int depth;
 	uint64_t dev[QCOW2_MAX_CHAIN + 1];
 	uint64_t ino[QCOW2_MAX_CHAIN + 1];
-	const char *top_dir;
 };
 
 /* qcow2_open.c */
@@ -313,6 +327,26 @@ int qcow2_grow(struct qcow2 *s, uint64_t new_size);
 int qcow2_decompress(struct qcow2 *s, const uint8_t *in, size_t in_len, uint8_t *out,
 		     size_t out_len);
 void qcow2_compress_fini(struct qcow2 *s);
+
+/* A backing file found by the policy, not opened yet (qcow2_backing_find.c). */
+struct qcow2_found {
+	int pathfd;              /* O_PATH */
+	char path[4096];         /* for the next level's relative names */
+	char shown[1024];        /* path, escaped for the log */
+	enum xbd_format format;
+	bool block_ok;           /* only a configured chain may name a block device */
+};
+
+/* qcow2_backing_find.c */
+int qcow2_backing_find(struct qcow2 *s, const struct qcow2_config *cfg, struct qcow2_found *f);
+
+/* qcow2_backing_name.c */
+void qcow2_name_sanitise(const char *name, char *out, size_t cap);
+bool qcow2_name_has_protocol(const char *name);
+int qcow2_name_join(const char *image, const char *name, char *out, size_t cap);
+const char *qcow2_path_beneath(const char *path, const char *dir);
+bool qcow2_name_matches_entry(const char *name, const char *entry, const char *real);
+bool qcow2_backing_dir_forbidden(const char *resolved);
 
 /* qcow2_backing.c */
 int qcow2_backing_open(struct qcow2 *s, const struct qcow2_config *cfg,

@@ -1,18 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Backing files. The name comes from the image, which a guest may have written (a qcow2
- * header in a raw disk), so it is treated as hostile: it must be a plain file name (no
- * "protocol:" prefix), it must resolve, after every symlink, inside a directory the
- * configuration allows (by default the top image's own directory), the descriptor we read
- * through is checked again after open so a swapped symlink cannot redirect it, it is opened
- * read-only, and its format comes only from the header's backing-format extension (raw without
- * one only if the configuration says so). The chain is depth-limited and loops are refused.
- * Backing files are read synchronously: raw with pread, qcow2 through a read-only struct qcow2.
+ * Backing files: opening the one the policy found (qcow2_backing_find.c) and reading from it.
+ * Opening has no side effects: the O_PATH descriptor's type is checked with fstat before
+ * anything is opened (a regular file; a block device only when named in the configured
+ * chain), so a FIFO, tty, socket or character device gets an error at once, never a hang and
+ * never its driver's open; then that inode is opened read-only through /proc/self/fd/N and
+ * locked as QEMU locks a backing file: shared, refusing a file that anyone holds for writing.
+ * The chain is depth-limited and loops are refused. Backing files are read synchronously:
+ * raw with pread, qcow2 through a read-only struct qcow2.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,103 +19,60 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xenblkd/driver.h"
 #include "xenblkd/log.h"
 #include "qcow2.h"
 
-static bool is_inside(const char *path, const char *dir)
+static int wrong_type(struct qcow2 *s, const struct qcow2_found *f, const struct stat *st)
 {
-	size_t n = strlen(dir);
-
-	if (n == 1 && dir[0] == '/')
-		return true;
-	return strncmp(path, dir, n) == 0 && path[n] == '/';
+	xbd_err(s->prefix, "backing file %s is %s, not an image file%s", f->shown,
+		xbd_file_type_name(st->st_mode), S_ISBLK(st->st_mode) ? " (a block device "
+		"must be named in the configured chain, qcow2-backing)" : "");
+	return -EINVAL;
 }
 
-static bool allowed(const char *resolved, const struct qcow2_config *cfg,
-		    const struct qcow2_chain *chain)
+static int in_chain(struct qcow2 *s, const struct qcow2_chain *chain, const struct stat *st,
+		    const char *shown)
 {
-	char rd[PATH_MAX];
-
-	if (!cfg->backing_dirs)
-		return chain->top_dir && is_inside(resolved, chain->top_dir);
-	for (const char *const *d = cfg->backing_dirs; *d; d++)
-		if (realpath(*d, rd) && is_inside(resolved, rd))
-			return true;
-	return false;
-}
-
-/* The name relative to the directory of the image that names it, then resolved. */
-static int resolve_name(struct qcow2 *s, const char *img_path, char *resolved)
-{
-	const char *name = s->h.backing_file;
-	const char *colon = strchr(name, ':'), *slash = strchr(name, '/');
-	char joined[PATH_MAX + 1100], dir[PATH_MAX];
-
-	if (colon && (!slash || colon < slash)) {
-		xbd_err(s->prefix, "backing file '%s' names a protocol; only file names are "
-			"allowed", name);
-		return -EPERM;
-	}
-	snprintf(dir, sizeof(dir), "%s", img_path);
-	if (name[0] == '/')
-		snprintf(joined, sizeof(joined), "%s", name);
-	else
-		snprintf(joined, sizeof(joined), "%s/%s", dirname(dir), name);
-	if (!realpath(joined, resolved)) {
-		int r = -errno;
-
-		xbd_err(s->prefix, "backing file '%s' cannot be resolved: %s", name,
-			strerror(errno));
-		return r;
+	for (unsigned int i = 0; i < chain->depth; i++) {
+		if (chain->dev[i] == st->st_dev && chain->ino[i] == st->st_ino) {
+			xbd_err(s->prefix, "loop in the backing chain at %s", shown);
+			return -ELOOP;
+		}
 	}
 	return 0;
 }
 
-/* Open read-only, then check that the descriptor really is the allowed file. */
-static int open_checked(struct qcow2 *s, const char *resolved, const struct qcow2_config *cfg,
-			const struct qcow2_chain *chain, int *fd)
+/* Check what f->pathfd is, then open it read-only and take the shared lock. */
+static int open_found(struct qcow2 *s, const struct qcow2_config *cfg,
+		      const struct qcow2_chain *chain, const struct qcow2_found *f, int *fd)
 {
-	char proc[64], actual[PATH_MAX];
-	ssize_t n;
+	struct stat st;
+	int r = xbd_path_check_type(f->pathfd, f->block_ok, &st);
 
-	if (!allowed(resolved, cfg, chain)) {
-		xbd_err(s->prefix, "backing file '%s' resolves to %s, outside the allowed "
-			"directories", s->h.backing_file, resolved);
-		return -EPERM;
-	}
-	*fd = open(resolved, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (r == -EINVAL || r == -EISDIR)
+		return wrong_type(s, f, &st);
+	if (!r)
+		r = in_chain(s, chain, &st, f->shown);
+	if (r)
+		return r;
+	*fd = xbd_path_reopen(f->pathfd, O_RDONLY);
 	if (*fd < 0) {
-		xbd_err(s->prefix, "cannot open backing file %s: %s", resolved, strerror(errno));
-		return -errno;
+		xbd_err(s->prefix, "cannot open backing file %s: %s%s", f->shown, strerror(-*fd),
+			*fd == -ENOENT ? " (is /proc mounted?)" : "");
+		return *fd;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", *fd);
-	n = readlink(proc, actual, sizeof(actual) - 1);
-	if (n < 0 || (actual[n] = '\0', !allowed(actual, cfg, chain))) {
-		xbd_err(s->prefix, "backing file %s moved outside the allowed directories",
-			resolved);
+	if (!cfg->backing.no_lock) {
+		r = xbd_image_lock(*fd, true, f->shown, s->prefix);
+		if (r == -EBUSY)
+			xbd_err(s->prefix, "backing file %s is refused: another program holds it "
+				"for writing", f->shown);
+	}
+	if (r) {
 		close(*fd);
 		*fd = -1;
-		return -EPERM;
 	}
-	return 0;
-}
-
-static int backing_format(struct qcow2 *s, const struct qcow2_config *cfg, bool *is_qcow2)
-{
-	if (s->h.has_backing_fmt) {
-		*is_qcow2 = strcmp(s->h.backing_fmt, "qcow2") == 0;
-		if (*is_qcow2 || strcmp(s->h.backing_fmt, "raw") == 0)
-			return 0;
-		xbd_err(s->prefix, "backing file format '%s' is not supported (qcow2 or raw)",
-			s->h.backing_fmt);
-		return -EOPNOTSUPP;
-	}
-	*is_qcow2 = false;
-	if (cfg->backing_raw_ok)
-		return 0;
-	xbd_err(s->prefix, "backing file '%s' has no backing-format extension; refusing to guess "
-		"(allowing raw backing files is a configuration choice)", s->h.backing_file);
-	return -EPERM;
+	return r;
 }
 
 static int open_raw(struct qcow2_backing *b, int fd)
@@ -128,20 +83,18 @@ static int open_raw(struct qcow2_backing *b, int fd)
 		return -errno;
 	if (S_ISBLK(st.st_mode))
 		return ioctl(fd, BLKGETSIZE64, &b->size) < 0 ? -errno : 0;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
 	b->size = (uint64_t)st.st_size;
 	return 0;
 }
 
 static int open_qcow2(struct qcow2 *s, const struct qcow2_config *cfg,
-		      struct qcow2_chain *chain, const char *resolved, int fd)
+		      struct qcow2_chain *chain, const struct qcow2_found *f, int fd)
 {
 	struct qcow2_config sub = {
-		.path = resolved,
+		.path = f->path,
 		.readonly = true,
-		.backing_dirs = cfg->backing_dirs,
-		.backing_raw_ok = cfg->backing_raw_ok,
+		.backing = cfg->backing,
+		.level = cfg->level + 1,
 		.l2_cache_bytes = cfg->l2_cache_bytes,
 		.log_prefix = cfg->log_prefix,
 	};
@@ -152,36 +105,40 @@ static int open_qcow2(struct qcow2 *s, const struct qcow2_config *cfg,
 	return r;
 }
 
+/* A configured chain longer than the real one costs nothing: say so, quietly. */
+static int no_backing(struct qcow2 *s, const struct qcow2_config *cfg)
+{
+	if (cfg->backing.chain_len > cfg->level)
+		xbd_info(s->prefix, "%s has no backing file; the configured chain lists %u more",
+			 cfg->path, cfg->backing.chain_len - cfg->level);
+	return 0;
+}
+
 int qcow2_backing_open(struct qcow2 *s, const struct qcow2_config *cfg,
 		       struct qcow2_chain *chain)
 {
-	char resolved[PATH_MAX];
-	bool is_qcow2;
+	struct qcow2_found f;
 	int fd = -1, r;
 
 	if (!s->h.backing_file[0])
-		return 0;
-	if (chain->depth > QCOW2_MAX_CHAIN) { /* the top image and QCOW2_MAX_CHAIN below it */
+		return no_backing(s, cfg);
+	if (cfg->level >= QCOW2_MAX_CHAIN) {
 		xbd_err(s->prefix, "backing chain deeper than %d images (or a loop)",
 			QCOW2_MAX_CHAIN);
 		return -ELOOP;
 	}
-	r = backing_format(s, cfg, &is_qcow2);
-	if (!r && cfg->fops) {
-		xbd_err(s->prefix, "backing files are not followed from an image in memory");
-		r = -EPERM;
-	}
+	r = qcow2_backing_find(s, cfg, &f);
 	if (!r)
-		r = resolve_name(s, cfg->path, resolved);
-	if (!r)
-		r = open_checked(s, resolved, cfg, chain, &fd);
+		r = open_found(s, cfg, chain, &f, &fd);
+	if (f.pathfd >= 0)
+		close(f.pathfd);
 	if (r)
 		return r;
-	s->backing.is_qcow2 = is_qcow2;
-	s->backing.fd = is_qcow2 ? -1 : fd;
-	r = is_qcow2 ? open_qcow2(s, cfg, chain, resolved, fd) : open_raw(&s->backing, fd);
+	s->backing.is_qcow2 = f.format == XBD_FORMAT_QCOW2;
+	s->backing.fd = s->backing.is_qcow2 ? -1 : fd;
+	r = s->backing.is_qcow2 ? open_qcow2(s, cfg, chain, &f, fd) : open_raw(&s->backing, fd);
 	if (r) {
-		if (!is_qcow2)
+		if (!s->backing.is_qcow2)
 			close(fd);
 		s->backing.fd = -1;
 		return r;

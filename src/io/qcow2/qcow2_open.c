@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xenblkd/driver.h"
 #include "xenblkd/log.h"
 #include "qcow2.h"
 
@@ -268,7 +268,8 @@ static int load(struct qcow2 *s, const struct qcow2_config *cfg, struct qcow2_ch
 	return r ? r : clear_autoclear(s);
 }
 
-/* Open cfg->path (or the descriptor fd, which this then owns) as one link of a chain. */
+/* Open cfg->path through the descriptor fd (which this then owns; -1 with cfg->fops) as one
+ * link of a chain. */
 int qcow2_open_chain(const struct qcow2_config *cfg, struct qcow2_chain *chain, int fd,
 		     struct qcow2 **out)
 {
@@ -286,16 +287,7 @@ int qcow2_open_chain(const struct qcow2_config *cfg, struct qcow2_chain *chain, 
 	s->backing.fd = -1;
 	s->data_fd = -1;
 	s->corrupt_rl = (struct xbd_ratelimit)XBD_RATELIMIT_INIT(10, 10);
-	if (cfg->fops)
-		s->fd = -1;
-	else
-		s->fd = fd >= 0 ? fd : open(cfg->path, (s->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (s->fd < 0 && !cfg->fops) {
-		r = -errno;
-		xbd_err(s->prefix, "cannot open %s: %s", cfg->path, strerror(errno));
-		free(s);
-		return r;
-	}
+	s->fd = cfg->fops ? -1 : fd;
 	s->fops = cfg->fops ? cfg->fops : &qcow2_posix_ops;
 	s->fops_ctx = cfg->fops ? cfg->fops_ctx : (void *)(intptr_t)s->fd;
 	r = load(s, cfg, chain);
@@ -308,21 +300,43 @@ int qcow2_open_chain(const struct qcow2_config *cfg, struct qcow2_chain *chain, 
 	return 0;
 }
 
+/*
+ * The top image's descriptor for metadata: the driver's own descriptor reopened (the same
+ * inode, never the name again), or the path opened without side effects (image_path.c).
+ */
+static int open_top(const struct qcow2_config *cfg)
+{
+	int flags = cfg->readonly ? O_RDONLY : O_RDWR, pathfd, fd;
+	struct stat st;
+
+	if (cfg->reopen_fd)
+		return xbd_path_reopen(cfg->fd, flags);
+	pathfd = xbd_path_open(AT_FDCWD, cfg->path, false);
+	if (pathfd < 0)
+		return pathfd;
+	fd = xbd_path_check_type(pathfd, true, &st);
+	if (fd == -EINVAL || fd == -EISDIR)
+		xbd_err(cfg->log_prefix, "%s is %s, neither a regular file nor a block device",
+			cfg->path, xbd_file_type_name(st.st_mode));
+	if (!fd)
+		fd = xbd_path_reopen(pathfd, flags);
+	close(pathfd);
+	return fd;
+}
+
 int qcow2_open(const struct qcow2_config *cfg, struct qcow2 **out)
 {
 	struct qcow2_chain chain = { 0 };
-	char real[PATH_MAX];
-	int r;
+	int fd = -1;
 
-	if (cfg->fops)
-		return qcow2_open_chain(cfg, &chain, -1, out);
-	if (!realpath(cfg->path, real)) {
-		r = -errno;
-		xbd_err(cfg->log_prefix, "cannot resolve %s: %s", cfg->path, strerror(errno));
-		return r;
+	if (!cfg->fops) {
+		fd = open_top(cfg);
+		if (fd < 0) {
+			xbd_err(cfg->log_prefix, "cannot open %s: %s", cfg->path, strerror(-fd));
+			return fd;
+		}
 	}
-	chain.top_dir = dirname(real);
-	return qcow2_open_chain(cfg, &chain, -1, out);
+	return qcow2_open_chain(cfg, &chain, fd, out);
 }
 
 void qcow2_close(struct qcow2 *s)
