@@ -120,6 +120,21 @@ hx_race_counters() {
     hx_check_window
 }
 
+# The forged protocol: logged once, escaped, in the victim's own name; no line of the log is
+# at a priority the daemon never uses (0-2: a forged one), none holds a raw ESC, and none is
+# in the bystander's name. The old logger wrote "<0>xenblkd[d2/51744]: ok" as a line of its own.
+hx_forged_log() {
+    local log=${hl_log[a]} esc=$'\x1b' want
+    want="<3>xenblkd[d1/51728]: fatal: unknown protocol $hx_forged"
+    [ "$(grep -cxF "$want" "$log")" = 1 ] ||
+        hl_fail "the victim's log does not hold the escaped protocol line: $want"
+    ! grep -qE '^<[0-2]>' "$log" || hl_fail "a line of the victim's log is at priority 0-2"
+    ! grep -qF "$esc" "$log" || hl_fail "the victim's log holds a raw ESC"
+    ! grep -qE '^(<[0-9]>)?xenblkd\[d2/' "$log" ||
+        hl_fail "the victim's log holds a line in the bystander's name"
+    hl_msg "the forged protocol is logged escaped, as one line: $(grep -F 'unknown protocol' "$log")"
+}
+
 # While the ring is full and nothing comes, the daemon must idle: under 10% of a CPU.
 hx_ring_full_cpu() {
     local line cpu

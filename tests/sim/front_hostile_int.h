@@ -155,6 +155,7 @@ int hatk_xs_ring_ref_ungranted(struct hctx *h);
 int hatk_xs_ring_ref_readonly(struct hctx *h);
 int hatk_xs_unknown_protocol(struct hctx *h);
 int hatk_xs_protocol_huge(struct hctx *h);
+int hatk_xs_protocol_forged_line(struct hctx *h);
 int hatk_xs_state_flap(struct hctx *h);
 int hatk_xs_state_cycle(struct hctx *h);
 int hatk_xs_keys_rewritten(struct hctx *h);
