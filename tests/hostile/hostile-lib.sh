@@ -62,7 +62,8 @@ hl_start_platform() {
     trap hl_cleanup EXIT
     trap 'exit 1' INT TERM
     export XENBLKD_SHIM="$hl_build/tests/sim/libxenstored-shim.so"
-    XENBLKD_SIM_TRACE=0 eval "$("$hl_src/tests/sim/sim-xen.sh" start "$hl_work/xen")"
+    # xenstored's trace only where a case counts the daemon's writes (hl_xs_trace=1).
+    eval "$(XENBLKD_SIM_TRACE=${hl_xs_trace:-0} "$hl_src/tests/sim/sim-xen.sh" start "$hl_work/xen")"
 }
 
 # hl_attach V DOMID DEVID MIB [sim-toolstack attach options...]: a fresh zeroed image.

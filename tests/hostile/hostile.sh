@@ -214,10 +214,14 @@ case_xs_protocol_forged_line() {
 case_xs_state_flap() {
     X step=1 outcome=flapped flaps=1000 backend=Closing
     X step=2 outcome=reconnected after=served
+    hl_xs_trace=1
+    hx_check_extra=control_bounds
 }
 case_xs_state_cycle() {
     X step=1 outcome=cycled cycles=300 backend=InitWait
     X step=2 outcome=reconnected after=served
+    hl_xs_trace=1
+    hx_check_extra=control_bounds
 }
 case_xs_keys_rewritten() {
     X step=1 outcome=ignored backend=Connected served=yes
@@ -238,6 +242,16 @@ case_ring_full_forever() {
     counters 0 0
     hx_check_extra=ring_full_cpu
 }
+# Ten connections with every queue offered (8; the guest asks for 16), then Closed: threads,
+# fds and mappings within their bounds at the peak and back to idle after each close
+# (hx_resources in hostile-run.sh).
+case_queues_max_reconnect() {
+    hx_daemon_opts=(--max-queues 8)
+    hx_front_opts+=(--queues 16 --ring-order 4)
+    X step=1 outcome=reconnected cycles=10 queues=8
+    hl_xs_trace=1
+    hx_check_extra='resources control_bounds'
+}
 case_frontend_death() {
     local n=$hx_slots
     [ "$n" -gt 135 ] && n=135 # the attacker's pages: 8 per request
@@ -254,7 +268,7 @@ hx_cases=(req-prod-ahead req-prod-backwards rsp-prod-tampered id-reuse nr-segs-z
     xs-evtchn-nonnumeric xs-evtchn-huge xs-evtchn-unbound xs-missing-ring-ref
     xs-ring-ref-ungranted xs-ring-ref-readonly xs-unknown-protocol xs-protocol-huge
     xs-protocol-forged-line xs-state-flap xs-state-cycle xs-keys-rewritten event-storm
-    ring-full-forever frontend-death)
+    ring-full-forever frontend-death queues-max-reconnect)
 
 # shellcheck source=tests/hostile/hostile-run.sh
 . "$hl_src/tests/hostile/hostile-run.sh"

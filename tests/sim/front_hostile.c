@@ -67,6 +67,8 @@ static const struct hattack hattacks[] = {
 	{ "event-storm", HK_RING, hatk_event_storm, "10^6 kicks for nothing" },
 	{ "ring-full-forever", HK_RING, hatk_ring_full_forever, "a full ring, responses unread" },
 	{ "frontend-death", HK_RING, hatk_frontend_death, "dies with requests in flight" },
+	{ "queues-max-reconnect", HK_XS, hatk_queues_max_reconnect,
+	  "10 connections with every queue offered" },
 };
 
 #define HNR_ATTACKS (sizeof(hattacks) / sizeof(hattacks[0]))

@@ -164,4 +164,7 @@ int hatk_event_storm(struct hctx *h);
 int hatk_ring_full_forever(struct hctx *h);
 int hatk_frontend_death(struct hctx *h);
 
+/* front_hostile_res.c */
+int hatk_queues_max_reconnect(struct hctx *h);
+
 #endif
