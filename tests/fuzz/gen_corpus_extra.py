@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Writes the seed corpora of fuzz_indirect.c (tests/fuzz/corpus-indirect/), fuzz_xs.c
-# (tests/fuzz/corpus-xs/) and fuzz_log.c (tests/fuzz/corpus-log/), in the input layouts
+# (tests/fuzz/corpus-xs/) and fuzz_escape.c (tests/fuzz/corpus-escape/), in the input layouts
 # documented at the top of each target: valid and invalid indirect requests of every shape
 # (segment counts around every limit, segments outside their page, ranges past the end or
 # wrapping, 4 KiB sectors, several indirect pages); for every xenstore value parser the values
@@ -86,7 +86,7 @@ def xs_seeds():
     return out
 
 
-def log_seeds():
+def escape_seeds():
     # Byte 0: the output buffer's size (255: room for everything); then the text.
     texts = {
         'plain': b'xenblkd: plain text',
@@ -123,7 +123,7 @@ def write(dirname, seeds):
 def main():
     write('corpus-indirect', indirect_seeds())
     write('corpus-xs', xs_seeds())
-    write('corpus-log', log_seeds())
+    write('corpus-escape', escape_seeds())
 
 
 if __name__ == '__main__':

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(cond)                                                                              \
 	do {                                                                                     \
 		if (!(cond)) {                                                                   \
-			fprintf(stderr, "fuzz_log: invariant failed: %s (%s:%d)\n", #cond,       \
+			fprintf(stderr, "fuzz_escape: invariant failed: %s (%s:%d)\n", #cond,       \
 				__FILE__, __LINE__);                                             \
 			abort();                                                                 \
 		}                                                                                \
