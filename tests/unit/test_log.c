@@ -256,6 +256,9 @@ static void test_log_long_lines(void **state)
 	char buf[16384], *big = malloc(5000), *line2;
 
 	(void)state;
+	assert_non_null(big);
+	if (!big)
+		return;
 	memset(big, 'A', 4999);
 	big[4999] = '\0';
 	capture_begin();
