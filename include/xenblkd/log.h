@@ -4,11 +4,18 @@
  * (JOURNAL_STREAM set) each line carries a <N> syslog priority prefix so the journal keeps the
  * level. Each device logs with its own prefix ("d<frontend-domid>/<devid>"). Anything a guest
  * can trigger goes through a rate limiter so a hostile frontend cannot flood the log.
+ *
+ * Guests and disk images are untrusted, and their strings reach log lines (xenstore values,
+ * names in image headers). So the logger escapes the whole formatted message, and the prefix,
+ * with xbd_log_escape() before writing: no caller can forge a line, whatever it prints.
+ * Callers print untrusted strings raw (never escaped twice) and cap each one with
+ * "%.*s", XBD_LOG_STR(s), so one string cannot crowd the rest of the line out.
  */
 #ifndef XENBLKD_LOG_H
 #define XENBLKD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -20,6 +27,33 @@ enum xbd_log_level {
 };
 
 void xbd_log_set_level(enum xbd_log_level max);
+
+/* A line is cut at this many bytes, newline included; the cut is marked (see below). */
+#define XBD_LOG_LINE_MAX 2048
+/* The most bytes of one untrusted string a log call prints: "%.*s", XBD_LOG_STR(s). */
+#define XBD_LOG_STR_MAX 256
+#define XBD_LOG_STR(s) (int)XBD_LOG_STR_MAX, (s)
+
+/*
+ * Escapes in[0..inlen) (NUL bytes included) into out, NUL-terminated, for a log line or any
+ * other record of untrusted text (structured journal fields, the xenstore error node):
+ *  - printable ASCII is copied, except `\` and a `<` as the very first byte (which a journal
+ *    stream would read as a priority);
+ *  - well-formed UTF-8 is copied, except C1 controls (U+0080..U+009F), U+061C, U+200E,
+ *    U+200F, U+2028..U+202E and U+2066..U+2069 (line separators and bidi controls);
+ *  - everything else is written byte by byte as `\xNN` (two lower-case hex digits): control
+ *    characters (ESC, tab, newline, NUL), DEL, the backslash itself (`\x5c`), the bytes of
+ *    the dangerous characters above, and every byte of invalid UTF-8 (stray continuation
+ *    bytes, overlong forms, surrogates, values above U+10FFFF, a sequence cut short), each
+ *    invalid byte alone with decoding resumed at the next one.
+ * So a backslash in the output always starts a 4-byte `\xNN`, and the input can be recovered
+ * exactly: the escaping is unambiguous. The log marks a line it had to cut with `\...` at the
+ * end, a backslash not followed by `x`, which escaped text can never contain.
+ * The output holds only whole characters and whole escapes: when the next one does not fit
+ * in outlen - 1 bytes it stops there. Returns the number of input bytes escaped (inlen when
+ * everything fit). With outlen 0 nothing is written and 0 is returned.
+ */
+size_t xbd_log_escape(const char *in, size_t inlen, char *out, size_t outlen);
 
 void xbd_log(enum xbd_log_level level, const char *prefix, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -64,7 +64,8 @@ int xbd_req_parse(const blkif_request_t *in, const struct xbd_limits *lim, struc
  * Second stage of an INDIRECT request (req->nr_indirect > 0 after xbd_req_parse): validate the
  * segments the caller copied out of the indirect pages (`in`, req->nr_segs entries, a private
  * copy) into `out` (room for req->nr_segs), then the range and the read-only rule, exactly as
- * for a direct request. On success req->segs = out. Same returns as xbd_req_parse.
+ * for a direct request. On success req->segs = out. Same returns as xbd_req_parse. On a
+ * refused segment, neither its slot of `out` nor any after it is read or written.
  */
 int xbd_req_parse_indirect(struct xbd_req *req, const struct blkif_request_segment *in,
 			   const struct xbd_limits *lim, struct xbd_seg *out, const char **why);

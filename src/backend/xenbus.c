@@ -16,6 +16,8 @@
 #include "xenblkd/xs_value.h"
 
 #define SECTOR 512u
+/* A fatal error's message; escaped, it takes at most four times as much. */
+#define FATAL_MSG_MAX 256
 
 int xbd_xb_read(struct xbd_vbd *v, const char *dir, const char *key, char **val)
 {
@@ -313,18 +315,21 @@ int xbd_xb_read_frontend(struct xbd_vbd *v, struct xbd_fe_params *p)
 	return r;
 }
 
+/* The message may quote a frontend's value, and the toolstack shows this node to an admin
+ * (xl prints it): escaped with the log's rules, so it holds no control character either. */
 static void write_error_node(struct xbd_vbd *v, const char *msg)
 {
-	char path[600];
+	char path[600], text[4 * FATAL_MSG_MAX];
 	const char *rel = v->be_path + strlen(v->be_home);
 
+	xbd_log_escape(msg, strlen(msg), text, sizeof(text));
 	if (snprintf(path, sizeof(path), "%s/error%s/error", v->be_home, rel) < (int)sizeof(path))
-		v->xen->xs_write(v->xs, XBD_XS_NO_TX, path, msg);
+		v->xen->xs_write(v->xs, XBD_XS_NO_TX, path, text);
 }
 
 void xbd_xb_fatal(struct xbd_vbd *v, int err, const char *fmt, ...)
 {
-	char msg[256];
+	char msg[FATAL_MSG_MAX];
 	int n;
 	va_list ap;
 

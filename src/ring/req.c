@@ -337,9 +337,11 @@ int xbd_req_parse_indirect(struct xbd_req *req, const struct blkif_request_segme
 	uint64_t total = 0;
 	int err = 0;
 
+	/* Summed only once parsed: a refused segment's slot of `out` was never written. */
 	for (unsigned int i = 0; i < req->nr_segs && !err; i++) {
 		err = parse_segment(&in[i], lim, &out[i], &reason);
-		total += out[i].last_sect - out[i].first_sect + 1u;
+		if (!err)
+			total += out[i].last_sect - out[i].first_sect + 1u;
 	}
 	if (!err)
 		err = check_range(req->sector, total, lim, &reason);

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Writes the seed corpora of fuzz_indirect.c (tests/fuzz/corpus-indirect/) and fuzz_xs.c
-# (tests/fuzz/corpus-xs/), and the backing-file seeds of fuzz_qcow2.c
-# (corpus-qcow2/backing-*), in the input layouts documented at the top of each target: valid
-# and invalid indirect requests of every shape (segment counts around every limit, segments
-# outside their page, ranges past the end or wrapping, 4 KiB sectors, several indirect pages),
-# and for every xenstore value parser the values a toolstack or frontend writes, the edge
-# cases around each bound and the near misses (signs, spaces, hex, trailing bytes).
+# Writes the seed corpora of fuzz_indirect.c (tests/fuzz/corpus-indirect/), fuzz_xs.c
+# (tests/fuzz/corpus-xs/) and fuzz_escape.c (tests/fuzz/corpus-escape/), and the backing-file
+# seeds of fuzz_qcow2.c (corpus-qcow2/backing-*), in the input layouts
+# documented at the top of each target: valid and invalid indirect requests of every shape
+# (segment counts around every limit, segments outside their page, ranges past the end or
+# wrapping, 4 KiB sectors, several indirect pages); for every xenstore value parser the values
+# a toolstack or frontend writes, the edge cases around each bound and the near misses (signs,
+# spaces, hex, trailing bytes); and for the log's escaping, forged lines, terminal escapes,
+# backslashes, UTF-8 good and bad, and reader-reordering characters, at several buffer sizes.
 # Run it again after changing a layout: python3 tests/fuzz/gen_corpus_extra.py
 import os
 import struct
@@ -121,6 +123,30 @@ def qcow2_backing_seeds():
     return out
 
 
+def escape_seeds():
+    # Byte 0: the output buffer's size (255: room for everything); then the text.
+    texts = {
+        'plain': b'xenblkd: plain text',
+        'forged-line': b'x\n<0>xenblkd[d2/51712]: forged',
+        'escape-seq': b'\x1b[2J\x1b]0;title\x07',
+        'backslash': b'C:\\dir\\x41',
+        'leading-lt': b'<0>emerg',
+        'nul': b'a\x00b',
+        'utf8': 'café € 😀 \U0010ffff'.encode(),
+        'c1-csi': b'\xc2\x9b2J',
+        'bidi': '\u202eabc\u2066x\u2069\u2028\u061c'.encode(),
+        'invalid': b'\x80\xbf\xc0\xaf\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\xf5\xff',
+        'cut-short': b'abc\xe2\x82',
+        'all-bytes': bytes(range(256)),
+    }
+    out = {}
+    for name, t in texts.items():
+        out[f'{name}-full'] = bytes([255]) + t
+        for size in (0, 1, 5, 8, 13):
+            out[f'{name}-{size}'] = bytes([size]) + t
+    return out
+
+
 def write(dirname, seeds):
     here = os.path.dirname(os.path.abspath(__file__))
     d = os.path.join(here, dirname)
@@ -135,6 +161,7 @@ def main():
     write('corpus-indirect', indirect_seeds())
     write('corpus-xs', xs_seeds())
     write('corpus-qcow2', qcow2_backing_seeds())
+    write('corpus-escape', escape_seeds())
 
 
 if __name__ == '__main__':

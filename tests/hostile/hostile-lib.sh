@@ -47,7 +47,8 @@ hl_start_platform() {
     sp_work xbd-hostile
     hl_work=$SP_WORK
     sp_on_exit hl_stop_honest_loop
-    XENBLKD_SIM_TRACE=0 sp_start
+    # xenstored's trace only where a case counts the daemon's writes (hl_xs_trace=1).
+    XENBLKD_SIM_TRACE=${hl_xs_trace:-0} sp_start
 }
 
 hl_stop_honest_loop() {

@@ -37,6 +37,7 @@ hx_baseline() {
 # What the attacker saw, without the honest mode's summary.
 hx_show_attack() {
     local keys='attack|grants|padding|hostile|storm|ring-full|death|double-fetch|indirect-rewrite'
+    keys+='|resources'
     grep -E "^($keys|RESULT):" "$hl_work/attack.out" | sed 's/^/    /' >&2 || true
 }
 
@@ -44,6 +45,7 @@ hx_attack() {
     local rc=0
     hx_fe_keys=$(xenstore-ls -f "$hx_fe")
     hx_n0=$(hl_log_lines a)
+    hx_x0=$(hx_trace_lines)
     hx_t0=$(date +%s%N)
     "$hx_front" --frontend "$hx_fe" --quiet --attack "$hl_case" --watch-pid "${hl_pid[a]}" \
         "${hx_front_opts[@]}" >"$hl_work/attack.out" 2>"$hl_work/attack.err" || rc=$?
@@ -56,6 +58,7 @@ hx_attack() {
     hl_wait_state a 6 30
     hx_t1=$(date +%s%N)
     hx_n1=$(hl_log_lines a)
+    hx_x1=$(hx_trace_lines)
 }
 
 hx_check_outcome() {
@@ -118,6 +121,105 @@ hx_race_counters() {
     hx_errors=$errors
     hx_bad=$bad_want
     hx_check_window
+}
+
+# The forged protocol: logged once, escaped, in the victim's own name; no line of the log is
+# at a priority the daemon never uses (0-2: a forged one), none holds a raw ESC, and none is
+# in the bystander's name. The old logger wrote "<0>xenblkd[d2/51744]: ok" as a line of its own.
+hx_forged_log() {
+    local log=${hl_log[a]} esc=$'\x1b' want
+    want="<3>xenblkd[d1/51728]: fatal: unknown protocol $hx_forged"
+    [ "$(grep -cxF "$want" "$log")" = 1 ] ||
+        hl_fail "the victim's log does not hold the escaped protocol line: $want"
+    ! grep -qE '^<[0-2]>' "$log" || hl_fail "a line of the victim's log is at priority 0-2"
+    ! grep -qF "$esc" "$log" || hl_fail "the victim's log holds a raw ESC"
+    ! grep -qE '^(<[0-9]>)?xenblkd\[d2/' "$log" ||
+        hl_fail "the victim's log holds a line in the bystander's name"
+    hl_msg "the forged protocol is logged escaped, as one line: $(grep -F 'unknown protocol' "$log")"
+}
+
+# ---- xenstore writes (xenstored's trace, hl_xs_trace=1) ----
+
+hx_trace_lines() {
+    if [ "${hl_xs_trace:-0}" = 1 ]; then wc -l <"$hl_work/xen/xenstored.trace"; else echo 0; fi
+}
+
+# WRITE requests in the attack's window of the trace to paths starting with $1.
+hx_trace_writes() {
+    sed -n "$((hx_x0 + 1)),${hx_x1}p" "$hl_work/xen/xenstored.trace" |
+        grep -cF " WRITE ($1" || true
+}
+
+# docs/security.md: the daemon changes its state at most once per state the frontend writes;
+# per state change of its own it writes at most 15 nodes (InitWait: 10 feature keys, 4 disk
+# keys and the state; Connected: 4 disk keys and the state; a refusal: the error node and the
+# state) and logs at most 3 + queues lines (the state; connected and a storage line per
+# queue, or disconnected, or the refusal). So a guest cannot make the control thread write or
+# log faster than it writes its own state; the data path's lines are rate-limited.
+hx_control_bounds() {
+    local be=${hl_be[a]} fe_states be_states be_all err lines q=1 secs
+    err=${be%%/backend/*}/error/backend/${be#*/backend/}/
+    grep -q '^resources: ' "$hl_work/attack.out" && q=$(hx_res queues)
+    fe_states=$(hx_trace_writes "$hx_fe/state ")
+    be_states=$(hx_trace_writes "$be/state ")
+    be_all=$(($(hx_trace_writes "$be/") + $(hx_trace_writes "$err")))
+    # The daemon's own lines (not valgrind's, under the memcheck wrapper).
+    lines=$(hl_log_window a "$hx_n0" "$hx_n1" | grep -cE '^(<[0-7]>)?xenblkd\[' || true)
+    secs=$(((hx_t1 - hx_t0) / 1000000000))
+    hl_msg "during the attack the frontend wrote its state $fe_states times; the daemon" \
+        "wrote its state $be_states times, $be_all nodes in all, and logged $lines lines"
+    [ "$fe_states" -gt 0 ] || hl_fail "no frontend state write in xenstored's trace"
+    [ "$be_states" -le "$fe_states" ] ||
+        hl_fail "the daemon changed state $be_states times for $fe_states frontend states"
+    [ "$be_all" -le $((15 * be_states)) ] ||
+        hl_fail "the daemon wrote $be_all nodes for $be_states state changes (at most 15 each)"
+    [ "$lines" -le $(((3 + q) * be_states + 10 * (secs / 5 + 2))) ] ||
+        hl_fail "$lines log lines for $be_states state changes with $q queue(s)"
+}
+
+# One value of the attacker's `resources:` line.
+hx_res() {
+    grep '^resources: ' "$hl_work/attack.out" | grep -o " $1=[0-9]*" | cut -d= -f2
+}
+
+# The bounds of docs/security.md, per queue of the daemon: one data thread; at most 7 fds in
+# the simulation (gnttab directory, the guest's memfd and pidfd, an epoll set and a socket
+# for the event channel, the control eventfd, the io_uring; on Xen: gntdev, evtchn, eventfd,
+# io_uring); at most 16 memory mappings for small requests (the ring, the guest's memory,
+# io_uring's rings, the thread's stack and guard, its malloc arena). After every close: the
+# idle fds and threads exactly, and at most the malloc arenas glibc keeps for reuse (3
+# mappings each, at most 8 per CPU). io_uring's kernel workers (iou-wrk) are bounded by the
+# kernel at 4 per CPU per ring for file I/O.
+hx_resources() {
+    local q ifd ith imp cpus pfd workers
+    hl_msg "$(grep '^resources: ' "$hl_work/attack.out")"
+    q=$(hx_res queues) ifd=$(hx_res idle_fds) ith=$(hx_res idle_threads) imp=$(hx_res idle_maps)
+    cpus=$(getconf _NPROCESSORS_ONLN)
+    # The threads engine (which the valgrind wrapper picks) adds its workers to each queue.
+    workers=$(grep -m1 -o 'storage: threads: [0-9]* workers' "${hl_log[a]}" | grep -o '[0-9]*' ||
+        echo 0)
+    [ "$ith" = "$hx_base_threads" ] ||
+        hl_fail "the attacker saw $ith idle threads, the harness $hx_base_threads"
+    [ "$(hx_res peak_threads)" = $((ith + q * (1 + workers))) ] ||
+        hl_fail "$(hx_res peak_threads) threads with $q queues of $workers engine workers:" \
+            "not one data thread per queue and its workers"
+    pfd=$(hx_res peak_fds)
+    [ "$pfd" -le $((ifd + 7 * q)) ] && [ "$pfd" -ge $((ifd + 4 * q)) ] ||
+        hl_fail "$pfd fds with $q queues, $ifd idle: not 4 to 7 per queue"
+    # Under valgrind (a wrapper as XENBLKD) the address space is valgrind's: not measured.
+    if [ -n "${XENBLKD:-}" ] && [ "$(basename "$XENBLKD")" != xenblkd ]; then
+        hl_msg "mappings not measured under $XENBLKD"
+        imp=
+    fi
+    [ -z "$imp" ] || [ "$(hx_res peak_maps)" -le $((imp + 16 * q)) ] ||
+        hl_fail "$(hx_res peak_maps) mappings with $q queues, $imp idle: more than 16 per queue"
+    [ "$(hx_res peak_iowq)" -le $((4 * cpus * q)) ] ||
+        hl_fail "$(hx_res peak_iowq) io_uring workers: more than the kernel's bound"
+    [ "$(hx_res closed_threads)" = "$ith" ] && [ "$(hx_res closed_fds)" = "$ifd" ] ||
+        hl_fail "after a close: $(hx_res closed_threads) threads and $(hx_res closed_fds) fds," \
+            "$ith and $ifd idle"
+    [ -z "$imp" ] || [ "$(hx_res closed_maps)" -le $((imp + 3 * 8 * cpus)) ] ||
+        hl_fail "after a close: $(hx_res closed_maps) mappings, $imp idle"
 }
 
 # While the ring is full and nothing comes, the daemon must idle: under 10% of a CPU.
@@ -239,7 +341,8 @@ hx_main() {
     fi
     hx_check_outcome
     hx_check_window
-    [ -z "$hx_check_extra" ] || "hx_$hx_check_extra"
+    local extra
+    for extra in $hx_check_extra; do "hx_$extra"; done
     hx_liveness
     hx_check_leaks
     hl_detach b

@@ -14,7 +14,9 @@
 #     same fds and threads as after an honest session and maps nothing of the guest; none of
 #     the guest's grants is still pinned (GTF_reading/GTF_writing) once the backend is Closed;
 #  4. every response the attacker read had zero padding;
-#  5. the guest-triggered log lines of the attack stay within the rate limit (10 per 5 s).
+#  5. the guest-triggered log lines of the attack stay within the rate limit (10 per 5 s);
+#  6. for some cases, more: guest strings escaped in the log, fds, threads and mappings within
+#     their bounds while connected (the hx_check_extra functions of hostile-run.sh).
 # One process serves one VBD, so "another VBD of the same process" does not exist here: the
 # bystander is another daemon. See docs/simulation.md for how each attack maps onto Xen.
 #
@@ -200,13 +202,26 @@ case_xs_ring_ref_ungranted() { xs_closed "22 mapping queue 0: ring-ref 5, port 1
 case_xs_ring_ref_readonly() { xs_closed "22 mapping queue 0: ring-ref 8, port 1"; }
 case_xs_unknown_protocol() { xs_closed "22 unknown protocol x86_16-abi"; }
 case_xs_protocol_huge() { xs_closed "22 unknown protocol $(printf 'x%.0s' {1..32})"; }
+# The value would forge an emergency line in the bystander's name under journald: the victim
+# runs as under journald (JOURNAL_STREAM), and both the error node and the log must show it
+# escaped (hx_forged_log in hostile-run.sh).
+hx_forged='\x0a<0>xenblkd[d2/51744]: ok\x1b[2J'
+case_xs_protocol_forged_line() {
+    xs_closed "22 unknown protocol $hx_forged"
+    export JOURNAL_STREAM=8:1
+    hx_check_extra=forged_log
+}
 case_xs_state_flap() {
     X step=1 outcome=flapped flaps=1000 backend=Closing
     X step=2 outcome=reconnected after=served
+    hl_xs_trace=1
+    hx_check_extra=control_bounds
 }
 case_xs_state_cycle() {
     X step=1 outcome=cycled cycles=300 backend=InitWait
     X step=2 outcome=reconnected after=served
+    hl_xs_trace=1
+    hx_check_extra=control_bounds
 }
 case_xs_keys_rewritten() {
     X step=1 outcome=ignored backend=Connected served=yes
@@ -227,6 +242,16 @@ case_ring_full_forever() {
     counters 0 0
     hx_check_extra=ring_full_cpu
 }
+# Ten connections with every queue offered (8; the guest asks for 16), then Closed: threads,
+# fds and mappings within their bounds at the peak and back to idle after each close
+# (hx_resources in hostile-run.sh).
+case_queues_max_reconnect() {
+    hx_daemon_opts=(--max-queues 8)
+    hx_front_opts+=(--queues 16 --ring-order 4)
+    X step=1 outcome=reconnected cycles=10 queues=8
+    hl_xs_trace=1
+    hx_check_extra='resources control_bounds'
+}
 case_frontend_death() {
     local n=$hx_slots
     [ "$n" -gt 135 ] && n=135 # the attacker's pages: 8 per request
@@ -242,8 +267,8 @@ hx_cases=(req-prod-ahead req-prod-backwards rsp-prod-tampered id-reuse nr-segs-z
     xs-order-nonnumeric xs-order-huge xs-queues-nonnumeric xs-queues-huge xs-queues-zero
     xs-evtchn-nonnumeric xs-evtchn-huge xs-evtchn-unbound xs-missing-ring-ref
     xs-ring-ref-ungranted xs-ring-ref-readonly xs-unknown-protocol xs-protocol-huge
-    xs-state-flap xs-state-cycle xs-keys-rewritten event-storm ring-full-forever
-    frontend-death)
+    xs-protocol-forged-line xs-state-flap xs-state-cycle xs-keys-rewritten event-storm
+    ring-full-forever frontend-death queues-max-reconnect)
 
 # shellcheck source=tests/hostile/hostile-run.sh
 . "$hl_src/tests/hostile/hostile-run.sh"

@@ -59,12 +59,16 @@ static const struct hattack hattacks[] = {
 	{ "xs-ring-ref-readonly", HK_XS, hatk_xs_ring_ref_readonly, "the ring granted read-only" },
 	{ "xs-unknown-protocol", HK_XS, hatk_xs_unknown_protocol, "protocol=x86_16-abi" },
 	{ "xs-protocol-huge", HK_XS, hatk_xs_protocol_huge, "a 3000-byte protocol" },
+	{ "xs-protocol-forged-line", HK_XS, hatk_xs_protocol_forged_line,
+	  "a protocol forging a log line" },
 	{ "xs-state-flap", HK_XS, hatk_xs_state_flap, "Initialised <-> Closing 1000 times" },
 	{ "xs-state-cycle", HK_XS, hatk_xs_state_cycle, "full reconnect cycles, 300 times" },
 	{ "xs-keys-rewritten", HK_RING, hatk_xs_keys_rewritten, "keys rewritten once Connected" },
 	{ "event-storm", HK_RING, hatk_event_storm, "10^6 kicks for nothing" },
 	{ "ring-full-forever", HK_RING, hatk_ring_full_forever, "a full ring, responses unread" },
 	{ "frontend-death", HK_RING, hatk_frontend_death, "dies with requests in flight" },
+	{ "queues-max-reconnect", HK_XS, hatk_queues_max_reconnect,
+	  "10 connections with every queue offered" },
 };
 
 #define HNR_ATTACKS (sizeof(hattacks) / sizeof(hattacks[0]))

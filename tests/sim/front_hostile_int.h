@@ -155,6 +155,7 @@ int hatk_xs_ring_ref_ungranted(struct hctx *h);
 int hatk_xs_ring_ref_readonly(struct hctx *h);
 int hatk_xs_unknown_protocol(struct hctx *h);
 int hatk_xs_protocol_huge(struct hctx *h);
+int hatk_xs_protocol_forged_line(struct hctx *h);
 int hatk_xs_state_flap(struct hctx *h);
 int hatk_xs_state_cycle(struct hctx *h);
 int hatk_xs_keys_rewritten(struct hctx *h);
@@ -162,5 +163,8 @@ int hatk_xs_keys_rewritten(struct hctx *h);
 int hatk_event_storm(struct hctx *h);
 int hatk_ring_full_forever(struct hctx *h);
 int hatk_frontend_death(struct hctx *h);
+
+/* front_hostile_res.c */
+int hatk_queues_max_reconnect(struct hctx *h);
 
 #endif

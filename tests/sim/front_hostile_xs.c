@@ -214,6 +214,14 @@ int hatk_xs_protocol_huge(struct hctx *h)
 	return rc;
 }
 
+/* A protocol value that would forge a log line: a newline, then what a journal stream reads
+ * as an emergency line in the bystander's name (d2/51744), then a terminal escape that clears
+ * the screen. It is refused like any unknown protocol; hostile.sh checks the daemon's log. */
+int hatk_xs_protocol_forged_line(struct hctx *h)
+{
+	return hxs_bad_key(h, "protocol", "\n<0>xenblkd[d2/51744]: ok\x1b[2J");
+}
+
 /* The ring page granted read-only: the backend must write responses there, so it cannot map
  * it. The ring's own record of its ref is updated, so the close ends the right grant. */
 int hatk_xs_ring_ref_readonly(struct hctx *h)
