@@ -133,6 +133,9 @@ bool dp_rate_ok(struct xbd_dataplane *dp)
 {
 	uint64_t now;
 
+	/* Limits set at connect may still wait in the control eventfd when the first requests
+	 * arrive: they apply from the first request on, not from our first look at the fd. */
+	refresh_limits(dp);
 	if (!dp->tb_iops_rate && !dp->tb_bytes_rate)
 		return true;
 	now = dp_now_ns();
