@@ -15,6 +15,10 @@
 
 #include "qcow2.h"
 
+/* Zeros written as data in one zeroing step, at most (and one cluster more): 4 MiB take well
+ * under a second even on a slow disk. */
+#define QCOW2_ZERO_STEP_WRITE (4ull << 20)
+
 static int refcount_is_one(struct qcow2 *s, uint64_t off, bool *one)
 {
 	uint64_t ref;
@@ -187,8 +191,6 @@ static int zero_whole_cluster(struct qcow2 *s, uint64_t off, bool discard)
 		return r;
 	if ((m.type == QCOW2_ZERO && !m.host) || (m.type == QCOW2_UNALLOCATED && !s->has_backing))
 		return 0;
-	if (s->h.version < 3 && s->has_backing && !discard)
-		return qcow2_write_cluster(s, off, s->cluster_size, NULL, 0, 0);
 	ne = s->h.version >= 3 ? QCOW2_L2E_ZERO : 0;
 	r = qcow2_l2_for_write(s, off, &l2off);
 	if (!r)
@@ -224,29 +226,38 @@ static uint64_t unmapped_run(const struct qcow2 *s, uint64_t off, uint64_t len)
 	return n < len ? n : len;
 }
 
-/* Zero or discard the piece [off, off + n) inside one cluster. */
-static int zero_piece(struct qcow2 *s, uint64_t off, uint64_t n, bool discard)
+/*
+ * Zero or discard the piece [off, off + n) inside one cluster: a whole cluster by its L2 entry,
+ * except that zeros over a backing file in a version 2 image (no zero flag) and partial
+ * clusters are written as data; *written counts the clusters so written, in bytes.
+ */
+static int zero_piece(struct qcow2 *s, uint64_t off, uint64_t n, bool discard,
+		      uint64_t *written)
 {
+	bool whole = qcow2_in_cluster(s, off) == 0 && (n == s->cluster_size || off + n == s->size);
 	struct qcow2_map m;
 	int r;
 
-	if (qcow2_in_cluster(s, off) == 0 && (n == s->cluster_size || off + n == s->size))
+	if (whole && (s->h.version >= 3 || !s->has_backing || discard))
 		return zero_whole_cluster(s, off, discard);
 	r = qcow2_lookup(s, off, &m);
-	if (!r && !reads_as_zero(s, &m))
-		r = qcow2_write_cluster(s, off, n, NULL, 0, 0);
-	return r;
+	if (r || reads_as_zero(s, &m))
+		return r;
+	*written += s->cluster_size;
+	return qcow2_write_cluster(s, off, n, NULL, 0, 0);
 }
 
 int qcow2_zero_step(struct qcow2 *s, uint64_t off, uint64_t len, bool discard, uint32_t budget,
 		    uint64_t *done)
 {
+	uint64_t written = 0;
+
 	*done = 0;
 	if (!s->writable)
 		return -EROFS;
 	if (off > s->size || len > s->size - off)
 		return -EINVAL;
-	for (; len > 0 && budget > 0; budget--) {
+	for (; len > 0 && budget > 0 && written < QCOW2_ZERO_STEP_WRITE; budget--) {
 		uint64_t n = unmapped_run(s, off, len);
 		int r = 0;
 
@@ -254,7 +265,7 @@ int qcow2_zero_step(struct qcow2 *s, uint64_t off, uint64_t len, bool discard, u
 			n = s->cluster_size - qcow2_in_cluster(s, off);
 			if (n > len)
 				n = len;
-			r = zero_piece(s, off, n, discard);
+			r = zero_piece(s, off, n, discard, &written);
 		}
 		if (r)
 			return r;
