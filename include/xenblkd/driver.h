@@ -14,6 +14,25 @@
 #include "xenblkd/io.h"
 #include "xenblkd/storage.h"
 
+/*
+ * How the storage queue cuts a DISCARD, SECURE_ERASE or WRITE_ZEROES for a driver's range_step
+ * (range.c): into chunks of `cur` bytes, a power of two adapted between min and max from the
+ * time each call took, ending at multiples of `cur` so a chunk boundary never splits a discard
+ * granule. max 0: the driver bounds each call itself and is handed the whole remainder.
+ */
+struct xbd_range_chunk {
+	uint64_t min, max, cur;
+};
+
+#define XBD_RANGE_KINDS 3
+
+/* Index into range_chunk[] for DISCARD, SECURE_ERASE, WRITE_ZEROES; -1 for other ops. */
+static inline int xbd_range_kind(enum xbd_io_op op)
+{
+	return op == XBD_IO_DISCARD ? 0 : op == XBD_IO_SECURE_ERASE ? 1 :
+	       op == XBD_IO_WRITE_ZEROES ? 2 : -1;
+}
+
 struct xbd_disk {
 	struct xbd_disk_config cfg;   /* path, engine and driver strings owned by the disk */
 	struct xbd_disk_info info;    /* filled by the driver's open */
@@ -26,6 +45,8 @@ struct xbd_disk {
 	int fd;                       /* for drivers on a file descriptor, else -1 */
 	bool fd_direct;               /* fd has O_DIRECT (set by storage.c after open) */
 	unsigned int extra_depth;     /* engine slots a driver wants for its own I/Os */
+	/* A driver with range_step: where each queue's chunk sizes start (set at open). */
+	struct xbd_range_chunk range_chunk[XBD_RANGE_KINDS];
 	void *priv;                   /* the driver's */
 	char log_prefix[48];
 };
@@ -40,6 +61,12 @@ struct xbd_sq {
 	struct xbd_io *soft_head;     /* completions waiting for the next wait() */
 	struct xbd_io **soft_tail;
 	uint64_t soft_completions;
+	/* DISCARD, SECURE_ERASE, WRITE_ZEROES waiting for range_step, oldest first (range.c). */
+	struct xbd_io *range_head;
+	struct xbd_io **range_tail;
+	uint64_t range_done;          /* bytes of range_head's range done so far */
+	bool ranges_stopped;          /* xbd_sq_stop_ranges(): abandon what is left */
+	struct xbd_range_chunk range_chunk[XBD_RANGE_KINDS]; /* this queue's, adapted */
 };
 
 /*
@@ -70,6 +97,17 @@ struct xbd_driver_ops {
 	 * accepted; the queue then completes it with that error.
 	 */
 	int (*submit)(struct xbd_sq *q, struct xbd_io *io);
+	/*
+	 * Optional. Data thread. One bounded part of a DISCARD, SECURE_ERASE or WRITE_ZEROES `io`:
+	 * the range [off, off + len) from its start, done synchronously. Returns the bytes done
+	 * (at least one sector, at most len: a driver that bounds its own work may stop short) or
+	 * -errno (-EOPNOTSUPP for an op it does not do). With it, the storage queue never hands
+	 * these ops to submit: it calls range_step again for the rest in later waits, so other
+	 * requests and a stop interleave, and cuts len by d->range_chunk. One call should take
+	 * well under a second on a slow store: nothing can interrupt it.
+	 */
+	int64_t (*range_step)(struct xbd_sq *q, const struct xbd_io *io, uint64_t off,
+			      uint64_t len);
 };
 
 /* "raw" picks file or blockdev by the path's type at open (and replaces itself in d->drv). */

@@ -118,6 +118,15 @@ int xbd_sq_submit(struct xbd_sq *q);
 int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned int *ready,
 		bool block, int timeout_ms);
 unsigned int xbd_sq_inflight(const struct xbd_sq *q);
+/*
+ * A DISCARD, SECURE_ERASE or WRITE_ZEROES may name the whole disk, so the queue does it in
+ * bounded steps over later waits (each wait does at most about 10 ms of such work, plus one
+ * step), and every wait returns promptly while one is pending. The caller is stopping: those
+ * not finished yet, and any queued from now on, complete at the next wait with -ECANCELED,
+ * with the part already done left done. A step never runs concurrently with this call: each
+ * is one synchronous call inside a wait.
+ */
+void xbd_sq_stop_ranges(struct xbd_sq *q);
 /* Optional: buffers the caller will do I/O from, registered with the engine if it can use
  * them (io_uring fixed buffers). 0, or -EOPNOTSUPP when the engine has no use for them
  * (including when the kernel refuses to pin them, e.g. over RLIMIT_MEMLOCK: I/O then works

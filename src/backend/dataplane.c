@@ -220,6 +220,9 @@ static int run_loop(struct xbd_dataplane *dp)
 		push_and_notify(dp);
 		if (r < 0)
 			return r;
+		/* Stopping: long discards still queued are answered with an error, not done. */
+		if (dp->stopping)
+			xbd_sq_stop_ranges(dp->sq);
 		if (dp->stopping && dp->busy == 0 && !dp->pause_flushing)
 			return 0;
 		r = xbd_sq_wait(dp->sq, fds, 2, &ready, !more, wait_timeout(dp));
@@ -322,6 +325,7 @@ static void drain(struct xbd_dataplane *dp)
 	unsigned int ready;
 
 	dp->stopping = true;
+	xbd_sq_stop_ranges(dp->sq);
 	while ((dp->busy > 0 || dp->pause_flushing) &&
 	       xbd_sq_wait(dp->sq, NULL, 0, &ready, true, WAIT_TIMEOUT_MS) >= 0)
 		push_and_notify(dp);

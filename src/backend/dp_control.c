@@ -3,7 +3,7 @@
  * Commands from the control thread to a running data plane, and the data thread's side of
  * them: stop, pause (no new requests, everything answered, then one flush so the disk is
  * consistent for a snapshot), resume, and I/O limits (token buckets on requests and bytes per
- * second). The control thread sets an atomic and kicks the data thread's eventfd; the data
+ * second, and what each request costs in them). The control thread sets an atomic and kicks the data thread's eventfd; the data
  * thread acts on it in its loop. Only the pause waits, on a semaphore, with a timeout.
  */
 #include <errno.h>
@@ -12,6 +12,11 @@
 #include <unistd.h>
 
 #include "dp_internal.h"
+
+#define DP_SECTOR 512u
+#define DP_PAGE 4096u
+#define DP_DISCARD_UNIT (1ull << 30)  /* a discard costs one request per started GiB */
+#define DP_DISCARD_BYTES_DIV 1024u    /* and this fraction of its length in bytes */
 
 static void kick(struct xbd_dataplane *dp)
 {
@@ -128,16 +133,47 @@ bool dp_rate_ok(struct xbd_dataplane *dp)
 {
 	uint64_t now;
 
+	/* Limits set at connect may still wait in the control eventfd when the first requests
+	 * arrive: they apply from the first request on, not from our first look at the fd. */
+	refresh_limits(dp);
 	if (!dp->tb_iops_rate && !dp->tb_bytes_rate)
 		return true;
 	now = dp_now_ns();
 	return xbd_tb_ready(&dp->tb_iops, now) && xbd_tb_ready(&dp->tb_bytes, now);
 }
 
-void dp_rate_take(struct xbd_dataplane *dp, uint64_t bytes)
+/*
+ * Reads and writes cost one request and the bytes they move (an indirect request counts its
+ * segments as full pages: its exact length is known only once they are fetched). A discard
+ * moves nothing over the ring, but the store works in proportion to its range: the storage
+ * queue does it in chunks of up to a GiB (punch-hole, BLKDISCARD, a qcow2 metadata walk). So
+ * it costs one request per started GiB, and 1/1024 of its length in bytes (1 MiB per GiB,
+ * at least a sector): neither limit can be bypassed with discards, while the whole-disk
+ * discard of a mkfs stays affordable (a 1 TiB disk: 1024 requests and 1 GiB, about a second
+ * under --limit-iops 1000 --limit-bps 1G), and a small discard costs about what a small write
+ * does. Charged when the request is taken off the ring, like everything else: a bucket left
+ * in debt by a big discard holds back the requests after it until the debt is paid.
+ */
+struct dp_cost dp_request_cost(const struct xbd_req *req)
 {
-	xbd_tb_take(&dp->tb_iops, 1);
-	xbd_tb_take(&dp->tb_bytes, bytes);
+	uint64_t len = req->nr_sectors * DP_SECTOR;
+
+	if (req->operation == BLKIF_OP_DISCARD)
+		return (struct dp_cost){
+			.ops = len ? (len - 1) / DP_DISCARD_UNIT + 1 : 1,
+			.bytes = len / DP_DISCARD_BYTES_DIV > DP_SECTOR ? len / DP_DISCARD_BYTES_DIV
+									  : DP_SECTOR,
+		};
+	return (struct dp_cost){
+		.ops = 1,
+		.bytes = req->nr_indirect ? (uint64_t)req->nr_segs * DP_PAGE : len,
+	};
+}
+
+void dp_rate_take(struct xbd_dataplane *dp, struct dp_cost cost)
+{
+	xbd_tb_take(&dp->tb_iops, cost.ops);
+	xbd_tb_take(&dp->tb_bytes, cost.bytes);
 }
 
 /* How long a rate-limited queue may sleep before a token is due. */

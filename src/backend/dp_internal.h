@@ -113,12 +113,18 @@ struct xbd_dataplane {
 	struct xbd_dataplane_stats stats;
 };
 
+/* What one request costs against the VBD's limits: requests and bytes. */
+struct dp_cost {
+	uint64_t ops;
+	uint64_t bytes;
+};
+
 /* dp_request.c */
 int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n);
 void dp_slots_free(struct xbd_dataplane *dp);
 /* Handle one request copied out of the ring. Never fails: errors become responses.
- * Returns the bytes it moves (for the byte rate limit). */
-uint64_t dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
+ * Returns what it costs against the rate limits (dp_request_cost). */
+struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
 uint64_t dp_now_ns(void);
 
 /* dp_control.c */
@@ -127,7 +133,9 @@ void dp_take_ctl(struct xbd_dataplane *dp);
 bool dp_pausing(struct xbd_dataplane *dp);
 void dp_pause_step(struct xbd_dataplane *dp);
 bool dp_rate_ok(struct xbd_dataplane *dp);
-void dp_rate_take(struct xbd_dataplane *dp, uint64_t bytes);
+/* Pure: what a parsed request costs (dp_control.c says why discards cost what they do). */
+struct dp_cost dp_request_cost(const struct xbd_req *req);
+void dp_rate_take(struct xbd_dataplane *dp, struct dp_cost cost);
 int dp_rate_wait_ms(struct xbd_dataplane *dp);
 /* Retry the request waiting for memory; true if it went ahead. */
 bool dp_retry_stalled(struct xbd_dataplane *dp);

@@ -440,11 +440,12 @@ bool dp_try_barrier(struct xbd_dataplane *dp)
 	return true;
 }
 
-uint64_t dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy)
+struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy)
 {
+	static const struct dp_cost refused = { .ops = 1 };
 	struct dp_slot *s = slot_get(dp);
 	const char *why = NULL;
-	uint64_t bytes;
+	struct dp_cost cost;
 	int r;
 
 	if (!s) {
@@ -455,7 +456,7 @@ uint64_t dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy
 		xbd_ring_put_response(&dp->ring, copy->id, xbd_req_response_op(copy),
 				      BLKIF_RSP_ERROR);
 		dp->responses_pending = true;
-		return 0;
+		return refused;
 	}
 	s->start_ns = dp_now_ns();
 	r = xbd_req_parse(copy, &dp->cfg.limits, &s->req, &why);
@@ -467,13 +468,9 @@ uint64_t dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy
 			      "bad request id %llu op %u: %s", (unsigned long long)s->req.id,
 			      s->req.operation, why ? why : strerror(-r));
 		respond(s, r);
-		return 0;
+		return refused;
 	}
-	/* Bytes for the rate limit: an indirect request's exact length is known only once its
-	 * segments are fetched, so it counts as full pages. Discards move no data. */
-	bytes = s->req.operation == BLKIF_OP_DISCARD ? 0
-		: s->req.nr_indirect ? (uint64_t)s->req.nr_segs * PAGE
-		: s->req.nr_sectors * SECTOR;
+	cost = dp_request_cost(&s->req);
 	admit_or_wait(s);
-	return bytes;
+	return cost;
 }

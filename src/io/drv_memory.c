@@ -3,9 +3,10 @@
  * The memory driver: a disk held in the daemon's own anonymous memory, for tests that verify
  * data without a file and for measuring the daemon without storage. Spec: "memory" or
  * "memory:size=SIZE" (default 256 MiB), "sector=512|4096". The mapping is MAP_NORESERVE and
- * starts as zeros, so only written blocks cost memory; discard gives whole pages back. Every
- * I/O completes in software at the next wait; flush has nothing to do. Its contents live as
- * long as the disk is open.
+ * starts as zeros, so only written blocks cost memory; discard gives whole pages back (in
+ * chunks the storage queue sizes, range_step: a disk may be 64 TiB). Every I/O completes in
+ * software at the next wait; flush has nothing to do. Its contents live as long as the disk
+ * is open.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #define MEMORY_DEFAULT_SIZE (256ull << 20)
 #define PAGE 4096u
+#define MIB (1ull << 20)
 
 static const char *const memory_keys[] = { "size", "sector", NULL };
 
@@ -53,6 +55,9 @@ static int memory_geometry(struct xbd_disk *d)
 		.can_write_zeroes = !d->cfg.readonly,
 		.discard_granularity = (uint32_t)sector,
 	};
+	for (unsigned int k = 0; k < XBD_RANGE_KINDS; k++)
+		d->range_chunk[k] = (struct xbd_range_chunk){ .min = MIB, .max = 1024 * MIB,
+							      .cur = 64 * MIB };
 	return 0;
 }
 
@@ -140,11 +145,6 @@ static int memory_submit(struct xbd_sq *q, struct xbd_io *io)
 			return -EINVAL;
 		copy_iov(m, io, io->op == XBD_IO_WRITE);
 		break;
-	case XBD_IO_DISCARD:
-	case XBD_IO_SECURE_ERASE:
-	case XBD_IO_WRITE_ZEROES:
-		zero_range(m, io->offset, io->len);
-		break;
 	case XBD_IO_FLUSH:
 		break;
 	default:
@@ -154,9 +154,19 @@ static int memory_submit(struct xbd_sq *q, struct xbd_io *io)
 	return 0;
 }
 
+/* Discard, secure erase, write-zeroes: all zero the range (the queue checked it). */
+static int64_t memory_range_step(struct xbd_sq *q, const struct xbd_io *io, uint64_t off,
+				 uint64_t len)
+{
+	(void)io;
+	zero_range(q->disk->priv, off, len);
+	return (int64_t)len;
+}
+
 const struct xbd_driver_ops xbd_driver_memory = {
 	.name = "memory",
 	.open = memory_open,
 	.close = memory_close,
 	.submit = memory_submit,
+	.range_step = memory_range_step,
 };

@@ -6,6 +6,8 @@
  * descriptor, whose byte counts are checked here, or in software through a FIFO drained at the
  * next wait, so a completion callback never runs inside a submit. A short transfer is -EIO,
  * except on a buffered descriptor, where it is legal and the rest is done before completing.
+ * Discard, secure erase and write-zeroes of a driver with range_step go to range.c instead,
+ * which does them in bounded steps at each wait.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -235,6 +237,7 @@ int xbd_sq_open(struct xbd_disk *d, unsigned int depth, struct xbd_sq **out)
 	q->disk = d;
 	q->depth = depth ? depth : 1;
 	q->soft_tail = &q->soft_head;
+	xbd_range_queue_init(q);
 	if (d->fd >= 0)
 		r = open_engine(q);
 	if (!r && d->drv->queue_open)
@@ -290,12 +293,22 @@ static int check_io(const struct xbd_disk *d, const struct xbd_io *io)
 	return 0;
 }
 
+/* Done in bounded steps by range.c rather than in one call to submit. */
+static bool in_steps(const struct xbd_sq *q, const struct xbd_io *io)
+{
+	return q->disk->drv->range_step && io->len > 0 && xbd_range_kind(io->op) >= 0;
+}
+
 int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io)
 {
 	int r = check_io(q->disk, io);
 
 	io->storage_private[0] = (uint64_t)CALLER_MARK << 32;
 	q->inflight++;
+	if (!r && in_steps(q, io)) {
+		xbd_range_enqueue(q, io);
+		return 0;
+	}
 	if (!r)
 		r = q->disk->drv->submit(q, io);
 	if (r < 0)
@@ -332,14 +345,15 @@ int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned in
 	int r;
 
 	*ready = 0;
-	if (q->soft_head)
-		block = false; /* completions are waiting already */
+	if (q->soft_head || q->range_head)
+		block = false; /* completions, or range steps, are waiting already */
 	if (q->eng)
 		r = q->eng_ops->wait(q->eng, fds, nfds, ready, block, timeout_ms);
 	else
 		r = xbd_poll_wake_fds(-1, fds, nfds, ready, block ? timeout_ms : 0);
 	if (r < 0)
 		return r;
+	xbd_range_run(q);
 	return r + run_soft_completions(q);
 }
 

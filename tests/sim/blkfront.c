@@ -273,6 +273,8 @@ static int front_main_run(struct front *f)
 
 	if (f->opt.attack)
 		return fhostile_run(f);
+	if (f->opt.discard_flood >= 0)
+		return front_discard_flood(f);
 	if (f->opt.matrix)
 		return front_matrix(f);
 	if (f->opt.bench)

@@ -2,7 +2,7 @@
 /*
  * What the parts of sim-blkfront share: its options (front_opts.c), the frontend object, the
  * xenbus handshake and close (front_xenbus.c), one session and the run modes (blkfront.c,
- * front_modes.c). Internal to the program.
+ * front_modes.c, front_flood.c). Internal to the program.
  */
 #ifndef XBD_SIM_BLKFRONT_H
 #define XBD_SIM_BLKFRONT_H
@@ -38,6 +38,8 @@ struct front_opts {
 	bool bench;
 	const char *attack; /* --attack: the hostile mode (front_hostile.h) */
 	long watch_pid; /* --watch-pid: the backend process whose CPU time attacks report */
+	long discard_flood; /* --discard-flood N: -1 off, 0 until the backend closes */
+	uint64_t discard_sectors; /* --discard-sectors: each flood discard's length; 0 the disk */
 	struct wl_config wl;
 };
 
@@ -115,6 +117,7 @@ int front_set_state(struct front *f, int state);
 int front_reset_state(struct front *f);
 int front_connect(struct front *f);
 int front_close(struct front *f);
+int front_close_with(struct front *f, fring_done_fn *done, void *ctx);
 void front_abandon(struct front *f);
 int front_wait_resize(struct front *f);
 int front_check_eopnotsupp(struct front *f);
@@ -123,6 +126,9 @@ int front_hang(struct front *f);
 /* blkfront.c */
 int front_run(struct front *f, const char *what, int (*run)(struct workload *wl));
 int front_session(struct front *f);
+
+/* front_flood.c */
+int front_discard_flood(struct front *f);
 
 /* front_modes.c */
 int front_matrix(struct front *f);

@@ -44,7 +44,10 @@ static void front_usage_features(FILE *out)
 		"  --matrix-requests N  random requests per configuration (default 100)\n"
 		"  --attack NAME    a hostile guest: connect, run one attack, report its outcome\n"
 		"                   as `attack:` lines (--list-attacks names them)\n"
-		"  --watch-pid PID  with --attack: report this process's CPU time per phase\n",
+		"  --watch-pid PID  with --attack: report this process's CPU time per phase\n"
+		"  --discard-flood N  keep every ring slot busy with discards of the whole disk,\n"
+		"                   N in all (0: until the backend closes); a `flood:` summary\n"
+		"  --discard-sectors N  with --discard-flood: discards of N sectors from sector 0\n",
 		FRING_MAX_ORDER, FCONN_MAX_QUEUES, FRING_MAX_SEGS);
 }
 
@@ -118,6 +121,8 @@ enum {
 	OPT_ATTACK,
 	OPT_LIST_ATTACKS,
 	OPT_WATCH_PID,
+	OPT_DISCARD_FLOOD,
+	OPT_DISCARD_SECTORS,
 };
 
 static const struct option front_longopts[] = {
@@ -157,6 +162,8 @@ static const struct option front_longopts[] = {
 	{ "attack", required_argument, NULL, OPT_ATTACK },
 	{ "list-attacks", no_argument, NULL, OPT_LIST_ATTACKS },
 	{ "watch-pid", required_argument, NULL, OPT_WATCH_PID },
+	{ "discard-flood", required_argument, NULL, OPT_DISCARD_FLOOD },
+	{ "discard-sectors", required_argument, NULL, OPT_DISCARD_SECTORS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -221,6 +228,7 @@ static const struct front_num front_nums[] = {
 	FRONT_NUM(OPT_MATRIX_REQUESTS, 0, ULONG_MAX, matrix_requests),
 	FRONT_NUM(OPT_BS, 512, FRING_MAX_SEGS * FRING_PAGE_SIZE, wl.bs),
 	FRONT_NUM(OPT_DURATION, 1, 86400, wl.duration_s),
+	FRONT_NUM(OPT_DISCARD_SECTORS, 1, UINT64_MAX >> 9, discard_sectors),
 };
 
 static int front_number_opt(struct front_opts *o, int opt, const char *arg)
@@ -232,6 +240,12 @@ static int front_number_opt(struct front_opts *o, int opt, const char *arg)
 		if (front_parse_ul(arg, 1, INT_MAX, &v))
 			return -EINVAL;
 		o->watch_pid = (long)v;
+		return 0;
+	}
+	if (opt == OPT_DISCARD_FLOOD) {
+		if (front_parse_ul(arg, 0, LONG_MAX, &v))
+			return -EINVAL;
+		o->discard_flood = (long)v;
 		return 0;
 	}
 	if (opt == OPT_DOMID) {
@@ -316,6 +330,12 @@ static int front_check_args(struct front_opts *o)
 	else if (o->attack && (o->matrix || o->bench || o->reconnect || o->hang ||
 			       o->expect_unplug || o->stay_closing || o->expect_resize))
 		why = "--attack runs alone";
+	else if (o->discard_flood >= 0 && (o->attack || o->matrix || o->bench || o->reconnect ||
+					   o->hang || o->expect_unplug || o->stay_closing ||
+					   o->expect_resize))
+		why = "--discard-flood runs alone";
+	else if (o->discard_sectors && o->discard_flood < 0)
+		why = "--discard-sectors goes with --discard-flood";
 	else if ((o->hang || o->expect_unplug) && (o->reconnect || o->stay_closing))
 		why = "--hang and --expect-unplug end the run: no --reconnect or --stay-closing";
 	if (why) {
@@ -337,7 +357,7 @@ int front_parse_args(struct front_opts *o, int argc, char **argv)
 {
 	int opt;
 
-	*o = (struct front_opts){ .domid = -1, .timeout_s = 30, .queues = 1,
+	*o = (struct front_opts){ .domid = -1, .timeout_s = 30, .queues = 1, .discard_flood = -1,
 				  .matrix_requests = 100, .sim_dir = getenv("XENBLKD_SIM_DIR"),
 				  .wl = { .seed = 1, .requests = 20000 } };
 	while ((opt = getopt_long(argc, argv, "", front_longopts, NULL)) != -1) {

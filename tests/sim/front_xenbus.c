@@ -374,8 +374,8 @@ static int front_wait_timed_out(struct front *f)
 }
 
 /* Closing -> backend Closing or Closed -> end ring access, close the event channels ->
- * Closed -> backend Closed. */
-int front_close(struct front *f)
+ * Closed -> backend Closed. Requests still in flight complete as aborted through `done`. */
+int front_close_with(struct front *f, fring_done_fn *done, void *ctx)
 {
 	/* Once unplugged, the toolstack removes the backend as soon as it is Closed. */
 	unsigned int gone = f->unplugged ? FXS_STATE(XenbusStateUnknown) : 0;
@@ -391,8 +391,7 @@ int front_close(struct front *f)
 		rc = front_wait_timed_out(f);
 	/* A backend that says Closing has drained and unmapped: ending access must work. One
 	 * that never got there (already reported) is not waited for. */
-	rc_ring = fconn_disconnect(&f->conn, rc ? 0 : FRONT_RING_RELEASE_MS, workload_complete,
-				   f->wl);
+	rc_ring = fconn_disconnect(&f->conn, rc ? 0 : FRONT_RING_RELEASE_MS, done, ctx);
 	if (rc_ring && rc_ring != -EBUSY) {
 		f->stats.xenbus_errors++;
 		ERR("cannot close an event channel: %s\n", strerror(-rc_ring));
@@ -411,6 +410,11 @@ int front_close(struct front *f)
 	fconn_free(&f->conn);
 	LOG(f, "closed%s\n", rc ? " (not cleanly)" : "");
 	return rc;
+}
+
+int front_close(struct front *f)
+{
+	return front_close_with(f, workload_complete, f->wl);
 }
 
 /* --hang: a guest that stopped responding. The backend, told to close by the toolstack,

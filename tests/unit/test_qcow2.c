@@ -4,9 +4,10 @@
  * the driver's file-ops hook, so no qemu-img is needed): reading a fresh image, writes across
  * clusters that allocate L2 tables and refcount blocks and grow the refcount table, for every
  * refcount width, checked by an independent refcount walk (a small `qemu-img check`); zeroing
- * and discard; refusals of features by their header bits; corrupt entries giving -EIO; the
- * building blocks (metadata set, table cache, iovec helpers); and the pure rules of the
- * backing-file policy (joining names, allowed directories, chain entries, escaping).
+ * and discard, and the bound on the work of one of their steps; refusals of features by their
+ * header bits; corrupt entries giving -EIO; the building blocks (metadata set, table cache,
+ * iovec helpers); and the pure rules of the backing-file policy (joining names, allowed
+ * directories, chain entries, escaping).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -205,6 +206,73 @@ static void test_fresh_image_every_refcount_width(void **state)
 		write_read_cycle(9, order); /* 512-byte clusters: the table must grow */
 	write_read_cycle(12, 4);
 	write_read_cycle(16, 0);
+}
+
+/* Whole-disk discards of `size` in the driver's steps of 8192 clusters: how many steps. */
+static uint64_t discard_all_in_steps(struct qcow2 *s, uint64_t size)
+{
+	uint64_t off, done, steps = 0;
+
+	for (off = 0; off < size; off += done, steps++) {
+		assert_int_equal(qcow2_zero_step(s, off, size - off, true, 8192, &done), 0);
+		assert_true(done > 0);
+	}
+	assert_int_equal(off, size);
+	return steps;
+}
+
+/*
+ * Discard and write-zeroes in bounded steps: a step visits at most `budget` clusters, and a
+ * stretch without an L2 table (and no backing file) counts as one, however big, so a discard
+ * of a whole 16 TiB disk takes a handful of steps, and one of an image declaring 1 PiB takes
+ * a number of steps bounded by its L1 table, not by its virtual size.
+ */
+static void test_zero_step_is_bounded(void **state)
+{
+	const uint64_t cs = 65536, span = cs / 8 * cs, size = 16ull << 40;
+	uint8_t *buf = malloc(cs), *got = malloc(cs);
+	struct iovec iov = { buf, cs };
+	const uint64_t data[] = { 0, 10 * span + 3 * cs, size - cs };
+	uint64_t done;
+	struct mem m;
+	struct qcow2 *s;
+
+	(void)state;
+	build(&m, 16, 4, size);
+	s = open_mem(&m, true, 0);
+	fill(buf, cs, 5);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(qcow2_write_sync(s, data[i], cs, &iov, 1), 0);
+	/* Where an L2 table exists, one cluster per unit of the budget. */
+	assert_int_equal(qcow2_zero_step(s, 0, size, true, 100, &done), 0);
+	assert_int_equal(done, 100 * cs);
+	/* Without one, one L1 entry's span per unit, from wherever the range starts in it. */
+	assert_int_equal(qcow2_zero_step(s, span + 512, size - span - 512, true, 5, &done), 0);
+	assert_int_equal(done, 5 * span - 512);
+	/* Entry 9 has no table (one unit), entry 10 has one (a cluster per unit). */
+	assert_int_equal(qcow2_zero_step(s, 9 * span, size - 9 * span, false, 2, &done), 0);
+	assert_int_equal(done, span + cs);
+	/* The whole disk: three tables of 8192 clusters and 32765 empty spans. */
+	assert_true(discard_all_in_steps(s, size) <= 8);
+	assert_int_equal(qcow2_meta_flush(s, true), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(qcow2_read_sync(s, got, data[i], cs), 0);
+		assert_true(got[0] == 0 && !memcmp(got, got + 1, cs - 1));
+	}
+	check_refcounts(s, &m);
+	/* Bad arguments are refused before any work. */
+	assert_int_equal(qcow2_zero_step(s, size, 512, true, 1, &done), -EINVAL);
+	assert_int_equal(done, 0);
+	qcow2_close(s);
+	free(m.b);
+	/* An image that declares 1 PiB, empty: the steps follow its 2 Mi L1 entries. */
+	build(&m, 16, 4, 1ull << 50);
+	s = open_mem(&m, true, 0);
+	assert_true(discard_all_in_steps(s, 1ull << 50) <= (2ull << 20) / 8192 + 1);
+	qcow2_close(s);
+	free(m.b);
+	free(buf);
+	free(got);
 }
 
 static void test_refusals_by_header_bits(void **state)
@@ -437,6 +505,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fresh_image_every_refcount_width),
+		cmocka_unit_test(test_zero_step_is_bounded),
 		cmocka_unit_test(test_refusals_by_header_bits),
 		cmocka_unit_test(test_encryption_and_bad_fields_refused),
 		cmocka_unit_test(test_corrupt_entries_give_eio),

@@ -6,8 +6,9 @@
  * clusters that are neighbours on the host too become one engine I/O); the guest I/O completes
  * when its last part does. Everything else (zero, unallocated and compressed clusters, backing
  * files, allocating writes, flush, discard) is done synchronously under the image's mutex by
- * the code in this directory, which keeps the metadata crash-safe. Translation happens under
- * the same mutex, so several data threads may share one image.
+ * the code in this directory, which keeps the metadata crash-safe; discard and write-zeroes a
+ * bounded number of clusters at a time (range_step). Translation happens under the same
+ * mutex, so several data threads may share one image.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 
 #define PART_INLINE_IOV 8
 #define QCOW2_EXTRA_DEPTH 64 /* engine slots for the parts of split guest I/Os */
+#define QCOW2_STEP_CLUSTERS 8192u /* clusters one discard or write-zeroes step visits */
 
 struct qcow2_req;
 
@@ -317,24 +319,13 @@ static int rw(struct xbd_sq *q, struct xbd_io *io)
 	return 0;
 }
 
-static int sync_op(struct xbd_disk *d, const struct xbd_io *io)
+static int flush_op(struct xbd_disk *d)
 {
 	struct qcow2 *s = d->priv;
 	int r;
 
-	if (io->op != XBD_IO_FLUSH && !s->writable)
-		return -EROFS;
-	if (io->op != XBD_IO_FLUSH &&
-	    (io->offset > s->size || io->len > s->size - io->offset))
-		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
-	if (io->op == XBD_IO_FLUSH)
-		r = qcow2_meta_flush(s, true);
-	else
-		r = qcow2_zero_range(s, io->offset, io->len, io->op == XBD_IO_DISCARD);
-	/* Without flushes, every completed request must already be durable. */
-	if (!r && io->op != XBD_IO_FLUSH && d->cfg.no_flush)
-		r = qcow2_meta_flush(s, true);
+	r = qcow2_meta_flush(s, true);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -346,13 +337,35 @@ static int qcow2_submit(struct xbd_sq *q, struct xbd_io *io)
 	case XBD_IO_WRITE:
 		return rw(q, io);
 	case XBD_IO_FLUSH:
-	case XBD_IO_DISCARD:
-	case XBD_IO_WRITE_ZEROES:
-		xbd_sq_complete(q, io, sync_op(q->disk, io));
+		xbd_sq_complete(q, io, flush_op(q->disk));
 		return 0;
 	default:
 		return -EOPNOTSUPP;
 	}
+}
+
+/*
+ * Discard and write-zeroes, QCOW2_STEP_CLUSTERS clusters per call under the image's mutex
+ * (the storage queue calls again for the rest). A cluster's share is an L2 lookup and entry
+ * change, and maybe a free queued: the whole step is a few milliseconds, plus at most one
+ * metadata flush when a cache or the pending frees fill up.
+ */
+static int64_t qcow2_range_step(struct xbd_sq *q, const struct xbd_io *io, uint64_t off,
+				uint64_t len)
+{
+	struct qcow2 *s = q->disk->priv;
+	uint64_t done = 0;
+	int r;
+
+	if (io->op != XBD_IO_DISCARD && io->op != XBD_IO_WRITE_ZEROES)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&s->lock);
+	r = qcow2_zero_step(s, off, len, io->op == XBD_IO_DISCARD, QCOW2_STEP_CLUSTERS, &done);
+	/* Without flushes, every completed request must already be durable. */
+	if (!r && off + done == io->offset + io->len && q->disk->cfg.no_flush)
+		r = qcow2_meta_flush(s, true);
+	pthread_mutex_unlock(&s->lock);
+	return r ? r : (int64_t)done;
 }
 
 static int qcow2_queue_open(struct xbd_sq *q)
@@ -529,4 +542,5 @@ const struct xbd_driver_ops xbd_driver_qcow2 = {
 	.queue_open = qcow2_queue_open,
 	.queue_close = qcow2_queue_close,
 	.submit = qcow2_submit,
+	.range_step = qcow2_range_step,
 };

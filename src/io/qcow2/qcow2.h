@@ -320,6 +320,13 @@ int qcow2_write_cluster(struct qcow2 *s, uint64_t guest_off, uint64_t len,
 			const struct iovec *iov, unsigned int niov, uint64_t iov_off);
 int qcow2_write_sync(struct qcow2 *s, uint64_t off, uint64_t len, const struct iovec *iov,
 		     unsigned int niov);
+/* Zero (discard: or deallocate) [off, off + len), visiting at most `budget` clusters (a run
+ * with no L2 table and nothing below it counts as one) and writing at most about 4 MiB of
+ * zeros as data (partial clusters, version 2 over a backing file): *done says how far it got,
+ * a whole number of clusters unless it reached off + len. 0 or -errno (*done: what was done). */
+int qcow2_zero_step(struct qcow2 *s, uint64_t off, uint64_t len, bool discard, uint32_t budget,
+		    uint64_t *done);
+/* All of [off, off + len), in steps: for tests and tools, not the data path. */
 int qcow2_zero_range(struct qcow2 *s, uint64_t off, uint64_t len, bool discard);
 int qcow2_grow(struct qcow2 *s, uint64_t new_size);
 

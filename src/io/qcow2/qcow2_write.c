@@ -6,12 +6,18 @@
  * cluster, compressed cluster or zeros), written, and only then named in the L2 table, whose
  * change reaches the disk after a sync (qcow2_meta_flush). The old cluster is freed only once
  * that L2 change is durable. Also zeroing and discard, which turn whole clusters into zero
- * clusters (version 3) or unallocated ones.
+ * clusters (version 3) or unallocated ones, a bounded number of clusters per step (the
+ * driver's range_step): a range may cover a whole disk of any declared size, and stretches
+ * with no L2 table that read as zeros are skipped whole, one L1 entry at a time.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "qcow2.h"
+
+/* Zeros written as data in one zeroing step, at most (and one cluster more): 4 MiB take well
+ * under a second even on a slow disk. */
+#define QCOW2_ZERO_STEP_WRITE (4ull << 20)
 
 static int refcount_is_one(struct qcow2 *s, uint64_t off, bool *one)
 {
@@ -185,8 +191,6 @@ static int zero_whole_cluster(struct qcow2 *s, uint64_t off, bool discard)
 		return r;
 	if ((m.type == QCOW2_ZERO && !m.host) || (m.type == QCOW2_UNALLOCATED && !s->has_backing))
 		return 0;
-	if (s->h.version < 3 && s->has_backing && !discard)
-		return qcow2_write_cluster(s, off, s->cluster_size, NULL, 0, 0);
 	ne = s->h.version >= 3 ? QCOW2_L2E_ZERO : 0;
 	r = qcow2_l2_for_write(s, off, &l2off);
 	if (!r)
@@ -200,30 +204,87 @@ static int zero_whole_cluster(struct qcow2 *s, uint64_t off, bool discard)
 	return r ? r : maybe_flush_frees(s);
 }
 
-int qcow2_zero_range(struct qcow2 *s, uint64_t off, uint64_t len, bool discard)
+/*
+ * Bytes from off (at most len) that need nothing: no L2 table maps them and there is no
+ * backing file, so they read as zeros whatever a discard or write-zeroes does. Such a run
+ * reaches to the end of its L1 entry's range; 0 when off's L1 entry has a table (or is bad:
+ * the lookup then reports it).
+ */
+static uint64_t unmapped_run(const struct qcow2 *s, uint64_t off, uint64_t len)
 {
+	uint32_t shift = s->l2_bits + s->cluster_bits;
+	uint64_t i = off >> shift, end, n;
+
+	if (s->has_backing)
+		return 0;
+	if (i < s->l1_size && (s->l1[i] & (QCOW2_OFFSET_MASK | QCOW2_L1E_RESERVED)))
+		return 0;
+	if (i >= s->l1_size)
+		return len; /* past every L1 entry: nothing can be mapped there */
+	end = (i + 1) << shift;
+	n = end - off;
+	return n < len ? n : len;
+}
+
+/*
+ * Zero or discard the piece [off, off + n) inside one cluster: a whole cluster by its L2 entry,
+ * except that zeros over a backing file in a version 2 image (no zero flag) and partial
+ * clusters are written as data; *written counts the clusters so written, in bytes.
+ */
+static int zero_piece(struct qcow2 *s, uint64_t off, uint64_t n, bool discard,
+		      uint64_t *written)
+{
+	bool whole = qcow2_in_cluster(s, off) == 0 && (n == s->cluster_size || off + n == s->size);
+	struct qcow2_map m;
+	int r;
+
+	if (whole && (s->h.version >= 3 || !s->has_backing || discard))
+		return zero_whole_cluster(s, off, discard);
+	r = qcow2_lookup(s, off, &m);
+	if (r || reads_as_zero(s, &m))
+		return r;
+	*written += s->cluster_size;
+	return qcow2_write_cluster(s, off, n, NULL, 0, 0);
+}
+
+int qcow2_zero_step(struct qcow2 *s, uint64_t off, uint64_t len, bool discard, uint32_t budget,
+		    uint64_t *done)
+{
+	uint64_t written = 0;
+
+	*done = 0;
 	if (!s->writable)
 		return -EROFS;
 	if (off > s->size || len > s->size - off)
 		return -EINVAL;
-	while (len > 0) {
-		uint64_t in = qcow2_in_cluster(s, off), n = s->cluster_size - in;
-		struct qcow2_map m;
-		int r;
+	for (; len > 0 && budget > 0 && written < QCOW2_ZERO_STEP_WRITE; budget--) {
+		uint64_t n = unmapped_run(s, off, len);
+		int r = 0;
 
-		if (n > len)
-			n = len;
-		if (in == 0 && (n == s->cluster_size || off + n == s->size)) {
-			r = zero_whole_cluster(s, off, discard);
-		} else {
-			r = qcow2_lookup(s, off, &m);
-			if (!r && !reads_as_zero(s, &m))
-				r = qcow2_write_cluster(s, off, n, NULL, 0, 0);
+		if (!n) {
+			n = s->cluster_size - qcow2_in_cluster(s, off);
+			if (n > len)
+				n = len;
+			r = zero_piece(s, off, n, discard, &written);
 		}
 		if (r)
 			return r;
 		off += n;
 		len -= n;
+		*done += n;
 	}
 	return 0;
+}
+
+int qcow2_zero_range(struct qcow2 *s, uint64_t off, uint64_t len, bool discard)
+{
+	uint64_t done;
+	int r;
+
+	do {
+		r = qcow2_zero_step(s, off, len, discard, UINT32_MAX, &done);
+		off += done;
+		len -= done;
+	} while (!r && len > 0);
+	return r;
 }
