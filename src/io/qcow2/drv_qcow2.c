@@ -492,7 +492,7 @@ static int qcow2_drv_open(struct xbd_disk *d)
 	d->priv = s;
 	s->data_fd = d->fd;
 	fill_info(d, s);
-	qcow2_name_sanitise(s->h.backing_file, shown, sizeof(shown));
+	qcow2_name_shown(s->h.backing_file, shown, sizeof(shown));
 	xbd_info(d->log_prefix, "qcow2 v%u, %llu-byte clusters, %u-bit refcounts%s%s",
 		 s->h.version, (unsigned long long)s->cluster_size, s->refcount_bits,
 		 s->has_backing ? ", backing file " : "", s->has_backing ? shown : "");

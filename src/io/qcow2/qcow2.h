@@ -339,7 +339,7 @@ void qcow2_compress_fini(struct qcow2 *s);
 struct qcow2_found {
 	int pathfd;              /* O_PATH */
 	char path[4096];         /* for the next level's relative names */
-	char shown[1024];        /* path, escaped for the log */
+	char shown[1024];        /* path, cut for the log (which escapes it) */
 	enum xbd_format format;
 	bool block_ok;           /* only a configured chain may name a block device */
 };
@@ -348,7 +348,7 @@ struct qcow2_found {
 int qcow2_backing_find(struct qcow2 *s, const struct qcow2_config *cfg, struct qcow2_found *f);
 
 /* qcow2_backing_name.c */
-void qcow2_name_sanitise(const char *name, char *out, size_t cap);
+void qcow2_name_shown(const char *name, char *out, size_t cap);
 bool qcow2_name_has_protocol(const char *name);
 int qcow2_name_join(const char *image, const char *name, char *out, size_t cap);
 const char *qcow2_path_beneath(const char *path, const char *dir);

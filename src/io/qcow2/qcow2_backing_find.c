@@ -81,7 +81,7 @@ static int from_chain(struct qcow2 *s, const struct qcow2_config *cfg, const str
 	    strcmp(s->h.backing_fmt, e->format == XBD_FORMAT_QCOW2 ? "qcow2" : "raw")) {
 		char fmt[sizeof(s->h.backing_fmt) * 4 + 8];
 
-		qcow2_name_sanitise(s->h.backing_fmt, fmt, sizeof(fmt));
+		qcow2_name_shown(s->h.backing_fmt, fmt, sizeof(fmt));
 		xbd_warn(s->prefix, "the header of %s names backing format '%s'; the configured "
 			 "one is used: %s", n->by, fmt,
 			 e->format == XBD_FORMAT_QCOW2 ? "qcow2" : "raw");
@@ -110,7 +110,7 @@ static int dir_format(struct qcow2 *s, const struct qcow2_config *cfg, const str
 
 		*fmt = !strcmp(s->h.backing_fmt, "raw") ? XBD_FORMAT_RAW : XBD_FORMAT_QCOW2;
 		if (strcmp(s->h.backing_fmt, "raw") && strcmp(s->h.backing_fmt, "qcow2")) {
-			qcow2_name_sanitise(s->h.backing_fmt, hf, sizeof(hf));
+			qcow2_name_shown(s->h.backing_fmt, hf, sizeof(hf));
 			xbd_err(s->prefix, NAMED_BY ": backing format '%s' is not supported "
 				"(qcow2 or raw)", n->name, n->by, hf);
 			return -EOPNOTSUPP;
@@ -172,7 +172,7 @@ static int open_beneath(struct qcow2 *s, const struct qcow2_config *cfg, const s
 			strerror(ENAMETOOLONG));
 		return -ENAMETOOLONG;
 	}
-	qcow2_name_sanitise(f->path, f->shown, sizeof(f->shown));
+	qcow2_name_shown(f->path, f->shown, sizeof(f->shown));
 	f->block_ok = false; /* a block device must be named in the configured chain */
 	return 0;
 }
@@ -224,7 +224,7 @@ static int from_dirs(struct qcow2 *s, const struct qcow2_config *cfg, const stru
 	}
 	if (r)
 		return r;
-	qcow2_name_sanitise(joined, jshown, sizeof(jshown));
+	qcow2_name_shown(joined, jshown, sizeof(jshown));
 	xbd_err(s->prefix, NAMED_BY " is not followed: it is %s, outside the allowed directories "
 		"(--qcow2-backing-dir)", n->name, n->by, jshown);
 	return -EPERM;
@@ -236,8 +236,8 @@ int qcow2_backing_find(struct qcow2 *s, const struct qcow2_config *cfg, struct q
 	struct named n;
 
 	f->pathfd = -1;
-	qcow2_name_sanitise(s->h.backing_file, n.name, sizeof(n.name));
-	qcow2_name_sanitise(cfg->path, n.by, sizeof(n.by)); /* below the top, partly the image's */
+	qcow2_name_shown(s->h.backing_file, n.name, sizeof(n.name));
+	qcow2_name_shown(cfg->path, n.by, sizeof(n.by)); /* below the top, partly the image's */
 	if (!p->chain_len && !p->dirs)
 		return not_configured(s, cfg, &n);
 	if (qcow2_name_has_protocol(s->h.backing_file)) {

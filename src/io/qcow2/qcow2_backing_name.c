@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Pure string work on a backing file name, which the image chose and which is therefore
- * hostile: escaping it for the log, joining it to the directory of the image that names it
+ * hostile: cutting it for the log, joining it to the directory of the image that names it
  * the way QEMU does (lexically: nothing here looks at the file system; the kernel's
  * RESOLVE_BENEATH walk decides what is finally reached), finding which allowed directory it
  * falls under, comparing it with a configured chain entry, and the directories that may never
@@ -14,27 +14,22 @@
 #include "qcow2.h"
 
 /*
- * At most 200 bytes of `name`, with every byte that is not printable ASCII (and the quote and
- * backslash) written as \xNN, so an image cannot forge log lines or terminal escapes.
- * TODO: use the logger's escaping helper once src/util/log.c has one.
+ * At most 200 bytes of `name`, marked "..." when cut, for a log line. Not escaped here: the
+ * logger escapes every line it writes (xbd_log_escape), and escaping twice would show the
+ * administrator \x5cx1b for an ESC. The cut keeps one hostile name from crowding the line.
  */
-void qcow2_name_sanitise(const char *name, char *out, size_t cap)
+void qcow2_name_shown(const char *name, char *out, size_t cap)
 {
-	size_t o = 0, i;
+	size_t n = strnlen(name, 200);
 
-	for (i = 0; name[i] && i < 200 && o + 5 < cap; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\')
-			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
+	if (n + 4 > cap)
+		n = cap > 4 ? cap - 4 : 0;
+	memcpy(out, name, n);
+	if (name[n] && n + 4 <= cap) {
+		memcpy(out + n, "...", 3);
+		n += 3;
 	}
-	if (name[i] && o + 4 < cap) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
+	out[n] = '\0';
 }
 
 bool qcow2_name_has_protocol(const char *name)
