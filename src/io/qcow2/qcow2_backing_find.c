@@ -27,7 +27,7 @@
 
 #define NAMED_BY "backing file '%s' named by %s"
 
-/* The backing name and the path of the image naming it, escaped for the log. */
+/* The backing name and the path of the image naming it, cut for the log. */
 struct named {
 	char name[1024];
 	char by[1024];
