@@ -36,6 +36,8 @@ struct xbd_dataplane_cfg {
 	struct xbd_disk *disk;
 	enum xbd_grant_mode grant_mode;
 	unsigned int persistent_max; /* grants kept mapped, persistent mode */
+	unsigned int max_mapped;     /* data grants mapped at once by this queue */
+	struct xbd_grant_budget *grant_budget; /* the daemon's, shared by its queues; or NULL */
 	size_t pool_bytes;           /* this queue's memory budget */
 	const char *log_prefix;      /* stays valid while the data plane runs */
 	int notify_fd; /* eventfd: written when the data plane halts or loses a feature */

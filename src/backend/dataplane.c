@@ -284,6 +284,8 @@ static int setup(struct xbd_dataplane *dp)
 			       c->persistent_max);
 	if (r)
 		return r;
+	if (c->max_mapped)
+		xbd_grant_set_bound(&dp->grant, c->max_mapped, c->grant_budget);
 	xbd_pool_init(&dp->pool, c->pool_bytes, xbd_disk_get_info(c->disk)->mem_align);
 	r = xbd_sq_open(c->disk, dp->nr_slots, &dp->sq);
 	if (!r)
@@ -440,21 +442,33 @@ void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stat
 _Static_assert(sizeof(struct xbd_dataplane_stats) % sizeof(uint64_t) == 0,
 	       "struct xbd_dataplane_stats holds uint64_t counters only");
 
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
 void xbd_dataplane_stats_add(struct xbd_dataplane_stats *sum,
 			     const struct xbd_dataplane_stats *a, bool gauges)
 {
 	uint64_t inflight = sum->inflight, pool = sum->pool_held;
-	uint64_t cached = sum->persistent_cached;
+	uint64_t cached = sum->persistent_cached, mapped = sum->grant.mapped;
+	uint64_t peak = max_u64(sum->grant.mapped_peak, a->grant.mapped_peak);
+	uint64_t bound = max_u64(sum->grant.mapped_bound, a->grant.mapped_bound);
 	const uint64_t *src = (const uint64_t *)a;
 	uint64_t *dst = (uint64_t *)sum;
 
 	/* Every member is a uint64_t (the grant stats and the histogram included). */
 	for (size_t i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
 		dst[i] += src[i];
+	/* A peak or a bound does not add up over queues: the largest one (the caller that
+	 * knows the daemon's own figures sets them instead). */
+	sum->grant.mapped_peak = peak;
+	sum->grant.mapped_bound = bound;
 	if (!gauges) {
 		sum->inflight = inflight;
 		sum->pool_held = pool;
 		sum->persistent_cached = cached;
+		sum->grant.mapped = mapped;
 	}
 }
 

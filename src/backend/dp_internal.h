@@ -44,7 +44,9 @@ struct dp_slot {
 	enum dp_stage stage;
 	struct xbd_req req;
 	struct xbd_grant_io gio;
-	const struct xbd_grant_ops *gops; /* the queue's, or copy for a request the cache refused */
+	const struct xbd_grant_ops *gops; /* the queue's, or copy for a request the cache or the
+					   * mapped-grant bound refused */
+	unsigned int credits;          /* pages of that bound reserved, until gio takes them */
 	bool prepared;                 /* gio holds grant resources */
 	enum xbd_io_op steps[DP_MAX_STEPS];
 	unsigned int nr_steps, step;
