@@ -103,7 +103,6 @@ static void count_done(struct xbd_dataplane *dp, const struct dp_slot *s, int er
 	const struct xbd_req *req = &s->req;
 	unsigned int b = latency_bucket(s->start_ns);
 
-	pthread_mutex_lock(&dp->stats_lock);
 	st->lat_hist[b]++;
 	if (err) {
 		st->errors++;
@@ -123,7 +122,6 @@ static void count_done(struct xbd_dataplane *dp, const struct dp_slot *s, int er
 		st->write_sectors += req->nr_sectors;
 	}
 	st->indirect += req->operation == BLKIF_OP_INDIRECT;
-	pthread_mutex_unlock(&dp->stats_lock);
 }
 
 static void respond(struct dp_slot *s, int err)
@@ -413,9 +411,7 @@ static void admit_or_wait(struct dp_slot *s)
 	if (r == -EAGAIN) {
 		s->stage = DP_STALLED;
 		dp->stalled = s;
-		pthread_mutex_lock(&dp->stats_lock);
 		dp->stats.stalls++;
-		pthread_mutex_unlock(&dp->stats_lock);
 	} else if (r) {
 		respond(s, r);
 	}
@@ -462,9 +458,7 @@ uint64_t dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy
 	s->start_ns = dp_now_ns();
 	r = xbd_req_parse(copy, &dp->cfg.limits, &s->req, &why);
 	if (r) {
-		pthread_mutex_lock(&dp->stats_lock);
 		dp->stats.bad_requests++;
-		pthread_mutex_unlock(&dp->stats_lock);
 		xbd_log_guest(&dp->guest_rl, XBD_LOG_WARN, dp->cfg.log_prefix,
 			      "bad request id %llu op %u: %s", (unsigned long long)s->req.id,
 			      s->req.operation, why ? why : strerror(-r));
