@@ -48,6 +48,11 @@ static void usage(FILE *out)
 		"      --max-queues N             1..64 (default: the number of CPUs)\n"
 		"      --max-indirect-segments N  0..4096 (default 256; 0 disables indirect)\n"
 		"      --persistent-max-grants N  grants kept mapped per queue (default 1056)\n"
+		"      --max-mapped-grants-queue N  data grants mapped at once per queue, cached\n"
+		"                                 or not (default: 2 x --persistent-max-grants)\n"
+		"      --max-mapped-grants N      the same for the whole daemon (default: 4 x\n"
+		"                                 --persistent-max-grants); requests over either\n"
+		"                                 bound are served by grant copy\n"
 		"      --pool-mib N               bounce memory per queue in MiB (default 16)\n"
 		"      --sector-size N            512 or 4096: force the logical sector size\n"
 		"      --no-flush, --no-barrier, --no-discard   do not offer these\n"
@@ -101,7 +106,8 @@ enum {
 	OPT_RING_ORDER = 256, OPT_QUEUES, OPT_INDIRECT, OPT_PERSIST_MAX, OPT_POOL, OPT_SECTOR,
 	OPT_NO_FLUSH, OPT_NO_BARRIER, OPT_NO_DISCARD, OPT_CLOSING, OPT_BACKING_DIR,
 	OPT_RAW_BACKING, OPT_L2_CACHE, OPT_LOCAL_MAP, OPT_LIMIT_IOPS, OPT_LIMIT_BPS, OPT_RUN_DIR,
-	OPT_LOG_LEVEL, OPT_BACKING, OPT_BACKING_FORMAT, OPT_TRUST_FORMAT,
+	OPT_LOG_LEVEL, OPT_BACKING, OPT_BACKING_FORMAT, OPT_TRUST_FORMAT, OPT_MAPPED_QUEUE,
+	OPT_MAPPED,
 };
 
 static const struct option long_opts[] = {
@@ -115,6 +121,8 @@ static const struct option long_opts[] = {
 	{ "max-queues", required_argument, NULL, OPT_QUEUES },
 	{ "max-indirect-segments", required_argument, NULL, OPT_INDIRECT },
 	{ "persistent-max-grants", required_argument, NULL, OPT_PERSIST_MAX },
+	{ "max-mapped-grants-queue", required_argument, NULL, OPT_MAPPED_QUEUE },
+	{ "max-mapped-grants", required_argument, NULL, OPT_MAPPED },
 	{ "pool-mib", required_argument, NULL, OPT_POOL },
 	{ "sector-size", required_argument, NULL, OPT_SECTOR },
 	{ "no-flush", no_argument, NULL, OPT_NO_FLUSH },
@@ -207,6 +215,8 @@ static int number_option(struct cli *c, int o, const char *arg)
 	case OPT_QUEUES: r = number(c, o, arg, 1, XBD_MAX_QUEUES, &v); c->vbd.max_queues = (unsigned)v; break;
 	case OPT_INDIRECT: r = number(c, o, arg, 0, XBD_MAX_INDIRECT_SEGS, &v); c->vbd.max_indirect_segs = (unsigned)v; break;
 	case OPT_PERSIST_MAX: r = number(c, o, arg, 1, 1u << 20, &v); c->vbd.persistent_max = (unsigned)v; break;
+	case OPT_MAPPED_QUEUE: r = number(c, o, arg, 1, 1u << 22, &v); c->vbd.max_mapped_queue = (unsigned)v; break;
+	case OPT_MAPPED: r = number(c, o, arg, 1, 1u << 22, &v); c->vbd.max_mapped = (unsigned)v; break;
 	case OPT_POOL: r = number(c, o, arg, 1, 4096, &v); c->vbd.pool_bytes = (size_t)v << 20; break;
 	case OPT_CLOSING: r = number(c, o, arg, 0, 86400, &v); c->vbd.closing_timeout_s = (unsigned)v; break;
 	case OPT_L2_CACHE: r = number(c, o, arg, 1, 4096, &v); c->vbd.l2_cache_bytes = v << 20; break;

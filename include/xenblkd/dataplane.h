@@ -36,6 +36,8 @@ struct xbd_dataplane_cfg {
 	struct xbd_disk *disk;
 	enum xbd_grant_mode grant_mode;
 	unsigned int persistent_max; /* grants kept mapped, persistent mode */
+	unsigned int max_mapped;     /* data grants mapped at once by this queue */
+	struct xbd_grant_budget *grant_budget; /* the daemon's, shared by its queues; or NULL */
 	size_t pool_bytes;           /* this queue's memory budget */
 	const char *log_prefix;      /* stays valid while the data plane runs */
 	int notify_fd; /* eventfd: written when the data plane halts or loses a feature */
@@ -52,7 +54,8 @@ struct xbd_dataplane_stats {
 	uint64_t pool_held;         /* bytes the pool holds now */
 	uint64_t persistent_cached; /* grants mapped in the persistent cache now */
 	uint64_t inflight;          /* requests taken and not yet answered, now */
-	uint64_t storage_ios, storage_syscalls; /* from the storage queue */
+	/* From the storage queue, as of its last idle moment; exact once the queue stopped. */
+	uint64_t storage_ios, storage_syscalls;
 	uint64_t lat_hist[XBD_LAT_BUCKETS];
 };
 
@@ -80,6 +83,8 @@ void xbd_dataplane_set_capacity(struct xbd_dataplane *dp, uint64_t sectors);
 /* True once the data plane has halted itself; *reason is a static string. */
 bool xbd_dataplane_halted(struct xbd_dataplane *dp, const char **reason);
 
+/* The counters as the data thread last published them (at least before every response it
+ * pushes, and once per loop). Takes no lock and never sees a half-written copy. */
 void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stats *out);
 
 /* *sum += *a, counter by counter; the gauges (in flight, pool, cache) too only if `gauges`. */

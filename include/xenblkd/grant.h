@@ -9,10 +9,15 @@
  * - persistent: pages stay mapped across requests (feature-persistent), in a bounded cache
  *   with LRU purge of idle entries.
  * Every strategy unmaps a page only once no I/O on it is in flight. All run on the data thread.
+ *
+ * Mapped grants are bounded per queue and per daemon, cached and transient ones alike
+ * (grant_budget.c): a request is admitted to map or persistent only after reserving what it
+ * may map; one over the bound is served by grant copy.
  */
 #ifndef XENBLKD_GRANT_H
 #define XENBLKD_GRANT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/uio.h>
 
@@ -33,7 +38,25 @@ struct xbd_persist_cache;
 struct xbd_grant_stats {
 	uint64_t copy_calls, map_calls, unmap_calls, persistent_hits, persistent_misses;
 	uint64_t persistent_copied; /* requests copied: caching them would have thrashed */
+	uint64_t bound_copied;      /* requests copied: mapping them would pass the bound */
+	uint64_t mapped;            /* data pages mapped now (cached and transient) */
+	uint64_t mapped_peak;       /* the most ever mapped at once */
+	uint64_t mapped_bound;      /* this queue's bound */
 };
+
+/*
+ * The mapped grants of one daemon, shared by its data threads without a lock: `used` counts
+ * pages mapped plus pages reserved by requests about to map, and never exceeds `max`. Every
+ * mapping holds a slot in the process's VMA table (vm.max_map_count) and, on Xen, in dom0's
+ * maptrack table, which every backend in dom0 shares.
+ */
+struct xbd_grant_budget {
+	unsigned int max;
+	_Atomic unsigned int used;
+	_Atomic unsigned int mapped, peak;
+};
+
+void xbd_grant_budget_init(struct xbd_grant_budget *b, unsigned int max);
 
 /* Per data thread. */
 struct xbd_grant_ctx {
@@ -44,6 +67,10 @@ struct xbd_grant_ctx {
 	uint32_t *refs;                     /* scratch: max segments of one request */
 	unsigned int max_segs;
 	struct xbd_persist_cache *cache;    /* persistent only */
+	/* Mapped-grant bound (grant_budget.c): this queue's pages mapped plus reserved, and its
+	 * bound; the daemon's budget, or NULL for none. */
+	unsigned int used, max_mapped;
+	struct xbd_grant_budget *budget;
 	struct xbd_grant_stats stats;
 };
 
@@ -54,7 +81,9 @@ struct xbd_grant_io {
 	void *bounce;        /* copy: req->nr_sectors * 512 bytes, contiguous */
 	struct iovec *iov;   /* out: where the data is; room for req->nr_segs entries */
 	unsigned int niov;
-	void *map_addr;      /* map: this request's mapping */
+	void *map_addr;      /* map, and persistent's transient pages: this request's mapping */
+	unsigned int map_pages; /* pages at map_addr */
+	unsigned int credits;   /* pages reserved by xbd_grant_choose, for prepare to map */
 	void **held;         /* persistent: cache entries held; room for req->nr_segs */
 };
 
@@ -88,6 +117,29 @@ int xbd_grant_ctx_init(struct xbd_grant_ctx *g, const struct xbd_xen_ops *xen,
 /* Unmap everything still cached. Nothing may be in flight. */
 void xbd_grant_ctx_fini(struct xbd_grant_ctx *g);
 
+/* Bound this queue's mapped grants to `max_mapped`, and the daemon's with `budget` (may be
+ * NULL). Without a call, a context is unbounded. */
+void xbd_grant_set_bound(struct xbd_grant_ctx *g, unsigned int max_mapped,
+			 struct xbd_grant_budget *budget);
+
+/*
+ * Admission, once per request with segments, before prepare: the strategy that serves it, and
+ * in *credits the pages reserved for prepare to map (io->credits). Map and persistent reserve
+ * what the request may map; when that would pass the queue's or the daemon's bound (or, in
+ * persistent mode, the cache thrashes) the answer is copy, with nothing reserved.
+ */
+const struct xbd_grant_ops *xbd_grant_choose(struct xbd_grant_ctx *g,
+					     const struct xbd_grant_ops *ops,
+					     const struct xbd_req *req, unsigned int *credits);
+/* Give back reserved pages that were not mapped (a request that ended before prepare). */
+void xbd_grant_unreserve(struct xbd_grant_ctx *g, unsigned int n);
+
+/* For the strategies (grant_budget.c): reserve n pages (false: over a bound); count n reserved
+ * pages as mapped, or as unmapped (still reserved: xbd_grant_unreserve gives them back). */
+bool xbd_grant_reserve(struct xbd_grant_ctx *g, unsigned int n);
+void xbd_grant_mapped(struct xbd_grant_ctx *g, unsigned int n);
+void xbd_grant_unmapped(struct xbd_grant_ctx *g, unsigned int n);
+
 /* Copy `n` pages granted by refs[i] (whole pages) into `buf`: indirect descriptor pages. */
 int xbd_grant_copy_pages(struct xbd_grant_ctx *g, const uint32_t *refs, unsigned int n,
 			 void *buf);
@@ -97,7 +149,10 @@ int xbd_persist_cache_new(unsigned int max, struct xbd_persist_cache **out);
 void xbd_persist_cache_free(struct xbd_grant_ctx *g);
 unsigned int xbd_persist_cache_size(const struct xbd_grant_ctx *g);
 /* Persistent mode: may this request's pages go through the cache? False when it would evict
- * while the cache is thrashing (see grant_persist.c): serve it with grant copy instead. */
-bool xbd_persist_admit(struct xbd_grant_ctx *g, const struct xbd_req *req);
+ * while the cache is thrashing, or would map more than the bounds allow (see
+ * grant_persist.c): serve it with grant copy instead. When true, *credits pages are reserved
+ * for prepare. */
+bool xbd_persist_admit(struct xbd_grant_ctx *g, const struct xbd_req *req,
+		       unsigned int *credits);
 
 #endif

@@ -31,6 +31,8 @@ struct xbd_vbd_options {
 	unsigned int max_queues;        /* multi-queue-max-queues offered, 1..XBD_MAX_QUEUES */
 	unsigned int max_indirect_segs; /* feature-max-indirect-segments; 0: none */
 	unsigned int persistent_max;    /* persistent grants cached per queue */
+	unsigned int max_mapped_queue;  /* data grants mapped at once per queue; 0: derived */
+	unsigned int max_mapped;        /* ... and by the whole daemon; 0: derived */
 	size_t pool_bytes;              /* memory budget per queue */
 	bool no_flush, no_barrier, no_discard;
 	bool allow_local_map;           /* map grants even when frontend and backend are one domain */
@@ -70,6 +72,8 @@ struct xbd_vbd {
 	bool fe_gone_logged;            /* the frontend domain's death was logged */
 	bool paused;                    /* a pause holds: new connections start paused too */
 	struct xbd_dataplane_stats past; /* counters of the connections that ended */
+	unsigned int max_mapped_queue;  /* in force: see xbd_vbd_mapped_bounds() */
+	struct xbd_grant_budget grants; /* mapped grants of all queues, across connections */
 	unsigned int connections_ended;
 	uint64_t limit_iops, limit_bps; /* per VBD; 0: unlimited */
 };
@@ -106,6 +110,11 @@ int xbd_vbd_resize(struct xbd_vbd *v);
 int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms);
 void xbd_vbd_resume(struct xbd_vbd *v);
 void xbd_vbd_set_limits(struct xbd_vbd *v, uint64_t iops, uint64_t bytes_per_s);
+/* The mapped-grant bounds in force, per queue and per daemon (options, else derived from
+ * the persistent cache's size: twice it per queue, four times it (at least a queue's bound)
+ * per daemon). */
+void xbd_vbd_mapped_bounds(const struct xbd_vbd_options *opt, unsigned int *per_queue,
+			   unsigned int *per_daemon);
 /* Per-queue statistics into out[0..nr_queues-1]; returns the number of queues. */
 unsigned int xbd_vbd_get_stats(struct xbd_vbd *v, struct xbd_dataplane_stats *out,
 			       unsigned int max);

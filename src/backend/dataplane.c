@@ -36,22 +36,6 @@ static void halt(struct xbd_dataplane *dp, const char *reason)
 	dp_signal_control(dp);
 }
 
-/* Publish the thread-private counters for the control thread. */
-static void sync_stats(struct xbd_dataplane *dp)
-{
-	struct xbd_sq_stats sq;
-
-	xbd_sq_get_stats(dp->sq, &sq);
-	pthread_mutex_lock(&dp->stats_lock);
-	dp->stats.storage_ios = sq.ios;
-	dp->stats.storage_syscalls = sq.syscalls;
-	dp->stats.grant = dp->grant.stats;
-	dp->stats.pool_held = dp->pool.held;
-	dp->stats.persistent_cached = xbd_persist_cache_size(&dp->grant);
-	dp->stats.inflight = dp->busy;
-	pthread_mutex_unlock(&dp->stats_lock);
-}
-
 /* May we take more requests off the ring? Not while one waits for memory or a barrier waits
  * for the ring to drain, and not with every slot busy. */
 static bool can_consume(struct xbd_dataplane *dp)
@@ -84,21 +68,17 @@ static bool consume(struct xbd_dataplane *dp)
 	return can_consume(dp);
 }
 
-static void count(struct xbd_dataplane *dp, uint64_t *counter)
-{
-	pthread_mutex_lock(&dp->stats_lock);
-	(*counter)++;
-	pthread_mutex_unlock(&dp->stats_lock);
-}
-
 static void push_and_notify(struct xbd_dataplane *dp)
 {
 	if (!dp->responses_pending)
 		return;
 	dp->responses_pending = false;
+	/* Counted before the frontend can see them: a reader never finds a request answered
+	 * and not yet in the statistics. */
+	dp_stats_publish(dp);
 	if (xbd_ring_push_responses(&dp->ring)) {
 		dp->cfg.xen->evtchn_notify(dp->evt, dp->local_port);
-		count(dp, &dp->stats.notifies);
+		dp->stats.notifies++;
 	}
 }
 
@@ -111,7 +91,7 @@ static void take_events(struct xbd_dataplane *dp)
 		if (port == dp->local_port) {
 			dp->port_masked = true;
 			dp->event_taken = true;
-			count(dp, &dp->stats.events);
+			dp->stats.events++;
 		} else {
 			dp->cfg.xen->evtchn_unmask(dp->evt, port);
 		}
@@ -137,14 +117,14 @@ static bool delay_unmask(struct xbd_dataplane *dp)
 		dp->backoff_ms = 0;
 		return false;
 	}
-	count(dp, &dp->stats.spurious_events);
+	dp->stats.spurious_events++;
 	if (++dp->spurious <= SPURIOUS_LIMIT)
 		return false;
 	dp->backoff_ms = dp->backoff_ms ? 2 * dp->backoff_ms : 1;
 	if (dp->backoff_ms > BACKOFF_MAX_MS)
 		dp->backoff_ms = BACKOFF_MAX_MS;
 	dp->unmask_at_ns = dp_now_ns() + (uint64_t)dp->backoff_ms * 1000000u;
-	count(dp, &dp->stats.backoffs);
+	dp->stats.backoffs++;
 	return true;
 }
 
@@ -195,8 +175,10 @@ static void note_idle(struct xbd_dataplane *dp, bool idle)
 		dp->idle_loops = 0;
 		return;
 	}
-	if (++dp->idle_loops == 2)
+	if (++dp->idle_loops == 2) {
 		xbd_pool_trim(&dp->pool);
+		dp_stats_refresh_storage(dp);
+	}
 }
 
 static int run_loop(struct xbd_dataplane *dp)
@@ -229,7 +211,7 @@ static int run_loop(struct xbd_dataplane *dp)
 		if (r < 0)
 			return r;
 		note_idle(dp, r == 0 && ready == 0 && dp->busy == 0);
-		sync_stats(dp);
+		dp_stats_publish(dp);
 		if (ready & (1u << FD_EVTCHN))
 			take_events(dp);
 		if (ready & (1u << FD_CTL))
@@ -287,6 +269,8 @@ static int setup(struct xbd_dataplane *dp)
 			       c->persistent_max);
 	if (r)
 		return r;
+	if (c->max_mapped)
+		xbd_grant_set_bound(&dp->grant, c->max_mapped, c->grant_budget);
 	xbd_pool_init(&dp->pool, c->pool_bytes, xbd_disk_get_info(c->disk)->mem_align);
 	r = xbd_sq_open(c->disk, dp->nr_slots, &dp->sq);
 	if (!r)
@@ -362,7 +346,8 @@ static void *thread_main(void *arg)
 		drain(dp);
 		wait_for_stop(dp);
 	}
-	sync_stats(dp);
+	dp_stats_refresh_storage(dp);
+	dp_stats_publish(dp);
 	teardown(dp);
 	return NULL;
 }
@@ -377,7 +362,6 @@ int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplan
 	dp->cfg = *cfg;
 	atomic_init(&dp->capacity, cfg->limits.capacity);
 	dp->guest_rl = (struct xbd_ratelimit)XBD_RATELIMIT_INIT(5, 10);
-	pthread_mutex_init(&dp->stats_lock, NULL);
 	sem_init(&dp->started, 0, 0);
 	sem_init(&dp->paused_sem, 0, 0);
 	dp->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -394,7 +378,6 @@ int xbd_dataplane_start(const struct xbd_dataplane_cfg *cfg, struct xbd_dataplan
 			close(dp->ctl_fd);
 		sem_destroy(&dp->started);
 		sem_destroy(&dp->paused_sem);
-		pthread_mutex_destroy(&dp->stats_lock);
 		free(dp);
 		return r;
 	}
@@ -417,7 +400,6 @@ void xbd_dataplane_free(struct xbd_dataplane *dp)
 	close(dp->ctl_fd);
 	sem_destroy(&dp->started);
 	sem_destroy(&dp->paused_sem);
-	pthread_mutex_destroy(&dp->stats_lock);
 	free(dp);
 }
 
@@ -432,34 +414,6 @@ bool xbd_dataplane_halted(struct xbd_dataplane *dp, const char **reason)
 		return false;
 	*reason = dp->halt_reason;
 	return true;
-}
-
-void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stats *out)
-{
-	pthread_mutex_lock(&dp->stats_lock);
-	*out = dp->stats;
-	pthread_mutex_unlock(&dp->stats_lock);
-}
-
-_Static_assert(sizeof(struct xbd_dataplane_stats) % sizeof(uint64_t) == 0,
-	       "struct xbd_dataplane_stats holds uint64_t counters only");
-
-void xbd_dataplane_stats_add(struct xbd_dataplane_stats *sum,
-			     const struct xbd_dataplane_stats *a, bool gauges)
-{
-	uint64_t inflight = sum->inflight, pool = sum->pool_held;
-	uint64_t cached = sum->persistent_cached;
-	const uint64_t *src = (const uint64_t *)a;
-	uint64_t *dst = (uint64_t *)sum;
-
-	/* Every member is a uint64_t (the grant stats and the histogram included). */
-	for (size_t i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
-		dst[i] += src[i];
-	if (!gauges) {
-		sum->inflight = inflight;
-		sum->pool_held = pool;
-		sum->persistent_cached = cached;
-	}
 }
 
 unsigned int xbd_dataplane_take_lost_features(struct xbd_dataplane *dp)

@@ -2,7 +2,8 @@
 /*
  * Private state of one data plane, shared by dataplane.c (thread, loop, event channel) and
  * dp_request.c (one request from ring slot to response). Only the data thread touches it,
- * except the fields marked atomic or under stats_lock, which the control thread reads.
+ * except the atomic fields, which the control thread reads or writes too; the statistics reach
+ * it through the published copy (dp_stats.c).
  */
 #ifndef XENBLKD_DP_INTERNAL_H
 #define XENBLKD_DP_INTERNAL_H
@@ -20,6 +21,9 @@
 /* preadv/io_uring take at most UIO_MAXIOV (1024) iovecs: bigger requests are split. */
 #define DP_MAX_IOV 1024u
 #define DP_MAX_STEPS 3
+#define DP_STATS_WORDS (sizeof(struct xbd_dataplane_stats) / sizeof(uint64_t))
+_Static_assert(sizeof(struct xbd_dataplane_stats) % sizeof(uint64_t) == 0,
+	       "struct xbd_dataplane_stats holds uint64_t counters only");
 
 struct xbd_dataplane;
 
@@ -44,7 +48,9 @@ struct dp_slot {
 	enum dp_stage stage;
 	struct xbd_req req;
 	struct xbd_grant_io gio;
-	const struct xbd_grant_ops *gops; /* the queue's, or copy for a request the cache refused */
+	const struct xbd_grant_ops *gops; /* the queue's, or copy for a request the cache or the
+					   * mapped-grant bound refused */
+	unsigned int credits;          /* pages of that bound reserved, until gio takes them */
 	bool prepared;                 /* gio holds grant resources */
 	enum xbd_io_op steps[DP_MAX_STEPS];
 	unsigned int nr_steps, step;
@@ -109,8 +115,10 @@ struct xbd_dataplane {
 	const char *halt_reason;      /* set before `halted` is stored (release) */
 	atomic_uint features_lost;    /* XBD_DP_LOST_*: the store refused an operation */
 	_Atomic uint64_t capacity;    /* 512-byte sectors; the control thread may grow it */
-	pthread_mutex_t stats_lock;   /* stats are copied out by the control thread */
-	struct xbd_dataplane_stats stats;
+	struct xbd_dataplane_stats stats; /* the data thread's own counters */
+	/* Their copy for the control thread (dp_stats.c): odd `pub_seq` while it is written. */
+	atomic_uint pub_seq;
+	_Atomic uint64_t pub[DP_STATS_WORDS];
 };
 
 /* What one request costs against the VBD's limits: requests and bytes. */
@@ -126,6 +134,11 @@ void dp_slots_free(struct xbd_dataplane *dp);
  * Returns what it costs against the rate limits (dp_request_cost). */
 struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
 uint64_t dp_now_ns(void);
+
+/* dp_stats.c: publish the counters for the control thread (data thread; no lock), and
+ * refresh the storage queue's counters into them (formats strings: not on every loop). */
+void dp_stats_publish(struct xbd_dataplane *dp);
+void dp_stats_refresh_storage(struct xbd_dataplane *dp);
 
 /* dp_control.c */
 void dp_request_stop(struct xbd_dataplane *dp);

@@ -66,6 +66,8 @@ static void slot_put(struct xbd_dataplane *dp, struct dp_slot *s)
 {
 	unsigned int next = dp->free_head;
 
+	/* A request answered before its prepare gives back the pages it reserved. */
+	xbd_grant_unreserve(&dp->grant, s->credits + s->gio.credits);
 	xbd_pool_free(&dp->pool, s->ind_mem, s->ind_size);
 	xbd_pool_free(&dp->pool, s->data_mem, s->data_size);
 	memset(s, 0, sizeof(*s));
@@ -101,7 +103,6 @@ static void count_done(struct xbd_dataplane *dp, const struct dp_slot *s, int er
 	const struct xbd_req *req = &s->req;
 	unsigned int b = latency_bucket(s->start_ns);
 
-	pthread_mutex_lock(&dp->stats_lock);
 	st->lat_hist[b]++;
 	if (err) {
 		st->errors++;
@@ -121,7 +122,6 @@ static void count_done(struct xbd_dataplane *dp, const struct dp_slot *s, int er
 		st->write_sectors += req->nr_sectors;
 	}
 	st->indirect += req->operation == BLKIF_OP_INDIRECT;
-	pthread_mutex_unlock(&dp->stats_lock);
 }
 
 static void respond(struct dp_slot *s, int err)
@@ -338,12 +338,10 @@ static int layout_data(struct dp_slot *s)
 
 	if (n == 0)
 		return 0;
-	/* Chosen once per request: a retry after a wait for memory keeps the choice. */
-	if (!s->gops) {
-		s->gops = dp->gops;
-		if (s->gops->mode == XBD_GRANT_PERSISTENT && !xbd_persist_admit(&dp->grant, &s->req))
-			s->gops = &xbd_grant_copy_ops;
-	}
+	/* Chosen once per request: a retry after a wait for memory keeps the choice, and the
+	 * pages of the mapped-grant bound it reserved. */
+	if (!s->gops)
+		s->gops = xbd_grant_choose(&dp->grant, dp->gops, &s->req, &s->credits);
 	niov = s->gops->needs_bounce ? 1 : n;
 	nsubs = (niov + DP_MAX_IOV - 1) / DP_MAX_IOV;
 	if (s->gops->needs_bounce)
@@ -362,7 +360,9 @@ static int layout_data(struct dp_slot *s)
 	}
 	off = bounce;
 	s->gio = (struct xbd_grant_io){ .req = &s->req, .to_disk = xbd_req_writes_data(&s->req),
-					.bounce = bounce ? s->data_mem : NULL };
+					.bounce = bounce ? s->data_mem : NULL,
+					.credits = s->credits };
+	s->credits = 0;
 	s->gio.iov = iov ? (struct iovec *)((char *)s->data_mem + off) : s->iov_inline;
 	off += iov;
 	s->gio.held = held ? (void **)((char *)s->data_mem + off) : s->held_inline;
@@ -411,9 +411,7 @@ static void admit_or_wait(struct dp_slot *s)
 	if (r == -EAGAIN) {
 		s->stage = DP_STALLED;
 		dp->stalled = s;
-		pthread_mutex_lock(&dp->stats_lock);
 		dp->stats.stalls++;
-		pthread_mutex_unlock(&dp->stats_lock);
 	} else if (r) {
 		respond(s, r);
 	}
@@ -461,9 +459,7 @@ struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t
 	s->start_ns = dp_now_ns();
 	r = xbd_req_parse(copy, &dp->cfg.limits, &s->req, &why);
 	if (r) {
-		pthread_mutex_lock(&dp->stats_lock);
 		dp->stats.bad_requests++;
-		pthread_mutex_unlock(&dp->stats_lock);
 		xbd_log_guest(&dp->guest_rl, XBD_LOG_WARN, dp->cfg.log_prefix,
 			      "bad request id %llu op %u: %s", (unsigned long long)s->req.id,
 			      s->req.operation, why ? why : strerror(-r));

@@ -7,6 +7,7 @@
  * lie within one 4 KiB guest page.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ int xbd_grant_ctx_init(struct xbd_grant_ctx *g, const struct xbd_xen_ops *xen,
 		       enum xbd_grant_mode mode, unsigned int persist_max)
 {
 	*g = (struct xbd_grant_ctx){ .xen = xen, .gnt = gnt, .domid = domid,
-				     .max_segs = max_segs };
+				     .max_segs = max_segs, .max_mapped = UINT_MAX };
 	g->copy_segs = calloc(max_segs, sizeof(*g->copy_segs));
 	g->refs = calloc(max_segs, sizeof(*g->refs));
 	if (!g->copy_segs || !g->refs) {

@@ -3,7 +3,8 @@
  * The map strategy (see grant.h): all of a request's data pages are mapped in one batched call
  * (writable only when the disk's data goes into them, i.e. for a read), the I/O runs directly
  * on the guest's pages, and the mapping is undone once the I/O has completed, never before.
- * A page granted twice in one request is simply mapped twice, as Xen allows.
+ * A page granted twice in one request is simply mapped twice, as Xen allows. The pages count
+ * against the mapped-grant bounds from admission (xbd_grant_choose reserved them) until unmap.
  */
 #include <errno.h>
 
@@ -19,12 +20,24 @@ static int map_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 
 	if (req->nr_segs > g->max_segs)
 		return -EINVAL;
+	/* Admission reserved the pages; a caller that skipped it (unit tests) reserves here. */
+	if (io->credits < req->nr_segs) {
+		if (!xbd_grant_reserve(g, req->nr_segs - io->credits))
+			return -ENOSPC;
+		io->credits = req->nr_segs;
+	}
 	for (unsigned int i = 0; i < req->nr_segs; i++)
 		g->refs[i] = req->segs[i].gref;
 	g->stats.map_calls++;
 	r = g->xen->gnt_map(g->gnt, g->domid, g->refs, req->nr_segs, !io->to_disk, &io->map_addr);
-	if (r)
+	if (r) {
+		xbd_grant_unreserve(g, io->credits);
+		io->credits = 0;
 		return r;
+	}
+	xbd_grant_mapped(g, req->nr_segs);
+	io->credits -= req->nr_segs;
+	io->map_pages = req->nr_segs;
 	base = io->map_addr;
 	for (unsigned int i = 0; i < req->nr_segs; i++)
 		io->iov[i] = xbd_seg_iov(&req->segs[i], base + (size_t)i * PAGE);
@@ -38,8 +51,11 @@ static int map_finish(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool cop
 
 	(void)copy_out; /* the data is already in the guest's pages */
 	g->stats.unmap_calls++;
-	r = g->xen->gnt_unmap(g->gnt, io->map_addr, io->req->nr_segs);
+	r = g->xen->gnt_unmap(g->gnt, io->map_addr, io->map_pages);
+	xbd_grant_unmapped(g, io->map_pages);
+	xbd_grant_unreserve(g, io->map_pages);
 	io->map_addr = NULL;
+	io->map_pages = 0;
 	return r;
 }
 

@@ -4,8 +4,16 @@
  * reuses a set of granted pages, so the backend keeps each mapped after use, keyed by grant
  * reference. The cache is bounded: when full, the least recently used idle entry is unmapped;
  * an entry with I/O in flight is never unmapped. When every entry is busy, the segment is
- * mapped just for this request. A frontend may re-grant a reference for another page only
- * after we unmapped it, i.e. after it left the cache, so a hit always names the same page.
+ * mapped just for this request: a request's transient pages are mapped together in one call
+ * and unmapped together once its I/O is done. A frontend may re-grant a reference for another
+ * page only after we unmapped it, i.e. after it left the cache, so a hit always names the same
+ * page.
+ *
+ * Bound (grant_budget.c): cached and transient pages both count against the queue's and the
+ * daemon's mapped-grant bounds. Admission reserves what the request may map: a miss that goes
+ * into a free entry or a transient mapping needs a page of the bound, one that replaces an
+ * idle entry does not. Prepare pins the request's hits first, so that its own misses cannot
+ * evict them, and that count stays true. A request the bounds cannot take is copied.
  *
  * Admission: a frontend can keep more pages granted than the cache holds (Linux blkfront keeps
  * ring slots x (segments + indirect pages): 512 x 257 with an order-4 ring and 256 indirect
@@ -41,6 +49,7 @@ struct xbd_persist_cache {
 	struct pentry *e;
 	uint32_t free_head;
 	uint32_t lru_head, lru_tail;
+	unsigned int idle;   /* entries on the idle list */
 	/* Admission (see the top): this window's counts, and how long admission stays closed. */
 	unsigned int win_lookups, win_hits, win_evictions;
 	unsigned int closed_windows; /* 0: admitting */
@@ -49,8 +58,11 @@ struct xbd_persist_cache {
 #define ADMIT_WINDOW 1024 /* segment lookups per window: 4 requests of 256 segments */
 #define CLOSED_FOR 8      /* windows without admission before a probe */
 
-/* A segment mapped for one request only, when the cache is full of busy entries. */
+/* held[i] of a segment mapped for this request only (when the cache is full of busy
+ * entries), and of one not looked at yet; a cached entry is its index << 1. */
 #define TRANSIENT_TAG ((uintptr_t)1)
+#define MISS_TAG ((uintptr_t)3)
+#define PAGE 4096u
 
 int xbd_persist_cache_new(unsigned int max, struct xbd_persist_cache **out)
 {
@@ -100,6 +112,7 @@ static void lru_unlink(struct xbd_persist_cache *c, uint32_t i)
 	else
 		c->lru_tail = e->lru_prev;
 	e->lru_prev = e->lru_next = NONE;
+	c->idle--;
 }
 
 static void lru_append(struct xbd_persist_cache *c, uint32_t i)
@@ -111,6 +124,7 @@ static void lru_append(struct xbd_persist_cache *c, uint32_t i)
 	else
 		c->lru_head = i;
 	c->lru_tail = i;
+	c->idle++;
 }
 
 static uint32_t lookup(const struct xbd_persist_cache *c, uint32_t gref)
@@ -130,7 +144,8 @@ static void chain_remove(struct xbd_persist_cache *c, uint32_t i)
 	*p = c->e[i].next;
 }
 
-/* Unmap the least recently used idle entry. False if every entry is busy. */
+/* Unmap the least recently used idle entry; its page of the bound stays with the caller, who
+ * maps another in its place. False if every entry is busy. */
 static bool purge_one(struct xbd_grant_ctx *g)
 {
 	struct xbd_persist_cache *c = g->cache;
@@ -143,6 +158,7 @@ static bool purge_one(struct xbd_grant_ctx *g)
 	c->win_evictions++;
 	g->stats.unmap_calls++;
 	g->xen->gnt_unmap(g->gnt, c->e[i].addr, 1);
+	xbd_grant_unmapped(g, 1);
 	c->e[i] = (struct pentry){ .next = c->free_head, .lru_prev = NONE, .lru_next = NONE };
 	c->free_head = i;
 	c->count--;
@@ -165,6 +181,8 @@ static int map_page(struct xbd_grant_ctx *g, uint32_t gref, bool need_write, voi
 	return g->xen->gnt_map(g->gnt, g->domid, &gref, 1, false, addr);
 }
 
+/* Map `gref` into a free entry and take it for this request; the caller holds the page of the
+ * bound it needs. */
 static int insert(struct xbd_grant_ctx *g, uint32_t gref, bool need_write, uint32_t *out)
 {
 	struct xbd_persist_cache *c = g->cache;
@@ -175,6 +193,7 @@ static int insert(struct xbd_grant_ctx *g, uint32_t gref, bool need_write, uint3
 	r = map_page(g, gref, need_write, &e->addr, &e->writable);
 	if (r)
 		return r;
+	xbd_grant_mapped(g, 1);
 	c->free_head = e->next;
 	e->gref = gref;
 	e->used = true;
@@ -187,51 +206,154 @@ static int insert(struct xbd_grant_ctx *g, uint32_t gref, bool need_write, uint3
 	return 0;
 }
 
-/* Take a page for one segment: a cached entry (index << 1) or a transient mapping (tagged). */
-static int get_page(struct xbd_grant_ctx *g, uint32_t gref, bool need_write, void **held,
-		    void **addr)
+/* Take a cached entry for one segment: it leaves the idle list while I/O is in flight. */
+static int pin(struct xbd_grant_ctx *g, uint32_t i, bool need_write, void **held)
 {
 	struct xbd_persist_cache *c = g->cache;
-	uint32_t i = lookup(c, gref);
-	bool w;
-	int r;
 
-	if (i != NONE) {
-		if (need_write && !c->e[i].writable)
-			return -EACCES;
-		g->stats.persistent_hits++;
-	} else {
-		g->stats.persistent_misses++;
-		if (c->count == c->max && !purge_one(g)) {
-			r = map_page(g, gref, need_write, addr, &w);
-			*held = (void *)((uintptr_t)*addr | TRANSIENT_TAG);
-			return r;
-		}
-		r = insert(g, gref, need_write, &i);
-		if (r)
-			return r;
-	}
+	if (need_write && !c->e[i].writable)
+		return -EACCES;
 	if (c->e[i].inflight++ == 0 && (c->e[i].lru_prev != NONE || c->lru_head == i))
 		lru_unlink(c, i);
 	*held = (void *)((uintptr_t)i << 1);
-	*addr = c->e[i].addr;
 	return 0;
 }
 
-static void put_page(struct xbd_grant_ctx *g, void *held)
+/* Make sure `need` pages of the bound are reserved for this request. Admission did it; a
+ * caller that skipped admission (unit tests) reserves here. */
+static bool have_credits(struct xbd_grant_ctx *g, struct xbd_grant_io *io, unsigned int need)
+{
+	if (io->credits >= need)
+		return true;
+	if (!xbd_grant_reserve(g, need - io->credits))
+		return false;
+	io->credits = need;
+	return true;
+}
+
+/* A segment not in the cache: into a free entry while this request has pages of the bound, else
+ * in place of the least recently used idle entry, else transient (mapped later, in one call:
+ * *held is TRANSIENT_TAG). */
+static int cache_miss(struct xbd_grant_ctx *g, struct xbd_grant_io *io, uint32_t gref,
+		      bool need_write, void **held)
 {
 	struct xbd_persist_cache *c = g->cache;
-	uintptr_t h = (uintptr_t)held;
+	bool room = c->count < c->max;
 	uint32_t i;
+	int r;
 
-	if (h & TRANSIENT_TAG) {
-		g->stats.unmap_calls++;
-		g->xen->gnt_unmap(g->gnt, (void *)(h & ~TRANSIENT_TAG), 1);
-		return;
+	g->stats.persistent_misses++;
+	if (room && have_credits(g, io, 1)) {
+		r = insert(g, gref, need_write, &i);
+		if (r)
+			return r;
+		io->credits--;
+	} else if (purge_one(g)) {
+		r = insert(g, gref, need_write, &i);
+		if (r) {
+			xbd_grant_unreserve(g, 1); /* the evicted entry's page */
+			return r;
+		}
+	} else if (room) {
+		return -ENOSPC; /* no page of the bound and nothing to evict: admission said so */
+	} else {
+		*held = (void *)TRANSIENT_TAG;
+		return 0;
 	}
-	i = (uint32_t)(h >> 1);
+	return pin(g, i, need_write, held);
+}
+
+static void put_entry(struct xbd_persist_cache *c, void *held)
+{
+	uint32_t i = (uint32_t)((uintptr_t)held >> 1);
+
 	if (--c->e[i].inflight == 0)
 		lru_append(c, i);
+}
+
+/* Undo a prepare that failed, or finish one: cached entries go back, transient pages are
+ * unmapped in one call. */
+static void release(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
+{
+	for (unsigned int i = 0; i < io->req->nr_segs; i++)
+		if (!((uintptr_t)io->held[i] & 1))
+			put_entry(g->cache, io->held[i]);
+	if (io->map_pages) {
+		g->stats.unmap_calls++;
+		g->xen->gnt_unmap(g->gnt, io->map_addr, io->map_pages);
+		xbd_grant_unmapped(g, io->map_pages);
+		xbd_grant_unreserve(g, io->map_pages);
+	}
+	io->map_addr = NULL;
+	io->map_pages = 0;
+	xbd_grant_unreserve(g, io->credits);
+	io->credits = 0;
+}
+
+/* Pass 1: pin every segment already cached, before any miss may evict. */
+static int pin_hits(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool need_write)
+{
+	const struct xbd_req *req = io->req;
+
+	for (unsigned int i = 0; i < req->nr_segs; i++)
+		io->held[i] = (void *)MISS_TAG;
+	for (unsigned int i = 0; i < req->nr_segs; i++) {
+		uint32_t e = lookup(g->cache, req->segs[i].gref);
+
+		if (e == NONE)
+			continue;
+		g->stats.persistent_hits++;
+		if (pin(g, e, need_write, &io->held[i]))
+			return -EACCES;
+	}
+	return 0;
+}
+
+/* Pass 2: the misses, cached or marked transient; the transient refs go to g->refs. */
+static int place_misses(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool need_write,
+			unsigned int *nt)
+{
+	const struct xbd_req *req = io->req;
+
+	*nt = 0;
+	for (unsigned int i = 0; i < req->nr_segs; i++) {
+		uint32_t gref = req->segs[i].gref, e;
+		int r;
+
+		if ((uintptr_t)io->held[i] != MISS_TAG)
+			continue;
+		e = lookup(g->cache, gref); /* an earlier segment may have cached it */
+		g->stats.persistent_hits += e != NONE;
+		r = e != NONE ? pin(g, e, need_write, &io->held[i])
+			      : cache_miss(g, io, gref, need_write, &io->held[i]);
+		if (r) {
+			io->held[i] = (void *)MISS_TAG;
+			return r;
+		}
+		if ((uintptr_t)io->held[i] == TRANSIENT_TAG)
+			g->refs[(*nt)++] = gref;
+	}
+	return 0;
+}
+
+/* Pass 3: the transient pages, all in one map call. */
+static int map_transient(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool need_write,
+			 unsigned int nt)
+{
+	int r;
+
+	if (nt == 0)
+		return 0;
+	if (!have_credits(g, io, nt))
+		return -ENOSPC;
+	g->stats.map_calls++;
+	r = g->xen->gnt_map(g->gnt, g->domid, g->refs, nt, need_write, &io->map_addr);
+	if (r)
+		return r;
+	io->map_pages = nt;
+	io->credits -= nt;
+	xbd_grant_mapped(g, nt);
+	return 0;
 }
 
 /* End of a window: close admission when evicting did not pay, reopen it after a while. */
@@ -244,38 +366,91 @@ static void window_end(struct xbd_persist_cache *c)
 	c->win_lookups = c->win_hits = c->win_evictions = 0;
 }
 
-bool xbd_persist_admit(struct xbd_grant_ctx *g, const struct xbd_req *req)
+/*
+ * Pages of the bound the request needs. Its misses go, in prepare's order, into free entries
+ * (a page each), in place of idle entries it does not use itself (no page), then transient (a
+ * page each): `want`. With fewer pages, evicting more idle entries instead of filling free
+ * ones still serves it, down to `least`. Misses are counted per segment, so a page granted
+ * twice only makes both figures larger than needed.
+ */
+static void pages_needed(const struct xbd_persist_cache *c, unsigned int misses,
+			 unsigned int idle_hits, unsigned int *want, unsigned int *least)
+{
+	unsigned int free = c->max - c->count;
+	unsigned int evictable = c->idle > idle_hits ? c->idle - idle_hits : 0;
+
+	*least = misses > evictable ? misses - evictable : 0;
+	*want = (misses < free ? misses : free) +
+		(misses > free + evictable ? misses - free - evictable : 0);
+}
+
+bool xbd_persist_admit(struct xbd_grant_ctx *g, const struct xbd_req *req,
+		       unsigned int *credits)
 {
 	struct xbd_persist_cache *c = g->cache;
-	unsigned int misses = 0;
+	unsigned int misses = 0, idle_hits = 0, want, least;
 
-	for (unsigned int i = 0; i < req->nr_segs; i++)
-		if (lookup(c, req->segs[i].gref) == NONE)
+	*credits = 0;
+	for (unsigned int i = 0; i < req->nr_segs; i++) {
+		uint32_t e = lookup(c, req->segs[i].gref);
+
+		if (e == NONE)
 			misses++;
+		else
+			idle_hits += c->e[e].inflight == 0;
+	}
 	c->win_lookups += req->nr_segs;
 	c->win_hits += req->nr_segs - misses;
 	if (c->win_lookups >= ADMIT_WINDOW)
 		window_end(c);
 	/* Pages that are all cached, or fit in free entries, evict nothing. */
-	if (misses <= c->max - c->count || c->closed_windows == 0)
+	if (misses > c->max - c->count && c->closed_windows > 0) {
+		g->stats.persistent_copied++;
+		return false;
+	}
+	pages_needed(c, misses, idle_hits, &want, &least);
+	if (xbd_grant_reserve(g, want)) {
+		*credits = want;
 		return true;
-	g->stats.persistent_copied++;
+	}
+	if (least < want && xbd_grant_reserve(g, least)) {
+		*credits = least;
+		return true;
+	}
+	g->stats.bound_copied++;
 	return false;
 }
 
 static int persist_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 {
 	const struct xbd_req *req = io->req;
+	bool need_write = !io->to_disk;
+	unsigned char *transient;
+	unsigned int nt = 0;
+	int r;
 
+	if (req->nr_segs > g->max_segs)
+		return -EINVAL;
+	io->map_addr = NULL;
+	io->map_pages = 0;
+	r = pin_hits(g, io, need_write);
+	if (!r)
+		r = place_misses(g, io, need_write, &nt);
+	if (!r)
+		r = map_transient(g, io, need_write, nt);
+	if (r) {
+		release(g, io);
+		return r;
+	}
+	xbd_grant_unreserve(g, io->credits); /* reserved, not needed: replaced idle entries */
+	io->credits = 0;
+	transient = io->map_addr;
 	for (unsigned int i = 0; i < req->nr_segs; i++) {
-		void *page;
-		int r = get_page(g, req->segs[i].gref, !io->to_disk, &io->held[i], &page);
+		uintptr_t h = (uintptr_t)io->held[i];
+		void *page = h == TRANSIENT_TAG ? transient : g->cache->e[h >> 1].addr;
 
-		if (r) {
-			while (i-- > 0)
-				put_page(g, io->held[i]);
-			return r;
-		}
+		if (h == TRANSIENT_TAG)
+			transient += PAGE;
 		io->iov[i] = xbd_seg_iov(&req->segs[i], page);
 	}
 	io->niov = req->nr_segs;
@@ -285,8 +460,7 @@ static int persist_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 static int persist_finish(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool copy_out)
 {
 	(void)copy_out;
-	for (unsigned int i = 0; i < io->req->nr_segs; i++)
-		put_page(g, io->held[i]);
+	release(g, io);
 	return 0;
 }
 
@@ -298,6 +472,8 @@ void xbd_persist_cache_free(struct xbd_grant_ctx *g)
 		if (c->e[i].used) {
 			g->stats.unmap_calls++;
 			g->xen->gnt_unmap(g->gnt, c->e[i].addr, 1);
+			xbd_grant_unmapped(g, 1);
+			xbd_grant_unreserve(g, 1);
 		}
 	free(c->bucket);
 	free(c->e);

@@ -6,6 +6,7 @@
  * plane halting itself.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,12 +167,15 @@ int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
 		 const struct xbd_vbd_options *opt)
 {
 	char *params = NULL, *mode = NULL;
+	unsigned int per_daemon;
 	int r;
 
 	memset(v, 0, sizeof(*v));
 	v->xen = xen;
 	v->opt = opt;
 	v->dp_notify_fd = -1;
+	xbd_vbd_mapped_bounds(opt, &v->max_mapped_queue, &per_daemon);
+	xbd_grant_budget_init(&v->grants, per_daemon);
 	r = split_backend_path(v, opt->backend_path);
 	if (r) {
 		xbd_err(NULL, "bad backend path '%s'", opt->backend_path);
@@ -285,6 +289,25 @@ static enum xbd_grant_mode effective_mode(struct xbd_vbd *v, const struct xbd_fe
 	return m;
 }
 
+/*
+ * Defaults, from the cache size (1056, blkback's): a queue may map its full cache and as much
+ * again for requests in flight (8 requests of 256 segments), and the daemon four caches' worth
+ * (4224 pages, 16.5 MiB of guest memory), or one queue's bound if that is more: far under the
+ * process's 65530 VMAs, and a small share of dom0's maptrack table (1024 frames of 512 entries
+ * by default), which every backend shares. Above that, requests are grant-copied, which costs
+ * copies, never correctness.
+ */
+void xbd_vbd_mapped_bounds(const struct xbd_vbd_options *opt, unsigned int *per_queue,
+			   unsigned int *per_daemon)
+{
+	uint64_t cache = opt->persistent_max ? opt->persistent_max : 1056;
+	uint64_t q = opt->max_mapped_queue ? opt->max_mapped_queue : 2 * cache;
+	uint64_t d = opt->max_mapped ? opt->max_mapped : 4 * cache > q ? 4 * cache : q;
+
+	*per_queue = (unsigned int)(q < UINT_MAX ? q : UINT_MAX);
+	*per_daemon = (unsigned int)(d < UINT_MAX ? d : UINT_MAX);
+}
+
 /* Enough memory for the largest request the frontend may send, twice over. */
 static size_t pool_budget(const struct xbd_vbd *v)
 {
@@ -316,6 +339,8 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 		.disk = v->disk,
 		.grant_mode = effective_mode(v, p),
 		.persistent_max = v->opt->persistent_max,
+		.max_mapped = v->max_mapped_queue,
+		.grant_budget = &v->grants,
 		.pool_bytes = pool_budget(v),
 		.notify_fd = v->dp_notify_fd,
 	};

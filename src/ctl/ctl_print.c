@@ -59,9 +59,25 @@ static void histogram(FILE *out, struct json_object *total)
 	}
 }
 
+/* Mapped grants against their bounds, per ring and for the daemon. */
+static void mapped_grants(FILE *out, struct json_object *rings, struct json_object *total)
+{
+	fprintf(out, "mapped grants (now / peak / bound), requests copied over the bound:\n");
+	for (size_t i = 0; rings && i < json_object_array_length(rings); i++) {
+		struct json_object *r = json_object_array_get_idx(rings, i);
+
+		fprintf(out, "  ring %-4zu %8llu / %8llu / %8llu  %10llu\n", i,
+			xbd_json_u64(r, "grant.mapped"), xbd_json_u64(r, "grant.mapped_peak"),
+			xbd_json_u64(r, "grant.mapped_bound"), xbd_json_u64(r, "grant.bound_copied"));
+	}
+	fprintf(out, "  daemon    %8llu / %8llu / %8llu  %10llu\n",
+		xbd_json_u64(total, "grant.mapped"), xbd_json_u64(total, "grant.mapped_peak"),
+		xbd_json_u64(total, "grant.mapped_bound"), xbd_json_u64(total, "grant.bound_copied"));
+}
+
 void xbd_print_stats(FILE *out, struct json_object *stats)
 {
-	struct json_object *rings, *total = NULL;
+	struct json_object *rings = NULL, *total = NULL;
 	char label[24];
 
 	fprintf(out, "%s  %s\nstate %s, frontend %s, pid %llu, %llu queue(s), %s, "
@@ -81,6 +97,7 @@ void xbd_print_stats(FILE *out, struct json_object *stats)
 		}
 	json_object_object_get_ex(stats, "total", &total);
 	ring_row(out, "total", total);
+	mapped_grants(out, rings, total);
 	histogram(out, total);
 }
 

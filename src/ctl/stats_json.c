@@ -3,6 +3,8 @@
  * The data plane's counters as JSON, per ring and in total (xenblkctl stats --json). Names
  * follow blkif: requests by operation, sectors in 512-byte units, the latency histogram as
  * log2 buckets of microseconds (bucket i counts [2^i, 2^(i+1)) us; 0 also holds < 1 us).
+ * grant.mapped / mapped_peak / mapped_bound are the data grants mapped now, at most, and the
+ * bound: per ring that queue's, in the total the whole daemon's (over all its connections).
  */
 #include <stdlib.h>
 
@@ -48,6 +50,10 @@ static struct json_object *grant_json(const struct xbd_grant_stats *g)
 	put_u64(o, "persistent_hits", g->persistent_hits);
 	put_u64(o, "persistent_misses", g->persistent_misses);
 	put_u64(o, "persistent_copied", g->persistent_copied);
+	put_u64(o, "bound_copied", g->bound_copied);
+	put_u64(o, "mapped", g->mapped);
+	put_u64(o, "mapped_peak", g->mapped_peak);
+	put_u64(o, "mapped_bound", g->mapped_bound);
 	return o;
 }
 
@@ -95,6 +101,10 @@ struct json_object *xbd_ctl_stats_reply(struct xbd_ctl *c)
 		xbd_dataplane_stats_add(&total, &st[q], true);
 	}
 	free(st);
+	/* The daemon's mapped grants: its own counters, not a sum of the queues' peaks. */
+	total.grant.mapped = atomic_load_explicit(&c->v->grants.mapped, memory_order_relaxed);
+	total.grant.mapped_peak = atomic_load_explicit(&c->v->grants.peak, memory_order_relaxed);
+	total.grant.mapped_bound = c->v->grants.max;
 	json_object_object_add(o, "rings", rings);
 	json_object_object_add(o, "total", xbd_ctl_stats_json(&total));
 	json_object_object_add(o, "connections_ended", json_object_new_int((int)c->v->connections_ended));

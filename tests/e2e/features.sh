@@ -207,6 +207,82 @@ case_grant_persistent() {
         feat_fail "the cache thrashes: $calls map calls for $total requests"
 }
 
+# The daemon's mapped grants, from xenblkctl stats --json, one figure per line:
+# "now peak bound copied" for the whole daemon, then the same for each ring.
+feat_mapped_grants() {
+    "$feat_build/src/ctl/xenblkctl" stats "$feat_be" --json >"$feat_work/stats.json" ||
+        feat_fail "xenblkctl stats --json failed"
+    python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+for g in [j["total"]["grant"]] + [r["grant"] for r in j["rings"]]:
+    print(g["mapped"], g["mapped_peak"], g["mapped_bound"], g["bound_copied"])
+' "$feat_work/stats.json" || feat_fail "cannot read the grant figures of xenblkctl stats"
+}
+
+# One verified workload of an order-4 ring and 256-segment indirect requests against a daemon
+# started with the given options; while it runs, every sample of the mapped grants must stay
+# within the daemon's and each ring's bound. Afterwards the daemon's peak must be within
+# [90 %, 100 %] of BOUND (the bound that binds: the queue's with one queue, else the daemon's),
+# some requests must have been copied over it, nothing may stay mapped, and no I/O failed.
+feat_bound_case() {
+    local bound=$1 front_opts=$2 now peak b copied samples=0 rc=0 front_pid
+    shift 2
+    # 512 MiB (sparse) and no barriers: fewer overlapping and draining requests, so more of
+    # them are in flight at once, as from a Linux guest.
+    feat_serve_image 512 --no-barrier "$@"
+    feat_summary=$feat_work/front.$feat_devid.out
+    # shellcheck disable=SC2086 # front_opts is a list of options
+    "$feat_build/tests/sim/sim-blkfront" --frontend "$feat_fe" --quiet --ring-order 4 \
+        --indirect 256 --requests 4000 $front_opts >"$feat_summary" &
+    front_pid=$!
+    while kill -0 "$front_pid" 2>/dev/null; do
+        if [ "$(feat_be_read state || true)" = 4 ]; then
+            while read -r now peak b copied; do
+                if [ "$now" -gt "$b" ] || [ "$peak" -gt "$b" ]; then
+                    feat_fail "mapped grants now $now, peak $peak: over the bound $b"
+                fi
+            done < <(feat_mapped_grants)
+            samples=$((samples + 1))
+        fi
+        sleep 0.05
+    done
+    wait "$front_pid" || rc=$?
+    sed 's/^/    /' "$feat_summary" >&2
+    [ $rc -eq 0 ] || feat_fail "sim-blkfront did not pass (exit $rc)"
+    feat_expect_line "RESULT: PASS"
+    feat_expect verify mismatches = 0
+    feat_expect requests max_segs = 256
+    feat_expect features ring_order = 4
+    read -r now peak b copied < <(feat_mapped_grants)
+    feat_log "mapped grants: bound $bound (daemon's $b), peak $peak, now $now," \
+        "$copied requests copied over the bound; $samples samples during the run"
+    [ "$now" -eq 0 ] || feat_fail "$now grants still mapped after the frontend closed"
+    [ "$peak" -le "$bound" ] || feat_fail "the peak $peak is over the bound $bound"
+    [ $((peak * 10)) -ge $((bound * 9)) ] ||
+        feat_fail "the peak $peak is under 90 % of the bound $bound: the bound was not reached"
+    [ "$copied" -gt 0 ] || feat_fail "no request was copied over the bound"
+    [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"]["errors"])' \
+        "$feat_work/stats.json")" = 0 ] || feat_fail "the daemon counted I/O errors"
+    feat_detach
+}
+
+# Mapped grants are bounded per queue and per daemon, cached and transient ones alike, and a
+# request over a bound is grant-copied with its data verified (issue #15 item 2).
+case_grant_bound() {
+    # Persistent, a small cache (64): the queue's bound (512) binds.
+    feat_bound_case 512 "--persistent" --grant-mode persistent --persistent-max-grants 64 \
+        --max-mapped-grants-queue 512 --max-mapped-grants 4096 --max-queues 1
+    feat_expect features persistent = 1
+    # Persistent over two queues: the daemon's bound (512) binds before the queues' (1024).
+    feat_bound_case 512 "--persistent --queues 2" --grant-mode persistent \
+        --persistent-max-grants 64 --max-mapped-grants-queue 1024 --max-mapped-grants 512 \
+        --max-queues 2
+    # Map mode, every page mapped per request: the daemon's bound binds.
+    feat_bound_case 768 "--queues 2" --grant-mode map --max-mapped-grants-queue 1024 \
+        --max-mapped-grants 768 --max-queues 2
+}
+
 # ---- operations ----
 
 case_flush() {
@@ -508,7 +584,7 @@ case_matrix() {
 }
 
 feat_cases=(ring-order4 queues abi-x86_32 abi-x86_64 protocol-absent indirect grant-copy
-    grant-map grant-persistent flush barrier discard discard-disabled sector-4k readonly
+    grant-map grant-persistent grant-bound flush barrier discard discard-disabled sector-4k readonly
     info-flags reconnect resize hot-unplug frontend-death closing-timeout matrix)
 
 if [ "$feat_case" = --list ]; then

@@ -6,7 +6,10 @@
  * flight is never unmapped, a full cache of busy entries falls back to a transient mapping, a
  * read into a read-only grant is refused, and fini unmaps everything; a cache that thrashes
  * stops admitting (requests are copied) and probes again later. Map mode maps once per
- * request and unmaps after.
+ * request and unmaps after. The mapped-grant bounds: a queue and a daemon never have more
+ * pages mapped than their bounds, a request over them is copied, reserved pages come back,
+ * a persistent request's transient pages are mapped in one call, and its misses never evict
+ * its own hits.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -196,13 +199,15 @@ static void test_map_mode(void **state)
 static bool admitted_request(struct xbd_grant_ctx *g, uint32_t ref)
 {
 	struct one o;
+	unsigned int credits;
 	bool in;
 
 	memset(&o, 0, sizeof(o));
 	o.req.nr_segs = 1;
 	o.req.seg[0] = (struct xbd_seg){ .gref = ref, .first_sect = 0, .last_sect = 7 };
 	o.req.segs = o.req.seg;
-	in = xbd_persist_admit(g, &o.req);
+	in = xbd_persist_admit(g, &o.req, &credits);
+	xbd_grant_unreserve(g, credits); /* unbounded here: prepare reserves again */
 	if (in) {
 		assert_int_equal(prepare(g, &xbd_grant_persistent_ops, &o, ref, false), 0);
 		assert_int_equal(xbd_grant_persistent_ops.finish(g, &o.io, false), 0);
@@ -265,6 +270,233 @@ static void test_persistent_admission_follows_working_set(void **state)
 	xbd_grant_ctx_fini(&g);
 }
 
+/* ---- mapped-grant bounds ---- */
+
+#define MANY 16
+
+/* A request of n one-page segments on grants refs[0..n-1]. */
+struct many {
+	struct xbd_req req;
+	struct xbd_seg segs[MANY];
+	struct xbd_grant_io io;
+	struct iovec iov[MANY];
+	void *held[MANY];
+	const struct xbd_grant_ops *ops;
+};
+
+static void many_init(struct many *m, const uint32_t *refs, unsigned int n, bool write)
+{
+	memset(m, 0, sizeof(*m));
+	for (unsigned int i = 0; i < n; i++)
+		m->segs[i] = (struct xbd_seg){ .gref = refs[i], .first_sect = 0, .last_sect = 7 };
+	m->req.nr_segs = (uint16_t)n;
+	m->req.segs = m->segs;
+	m->req.nr_sectors = 8u * n;
+	m->io = (struct xbd_grant_io){ .req = &m->req, .to_disk = write, .iov = m->iov,
+				       .held = m->held };
+}
+
+/* Admission then, unless the request was sent to copy, prepare. The strategy chosen. */
+static const struct xbd_grant_ops *admit_prepare(struct xbd_grant_ctx *g,
+						 const struct xbd_grant_ops *ops, struct many *m)
+{
+	m->ops = xbd_grant_choose(g, ops, &m->req, &m->io.credits);
+	if (m->ops != &xbd_grant_copy_ops)
+		assert_int_equal(m->ops->prepare(g, &m->io), 0);
+	else
+		assert_int_equal(m->io.credits, 0);
+	return m->ops;
+}
+
+static void finish_many(struct xbd_grant_ctx *g, struct many *m)
+{
+	if (m->ops != &xbd_grant_copy_ops)
+		assert_int_equal(m->ops->finish(g, &m->io, false), 0);
+}
+
+static unsigned int budget_used(struct xbd_grant_budget *b)
+{
+	return atomic_load(&b->used);
+}
+
+/* Map mode: a request whose pages would pass the queue's bound is copied; the pages come
+ * back when the request finishes; the queue's count and peak follow. */
+static void test_bound_map_queue(void **state)
+{
+	static const uint32_t refs[11] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+	struct xbd_grant_ctx g;
+	struct many a, b;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, MANY, XBD_GRANT_MAP, 0), 0);
+	xbd_grant_set_bound(&g, 16, NULL);
+	many_init(&a, refs, 11, false);
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_map_ops, &a), &xbd_grant_map_ops);
+	assert_int_equal(g.stats.mapped, 11);
+	many_init(&b, refs, 6, false); /* 11 + 6 > 16 */
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_map_ops, &b), &xbd_grant_copy_ops);
+	assert_int_equal(g.stats.bound_copied, 1);
+	many_init(&b, refs, 5, true); /* 11 + 5 = 16: fits exactly */
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_map_ops, &b), &xbd_grant_map_ops);
+	assert_int_equal(g.stats.mapped, 16);
+	assert_int_equal(g.used, 16);
+	finish_many(&g, &a);
+	finish_many(&g, &b);
+	assert_int_equal(g.stats.mapped, 0);
+	assert_int_equal(g.used, 0);
+	assert_int_equal(g.stats.mapped_peak, 16);
+	assert_int_equal(g.stats.mapped_bound, 16);
+	many_init(&b, refs, 6, false); /* room again */
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_map_ops, &b), &xbd_grant_map_ops);
+	finish_many(&g, &b);
+	xbd_grant_ctx_fini(&g);
+	assert_int_equal(nr_maps, 0);
+}
+
+/* Two queues share the daemon's bound: what one maps, the other cannot; a reservation given
+ * back (a request answered before its prepare) is free again; the daemon's peak is exact. */
+static void test_bound_daemon_shared(void **state)
+{
+	static const uint32_t refs[11] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+	struct xbd_grant_budget budget;
+	struct xbd_grant_ctx q0, q1;
+	struct many a, b;
+	unsigned int credits;
+
+	(void)state;
+	xbd_grant_budget_init(&budget, 15);
+	assert_int_equal(xbd_grant_ctx_init(&q0, &fake_ops, NULL, 1, MANY, XBD_GRANT_MAP, 0), 0);
+	assert_int_equal(xbd_grant_ctx_init(&q1, &fake_ops, NULL, 1, MANY, XBD_GRANT_MAP, 0), 0);
+	xbd_grant_set_bound(&q0, 12, &budget);
+	xbd_grant_set_bound(&q1, 12, &budget);
+	many_init(&a, refs, 11, false);
+	assert_ptr_equal(admit_prepare(&q0, &xbd_grant_map_ops, &a), &xbd_grant_map_ops);
+	many_init(&b, refs, 5, false); /* q1 has room (5 <= 12), the daemon not (16 > 15) */
+	assert_ptr_equal(admit_prepare(&q1, &xbd_grant_map_ops, &b), &xbd_grant_copy_ops);
+	assert_int_equal(q1.stats.bound_copied, 1);
+	/* A reservation taken and given back without mapping. */
+	many_init(&b, refs, 4, false);
+	assert_ptr_equal(xbd_grant_choose(&q1, &xbd_grant_map_ops, &b.req, &credits),
+			 &xbd_grant_map_ops);
+	assert_int_equal(credits, 4);
+	assert_int_equal(budget_used(&budget), 15);
+	xbd_grant_unreserve(&q1, credits);
+	assert_int_equal(budget_used(&budget), 11);
+	assert_ptr_equal(admit_prepare(&q1, &xbd_grant_map_ops, &b), &xbd_grant_map_ops);
+	assert_int_equal(atomic_load(&budget.mapped), 15);
+	finish_many(&q0, &a);
+	finish_many(&q1, &b);
+	assert_int_equal(atomic_load(&budget.mapped), 0);
+	assert_int_equal(budget_used(&budget), 0);
+	assert_int_equal(atomic_load(&budget.peak), 15);
+	xbd_grant_ctx_fini(&q0);
+	xbd_grant_ctx_fini(&q1);
+	assert_int_equal(nr_maps, 0);
+}
+
+/* Persistent: with every cached entry busy, a request's misses are mapped for it alone, all
+ * in one call, and unmapped in one call; cached pages count against the bound too, so a
+ * request whose transient pages would pass it is copied. */
+static void test_bound_persistent_transient_batch(void **state)
+{
+	static const uint32_t cached[2] = { 1, 2 }, fresh[5] = { 10, 11, 12, 13, 14 };
+	struct xbd_grant_ctx g;
+	struct many busy, t, over;
+	unsigned int calls;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, MANY, XBD_GRANT_PERSISTENT, 2),
+			 0);
+	xbd_grant_set_bound(&g, 7, NULL);
+	many_init(&busy, cached, 2, false);
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_persistent_ops, &busy),
+			 &xbd_grant_persistent_ops);
+	assert_int_equal(xbd_persist_cache_size(&g), 2);
+	calls = map_calls;
+	many_init(&t, fresh, 5, false); /* 2 cached + 5 transient = 7 */
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_persistent_ops, &t),
+			 &xbd_grant_persistent_ops);
+	assert_int_equal(map_calls, calls + 1);        /* one call for the five */
+	assert_int_equal(t.io.map_pages, 5);
+	for (unsigned int i = 0; i < 5; i++)
+		assert_ptr_equal(t.iov[i].iov_base, (char *)t.io.map_addr + i * 4096u);
+	assert_int_equal(g.stats.mapped, 7);
+	many_init(&over, fresh, 1, false); /* one more page would be 8 > 7 */
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_persistent_ops, &over), &xbd_grant_copy_ops);
+	assert_int_equal(g.stats.bound_copied, 1);
+	calls = unmap_calls;
+	finish_many(&g, &t);
+	assert_int_equal(unmap_calls, calls + 1);      /* one call for the five */
+	assert_int_equal(g.stats.mapped, 2);
+	assert_int_equal(g.used, 2);
+	finish_many(&g, &busy);
+	assert_int_equal(g.stats.mapped_peak, 7);
+	xbd_grant_ctx_fini(&g);
+	assert_int_equal(g.stats.mapped, 0);
+	assert_int_equal(g.used, 0);
+	assert_int_equal(nr_maps, 0);
+}
+
+/* Persistent at its bound: misses replace idle entries (no new page of the bound), but never an
+ * entry the same request hits, which stays mapped at the same address. */
+static void test_bound_persistent_evicts_not_own_hits(void **state)
+{
+	static const uint32_t warm[4] = { 1, 2, 3, 4 }, mixed[5] = { 1, 20, 21, 22, 23 };
+	struct xbd_grant_ctx g;
+	struct many m;
+	void *page1;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, MANY, XBD_GRANT_PERSISTENT, 4),
+			 0);
+	xbd_grant_set_bound(&g, 5, NULL);
+	many_init(&m, warm, 4, false);
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_persistent_ops, &m),
+			 &xbd_grant_persistent_ops);
+	page1 = m.iov[0].iov_base;
+	finish_many(&g, &m);
+	/* Ref 1 is a hit; 20..22 replace 2..4 (idle); 23 finds nothing idle it may take: it is
+	 * transient, the one new page (4 + 1 <= 5). */
+	many_init(&m, mixed, 5, false);
+	assert_ptr_equal(admit_prepare(&g, &xbd_grant_persistent_ops, &m),
+			 &xbd_grant_persistent_ops);
+	assert_ptr_equal(m.iov[0].iov_base, page1);
+	assert_int_equal(m.io.map_pages, 1);
+	assert_int_equal(g.stats.mapped, 5);
+	assert_int_equal(g.used, 5);
+	finish_many(&g, &m);
+	assert_int_equal(g.stats.mapped, 4);
+	assert_int_equal(xbd_persist_cache_size(&g), 4);
+	assert_int_equal(g.stats.mapped_peak, 5);
+	xbd_grant_ctx_fini(&g);
+	assert_int_equal(nr_maps, 0);
+	assert_int_equal(g.used, 0);
+}
+
+/* A failed prepare (a read into a read-only grant) leaves nothing mapped or reserved. */
+static void test_bound_failed_prepare_gives_back(void **state)
+{
+	static const uint32_t refs[3] = { 1, 2, 1000 };
+	struct xbd_grant_ctx g;
+	struct many m;
+	const struct xbd_grant_ops *ops;
+
+	(void)state;
+	assert_int_equal(xbd_grant_ctx_init(&g, &fake_ops, NULL, 1, MANY, XBD_GRANT_PERSISTENT, 1),
+			 0);
+	xbd_grant_set_bound(&g, 8, NULL);
+	many_init(&m, refs, 3, false);
+	ops = xbd_grant_choose(&g, &xbd_grant_persistent_ops, &m.req, &m.io.credits);
+	assert_ptr_equal(ops, &xbd_grant_persistent_ops);
+	assert_int_not_equal(ops->prepare(&g, &m.io), 0);
+	assert_int_equal(m.io.credits, 0);
+	assert_int_equal(g.used, (unsigned int)g.stats.mapped); /* only the cached entry */
+	assert_int_equal(nr_maps, xbd_persist_cache_size(&g));
+	xbd_grant_ctx_fini(&g);
+	assert_int_equal(nr_maps, 0);
+	assert_int_equal(g.used, 0);
+}
+
 /* Which strategy runs: local attach forces copy unless allowed; persistent needs the frontend. */
 static void test_effective_mode(void **state)
 {
@@ -306,6 +538,11 @@ int main(void)
 		cmocka_unit_test_setup(test_map_mode, setup),
 		cmocka_unit_test_setup(test_persistent_thrash_closes_admission, setup),
 		cmocka_unit_test_setup(test_persistent_admission_follows_working_set, setup),
+		cmocka_unit_test_setup(test_bound_map_queue, setup),
+		cmocka_unit_test_setup(test_bound_daemon_shared, setup),
+		cmocka_unit_test_setup(test_bound_persistent_transient_batch, setup),
+		cmocka_unit_test_setup(test_bound_persistent_evicts_not_own_hits, setup),
+		cmocka_unit_test_setup(test_bound_failed_prepare_gives_back, setup),
 		cmocka_unit_test(test_effective_mode),
 	};
 
