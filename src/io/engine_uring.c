@@ -78,6 +78,25 @@ static int setup_ring(struct xbd_engine *e, unsigned int entries, bool sqpoll)
 	return r;
 }
 
+/*
+ * The kernel punts I/O that cannot be issued without blocking to io-wq worker threads of the
+ * submitting task. Bounded work (regular files) is capped by the kernel at min(ring entries,
+ * 4 per CPU); unbounded work (a block device that cannot take I/O without blocking) only by
+ * RLIMIT_NPROC, so a guest's full ring could make the daemon spawn hundreds of threads. Cap
+ * both per data thread (one ring per thread, so the per-task limit is per queue). Older
+ * kernels (before 5.15) lack the call: then the kernel's own limits stand.
+ */
+#define IOWQ_MAX_WORKERS 16
+
+static void bound_iowq_workers(struct xbd_engine *e)
+{
+	unsigned int workers[2] = { IOWQ_MAX_WORKERS, IOWQ_MAX_WORKERS };
+	int r = io_uring_register_iowq_max_workers(&e->ring, workers);
+
+	if (r < 0)
+		xbd_debug(e->log_prefix, "io-wq workers not bounded: %s", strerror(-r));
+}
+
 static int uring_init(struct xbd_engine **out, const struct xbd_engine_config *cfg)
 {
 	struct xbd_engine *e = calloc(1, sizeof(*e));
@@ -97,6 +116,7 @@ static int uring_init(struct xbd_engine **out, const struct xbd_engine_config *c
 		free(e);
 		return r;
 	}
+	bound_iowq_workers(e);
 	for (unsigned int i = 0; i < XBD_ENGINE_MAX_WAKE_FDS; i++)
 		e->poll_fd[i] = -1;
 	e->complete = cfg->complete;

@@ -189,7 +189,8 @@ hx_res() {
 # io_uring's rings, the thread's stack and guard, its malloc arena). After every close: the
 # idle fds and threads exactly, and at most the malloc arenas glibc keeps for reuse (3
 # mappings each, at most 8 per CPU). io_uring's kernel workers (iou-wrk) are bounded by the
-# kernel at 4 per CPU per ring for file I/O.
+# kernel at 4 per CPU per ring for file I/O, and by the daemon at 16 per data thread for any
+# I/O (engine_uring.c); the kernel's bound is the tighter one on this machine.
 hx_resources() {
     local q ifd ith imp cpus pfd workers
     hl_msg "$(grep '^resources: ' "$hl_work/attack.out")"
