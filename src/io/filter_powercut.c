@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 struct pc_rec {

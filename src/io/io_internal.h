@@ -7,7 +7,7 @@
 #ifndef XENBLKD_IO_INTERNAL_H
 #define XENBLKD_IO_INTERNAL_H
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 
 /*
  * Control thread, after the driver opened d->fd. Choose d->engine: the configured one, which

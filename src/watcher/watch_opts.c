@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
+#include "util/conf.h"
 #include "watch.h"
 #include "xenblkd/log.h"
 

@@ -88,7 +88,7 @@ ops_start_platform() {
     XENBLKD_SIM_TRACE=0 eval "$("$ops_src/tests/sim/sim-xen.sh" start "$ops_work/xen")"
     ops_run=$XENBLKD_SIM_DIR/run
     XENBLKD=$ops_build/src/xenblkd
-    XENBLKCTL=$ops_build/src/ctl/xenblkctl
+    XENBLKCTL=$ops_build/src/xenblkctl/xenblkctl
     XENBLKD_WATCH=$ops_build/src/watcher/xenblkd-watch
     export XENBLKD XENBLKCTL
 }

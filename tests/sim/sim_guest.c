@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "sim_guest.h"
-#include "xenblkd/sim_abi.h"
+#include "sim/sim_abi.h"
 
 #define PG XBD_SIM_PAGE_SIZE
 /* Bounds on the work of one call, whatever the other side sends. */

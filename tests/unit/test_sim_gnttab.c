@@ -29,7 +29,7 @@
 #include <cmocka.h>
 
 #include "sim_guest.h"
-#include "xenblkd/sim_abi.h"
+#include "sim/sim_abi.h"
 #include "xenblkd/xen_ops.h"
 
 #define OPS (&xbd_xen_sim_ops)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "conf.h"
+#include "util/conf.h"
 #include "ctl_print.h"
 #include "xenblkctl.h"
 

@@ -27,7 +27,7 @@
 #include <unistd.h>
 #include <xen/grant_table.h>
 
-#include "xenblkd/sim_abi.h"
+#include "sim_abi.h"
 #include "xen_sim.h"
 
 #define SIM_PAGE XBD_SIM_PAGE_SIZE

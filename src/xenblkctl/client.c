@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "ctl.h"
-#include "run.h"
+#include "daemon/ctl.h"
+#include "util/run.h"
 
 #define MAX_REPLY (4u << 20)
 /* A pause may take its whole timeout (at most 600 s) before the daemon answers. */

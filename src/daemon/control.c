@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "control.h"
-#include "ctl/ctl.h"
+#include "ctl.h"
 #include "notify.h"
 #include "xenblkd/log.h"
 

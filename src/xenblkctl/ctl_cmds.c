@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "client.h"
-#include "conf.h"
+#include "util/conf.h"
 #include "ctl_print.h"
-#include "run.h"
+#include "util/run.h"
 #include "xenblkctl.h"
 
 static int cmp_names(const void *a, const void *b)

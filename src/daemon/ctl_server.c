@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../notify.h"
+#include "notify.h"
 #include "ctl_internal.h"
 
 enum { TAG_LISTEN = 1, TAG_WATCHDOG = 2 };

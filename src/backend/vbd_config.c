@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vbd_facts.h"
+#include "xenblkd/vbd_config.h"
 #include "xenblkd/xs_value.h"
 
 static char *read_key(const struct xbd_xen_ops *xen, struct xbd_xs *xs, const char *dir,

@@ -16,7 +16,7 @@
 
 #include "client.h"
 #include "ctl_print.h"
-#include "run.h"
+#include "util/run.h"
 #include "xenblkctl.h"
 
 static void usage(FILE *out)

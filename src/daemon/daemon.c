@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../control.h"
-#include "../notify.h"
+#include "control.h"
+#include "notify.h"
 #include "ctl.h"
 #include "daemon.h"
-#include "run.h"
+#include "util/run.h"
 
 static int take_lock(const char *run_dir, const char *backend, char *path, size_t len, int *fd)
 {

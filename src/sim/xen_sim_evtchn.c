@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "xenblkd/sim_abi.h"
+#include "sim_abi.h"
 #include "xen_sim.h"
 
 /* Bounds on the work of one pending() call, so a flooding guest cannot stall the caller. */

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "control.h"
-#include "ctl/conf.h"
-#include "ctl/daemon.h"
-#include "ctl/vbd_facts.h"
+#include "util/conf.h"
+#include "daemon.h"
+#include "xenblkd/vbd_config.h"
 #include "xenblkd/log.h"
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"

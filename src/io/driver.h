@@ -9,7 +9,7 @@
 #ifndef XENBLKD_DRIVER_H
 #define XENBLKD_DRIVER_H
 
-#include "xenblkd/io.h"
+#include "io.h"
 #include "xenblkd/storage.h"
 
 struct xbd_disk {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../notify.h"
+#include "notify.h"
 #include "ctl_internal.h"
 #include "xenblkd/xenbus_fsm.h"
 #include "xenblkd/xs_value.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "xen_sim.h"
-#include "xen_xs.h"
+#include "backend/xen_xs.h"
 
 /* Xen's DOMID_FIRST_RESERVED: ids from here on are not domains. */
 #define SIM_DOMID_LIMIT 0x7ff0u
