@@ -79,7 +79,7 @@ int xbd_daemon_run(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *
 		   const struct xbd_daemon_ops *ops)
 {
 	const char *run_dir = ops->run_dir ? ops->run_dir
-					   : xbd_run_dir_default(xen == &xbd_xen_sim_ops);
+					   : xbd_run_dir_default(strcmp(xen->name, "real") != 0);
 	char lock[4096];
 	int fd = -1;
 	int r = take_lock(run_dir, o->backend_path, lock, sizeof(lock), &fd);

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "util/conf.h"
 #include "daemon.h"
+#include "platform.h"
 #include "xenblkd/vbd_config.h"
 #include "xenblkd/log.h"
 #include "xenblkd/vbd.h"
@@ -62,8 +63,8 @@ static void usage(FILE *out)
 		"                                 keys limit-iops and limit-bps override both\n"
 		"      --run-dir DIR              lock file and control socket (default /run/xenblkd)\n"
 		"      --log-level LEVEL          err, warn, info (default) or debug\n"
-		"  -x, --xen real|sim             force the real or simulated Xen (default: real\n"
-		"                                 when /dev/xen/gntdev exists)\n"
+		"  -x, --xen real|sim             the real Xen (default) or the simulated platform\n"
+		"                                 of the tests (docs/simulation.md)\n"
 		"  -v, --verbose                  debug logging (--log-level debug)\n"
 		"  -h, --help\n"
 		"Signals: SIGTERM/SIGINT close the device and exit; SIGHUP re-reads the image size.\n"
@@ -362,17 +363,6 @@ static int apply_backend_keys(struct cli *c, const struct xbd_vbd_facts *f)
 	return r;
 }
 
-static const struct xbd_xen_ops *pick_xen(const char *name)
-{
-	if (!name)
-		return xbd_xen_ops_select();
-	if (strcmp(name, "real") == 0)
-		return &xbd_xen_real_ops;
-	if (strcmp(name, "sim") == 0)
-		return &xbd_xen_sim_ops;
-	return NULL;
-}
-
 static int load_conf(const struct cli *first, struct xbd_conf *conf)
 {
 	const char *path = first->config ? first->config : XBD_CONF_DEFAULT;
@@ -395,6 +385,7 @@ static int configure(int argc, char **argv, struct cli *c, const struct xbd_xen_
 	struct cli first = { 0 };
 	static struct xbd_conf conf;
 	struct xbd_vbd_facts f = { 0 };
+	char why[512];
 	int r;
 
 	set_defaults(&first);
@@ -412,9 +403,15 @@ static int configure(int argc, char **argv, struct cli *c, const struct xbd_xen_
 		r = parse_argv(argc, argv, c);
 	if (r)
 		return r;
-	*xen = pick_xen(c->xen);
-	if (!*xen)
-		return 0;
+	if (!xbd_platform_name_ok(c->xen)) {
+		fprintf(stderr, "xenblkd: --xen: '%s' is not real or sim\n", c->xen);
+		return -EINVAL;
+	}
+	r = xbd_platform_open(c->xen, xen, why, sizeof(why));
+	if (r) {
+		xbd_err(NULL, "%s", why);
+		return r;
+	}
 	if (xbd_vbd_facts_read(*xen, c->vbd.backend_path, &f))
 		xbd_debug(NULL, "cannot read the VBD's facts before start-up");
 	r = apply_vbd_sections(c, &conf, &f);
@@ -446,12 +443,9 @@ int main(int argc, char **argv)
 	int r;
 
 	block_stop_signals();
-	if (configure(argc, argv, &c, &xen))
-		return 2;
-	if (!xen) {
-		fprintf(stderr, "xenblkd: --xen must be real or sim\n");
-		return 2;
-	}
+	r = configure(argc, argv, &c, &xen);
+	if (r)
+		return r == -EINVAL ? 2 : 1;
 	xbd_info(NULL, "starting on %s Xen", xen->name);
 	r = xbd_daemon_run(xen, &c.vbd, &c.ops);
 	if (r < 0)

@@ -2,7 +2,7 @@
 /*
  * Wire contract of the simulated Xen platform (docs/simulation.md is the prose version).
  * Both sides follow it independently: the daemon's simulated hypervisor calls
- * (src/backend/xen_sim_*.c) and the simulated guest kernel used by the simulated blkfront
+ * (src/sim/xen_sim_*.c) and the simulated guest kernel used by the simulated blkfront
  * (tests/sim/sim_guest.c). Nothing else is shared between them.
  *
  * Directory: $XENBLKD_SIM_DIR (the tooling also runs xenstored there). Both sides canonicalise

@@ -2,8 +2,9 @@
 /*
  * Private interface of the simulated hypervisor behind xbd_xen_sim_ops: grant tables
  * (xen_sim_gnt.c) and event channels (xen_sim_evtchn.c) acting for the mapping domain, and the
- * environment both read (xen_sim.c). The wire contract is include/xenblkd/sim_abi.h; the prose
- * is docs/simulation.md.
+ * environment both read (xen_sim.c). The wire contract is sim_abi.h; the prose is
+ * docs/simulation.md. Nothing in the daemon names any of this: the daemon loads the module
+ * (sim_module.c) by path for --xen sim, and the unit tests link the library.
  */
 #ifndef XENBLKD_XEN_SIM_H
 #define XENBLKD_XEN_SIM_H
@@ -14,6 +15,9 @@
 #include <stdint.h>
 
 #include "xenblkd/xen_ops.h"
+
+/* Grant tables, event channels and the probe; no xenstore members (sim_module.c). */
+extern const struct xbd_xen_ops xbd_xen_sim_ops;
 
 /*
  * Where the simulation lives and who we are: $XENBLKD_SIM_DIR canonicalised with realpath(3)

@@ -30,6 +30,7 @@
 
 #include "sim_guest.h"
 #include "sim/sim_abi.h"
+#include "sim/xen_sim.h"
 #include "xenblkd/xen_ops.h"
 
 #define OPS (&xbd_xen_sim_ops)
