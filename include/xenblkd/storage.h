@@ -15,7 +15,12 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "xenblkd/xs_value.h" /* enum xbd_format */
+/* An image's format. Chosen by the toolstack (the `params` prefix), never by the image's
+ * bytes, which a guest controls. */
+enum xbd_format {
+	XBD_FORMAT_RAW,
+	XBD_FORMAT_QCOW2,
+};
 
 enum xbd_io_op {
 	XBD_IO_READ,

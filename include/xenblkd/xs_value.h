@@ -10,13 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "xenblkd/storage.h" /* enum xbd_format */
+
 /* Strict decimal: 1..20 digits, value <= max. 0, -EINVAL (malformed) or -ERANGE (> max). */
 int xbd_parse_uint(const char *s, uint64_t max, uint64_t *out);
-
-enum xbd_format {
-	XBD_FORMAT_RAW,
-	XBD_FORMAT_QCOW2,
-};
 
 /*
  * The toolstack's `params`: "<format>:<path>" as libxl writes it ("aio:", "raw:", "qcow2:"), or

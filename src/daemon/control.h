@@ -4,8 +4,8 @@
  * halt notification, and drives the device through the state machine until the toolstack
  * removes it or a signal asks the daemon to stop.
  */
-#ifndef XENBLKD_CONTROL_H
-#define XENBLKD_CONTROL_H
+#ifndef XENBLKD_DAEMON_CONTROL_H
+#define XENBLKD_DAEMON_CONTROL_H
 
 #include "xenblkd/vbd.h"
 

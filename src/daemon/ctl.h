@@ -7,15 +7,12 @@
  * Everything runs on the control thread, from the control loop, so a command never races the
  * state machine; the systemd watchdog timer shares the same pollable fd.
  */
-#ifndef XENBLKD_CTL_CTL_H
-#define XENBLKD_CTL_CTL_H
+#ifndef XENBLKD_DAEMON_CTL_H
+#define XENBLKD_DAEMON_CTL_H
 
+#include "util/ctl_proto.h"
 #include "xenblkd/log.h"
 #include "xenblkd/vbd.h"
-
-/* The protocol's limits, shared with the client. */
-#define XBD_CTL_MAX_REQUEST 256
-#define XBD_CTL_IO_TIMEOUT_MS 2000
 
 struct xbd_ctl;
 

@@ -3,8 +3,8 @@
  * What the control socket's files share: the server's state (server.c), the verbs
  * (commands.c) and the statistics as JSON (stats_json.c).
  */
-#ifndef XENBLKD_CTL_INTERNAL_H
-#define XENBLKD_CTL_INTERNAL_H
+#ifndef XENBLKD_DAEMON_CTL_INTERNAL_H
+#define XENBLKD_DAEMON_CTL_INTERNAL_H
 
 #include <json-c/json.h>
 #include <time.h>

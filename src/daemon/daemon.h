@@ -4,8 +4,8 @@
  * leave quietly when another xenblkd holds it), open the device, apply its I/O limits, open
  * the control socket, run the control loop, and undo all of it on the way out.
  */
-#ifndef XENBLKD_CTL_DAEMON_H
-#define XENBLKD_CTL_DAEMON_H
+#ifndef XENBLKD_DAEMON_DAEMON_H
+#define XENBLKD_DAEMON_DAEMON_H
 
 #include <stdint.h>
 

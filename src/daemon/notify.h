@@ -6,8 +6,8 @@
  * libsystemd's sd_notify, which does nothing when NOTIFY_SOCKET is unset; without libsystemd
  * at build time these are no-ops.
  */
-#ifndef XENBLKD_NOTIFY_H
-#define XENBLKD_NOTIFY_H
+#ifndef XENBLKD_DAEMON_NOTIFY_H
+#define XENBLKD_DAEMON_NOTIFY_H
 
 #include <xen/io/xenbus.h>
 

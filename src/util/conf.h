@@ -10,8 +10,8 @@
  * Blank lines and lines starting with '#' are ignored. This file only reads the syntax; each
  * program checks the names and values it owns, and names the file, line and option in errors.
  */
-#ifndef XENBLKD_CTL_CONF_H
-#define XENBLKD_CTL_CONF_H
+#ifndef XENBLKD_UTIL_CONF_H
+#define XENBLKD_UTIL_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>

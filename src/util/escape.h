@@ -4,8 +4,8 @@
  * unit instance, its lock file and its control socket the same way everywhere: the watcher,
  * the daemon, xenblkctl and the hotplug script all agree with systemd itself.
  */
-#ifndef XENBLKD_CTL_ESCAPE_H
-#define XENBLKD_CTL_ESCAPE_H
+#ifndef XENBLKD_UTIL_ESCAPE_H
+#define XENBLKD_UTIL_ESCAPE_H
 
 #include <stddef.h>
 

@@ -7,8 +7,8 @@
  * can test it (F_OFD_GETLK) without ever holding it, so a test cannot make a starting daemon
  * believe that someone else serves its VBD.
  */
-#ifndef XENBLKD_CTL_RUN_H
-#define XENBLKD_CTL_RUN_H
+#ifndef XENBLKD_UTIL_RUN_H
+#define XENBLKD_UTIL_RUN_H
 
 #include <stdbool.h>
 #include <stddef.h>

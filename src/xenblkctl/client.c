@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "daemon/ctl.h"
+#include "util/ctl_proto.h"
 #include "util/run.h"
 
 #define MAX_REPLY (4u << 20)

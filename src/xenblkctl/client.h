@@ -3,8 +3,8 @@
  * xenblkctl's side of the control socket (ctl.h): name a VBD's socket, send one request and
  * parse the JSON reply.
  */
-#ifndef XENBLKD_CTL_CLIENT_H
-#define XENBLKD_CTL_CLIENT_H
+#ifndef XENBLKD_XENBLKCTL_CLIENT_H
+#define XENBLKD_XENBLKCTL_CLIENT_H
 
 #include <json-c/json.h>
 #include <stddef.h>

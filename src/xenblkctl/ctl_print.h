@@ -2,8 +2,8 @@
 /*
  * xenblkctl's tables: the daemons' JSON replies as text for people.
  */
-#ifndef XENBLKD_CTL_PRINT_H
-#define XENBLKD_CTL_PRINT_H
+#ifndef XENBLKD_XENBLKCTL_PRINT_H
+#define XENBLKD_XENBLKCTL_PRINT_H
 
 #include <json-c/json.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
 /*
  * xenblkctl's commands (ctl_cmds.c, ctl_top.c) and the arguments they share.
  */
-#ifndef XENBLKD_CTL_XENBLKCTL_H
-#define XENBLKD_CTL_XENBLKCTL_H
+#ifndef XENBLKD_XENBLKCTL_H
+#define XENBLKD_XENBLKCTL_H
 
 #include <stdbool.h>
 
