@@ -93,6 +93,12 @@ struct xbd_sq_stats {
 struct xbd_disk;
 struct xbd_sq;
 
+/* For a caller that checks its configuration before it starts: is `engine` an I/O engine of
+ * this build, and does `driver` ("name[:options]") name a driver or filter (its options are
+ * checked when the disk opens)? NULL is the default for either. 0, or -EINVAL with one line
+ * in `why`. */
+int xbd_storage_check_names(const char *engine, const char *driver, char *why, size_t len);
+
 /* Control thread. 0 or -errno, with the reason logged. */
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);
 void xbd_disk_close(struct xbd_disk *d);

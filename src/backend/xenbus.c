@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The device's xenstore traffic: the toolstack's keys, the features and disk facts we publish,
- * our state node, the frontend's ring details, and fatal errors. Values the frontend wrote are
- * parsed with the strict parsers of xs_value.c before any use.
+ * The device's xenstore traffic: the features and disk facts we publish, our state node, the
+ * frontend's ring details, and fatal errors. The toolstack's keys are read once, by
+ * vbd_config.c. Values the frontend wrote are parsed with the strict parsers of xs_value.c
+ * before any use.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,33 +41,6 @@ static int write_key(struct xbd_vbd *v, uint32_t tx, const char *key, const char
 	vsnprintf(val, sizeof(val), fmt, ap);
 	va_end(ap);
 	return v->xen->xs_write(v->xs, tx, path, val);
-}
-
-int xbd_xb_read_toolstack(struct xbd_vbd *v, char **params, char **mode)
-{
-	char *fe_id = NULL;
-	uint64_t id;
-	int r;
-
-	r = xbd_xb_read(v, v->be_path, "frontend", &v->fe_path);
-	if (!r)
-		r = xbd_xb_read(v, v->be_path, "frontend-id", &fe_id);
-	if (!r)
-		r = xbd_parse_uint(fe_id, 0x7fef, &id); /* below DOMID_FIRST_RESERVED */
-	free(fe_id);
-	if (r) {
-		xbd_err(v->prefix, "%s: missing or bad frontend/frontend-id", v->be_path);
-		return r;
-	}
-	v->fe_domid = (uint16_t)id;
-	r = xbd_xb_read(v, v->be_path, "mode", mode);
-	if (r == -ENOENT) {
-		*mode = strdup("w");
-		r = *mode ? 0 : -ENOMEM;
-	}
-	if (r)
-		return r;
-	return xbd_xb_read(v, v->be_path, "params", params);
 }
 
 /* Our backend directory, read inside the transaction: 0, or -ENOENT once it is removed. */
@@ -324,7 +298,7 @@ static void write_error_node(struct xbd_vbd *v, const char *msg)
 
 void xbd_xb_fatal(struct xbd_vbd *v, int err, const char *fmt, ...)
 {
-	char msg[256];
+	char msg[512];
 	int n;
 	va_list ap;
 

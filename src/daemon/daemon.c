@@ -57,11 +57,12 @@ static struct xbd_ctl *open_ctl(struct xbd_vbd *v, const char *run_dir,
 }
 
 static int serve(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *o,
-		 const struct xbd_daemon_ops *ops, const char *run_dir)
+		 const struct xbd_vbd_config *cfg, const struct xbd_daemon_ops *ops,
+		 const char *run_dir)
 {
 	static struct xbd_vbd v;
 	struct xbd_ctl *ctl;
-	int r = xbd_vbd_init(&v, xen, o);
+	int r = xbd_vbd_init(&v, xen, o, cfg);
 
 	if (!r) {
 		if (ops->limit_iops || ops->limit_bps)
@@ -76,7 +77,7 @@ static int serve(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *o,
 }
 
 int xbd_daemon_run(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *o,
-		   const struct xbd_daemon_ops *ops)
+		   const struct xbd_vbd_config *cfg, const struct xbd_daemon_ops *ops)
 {
 	const char *run_dir = ops->run_dir ? ops->run_dir
 					   : xbd_run_dir_default(strcmp(xen->name, "real") != 0);
@@ -86,7 +87,10 @@ int xbd_daemon_run(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *
 
 	if (r)
 		return r == -EBUSY ? 0 : r;
-	r = serve(xen, o, ops, run_dir);
+	if (ops->refuse_err)
+		r = xbd_vbd_refuse(xen, o, ops->refuse_err, ops->refuse_why);
+	else
+		r = serve(xen, o, cfg, ops, run_dir);
 	xbd_run_unlock(fd, lock);
 	return r;
 }

@@ -4,7 +4,9 @@
  * reads its backend directory in xenstore, negotiates blkif with the guest's blkfront, and
  * serves the guest's requests from a disk image with O_DIRECT through io_uring. This file is
  * the command line, the configuration file (xenblkd.conf(5): the same option names; the
- * command line wins) and start-up; ctl/daemon.c holds the VBD's lock and control socket, and
+ * command line wins) and start-up, which fails fast: every option and configuration value is
+ * checked, the platform probed, and the toolstack's configuration read and checked before the
+ * daemon writes anything to xenstore. daemon.c holds the VBD's lock and control socket, and
  * control.c runs the device.
  */
 #include <errno.h>
@@ -67,9 +69,12 @@ static void usage(FILE *out)
 		"                                 of the tests (docs/simulation.md)\n"
 		"  -v, --verbose                  debug logging (--log-level debug)\n"
 		"  -h, --help\n"
+		"  -V, --version\n"
 		"Signals: SIGTERM/SIGINT close the device and exit; SIGHUP re-reads the image size.\n"
 		"Exit status: 0 when the device was removed, the daemon was stopped, or another\n"
-		"xenblkd already serves the VBD; 1 on an error; 2 for a bad option.\n");
+		"xenblkd already serves the VBD; 1 on an error (one line says what to do; a fault in\n"
+		"the toolstack's keys or the image goes to the device's error node too); 2 for a bad\n"
+		"option or configuration value, found before anything is written to xenstore.\n");
 }
 
 #define MAX_BACKING_DIRS 16
@@ -119,6 +124,7 @@ static const struct option long_opts[] = {
 	{ "xen", required_argument, NULL, 'x' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -130,13 +136,15 @@ static const char *opt_name(int o)
 	return "?";
 }
 
-/* "xenblkd: --name: " on the command line, "xenblkd: file:line: name: " from the file. */
+/* "--name: " on the command line, "file:line: name: " from the file, then the complaint: one
+ * error line through the logger, so that the journal keeps its priority. */
 static void opt_error(const struct cli *c, int o, const char *fmt, const char *arg)
 {
-	fprintf(stderr, "xenblkd: %s%s%s: ", c->where ? c->where : "", c->where ? "" : "--",
-		opt_name(o));
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
+	char what[512];
+
+	snprintf(what, sizeof(what), fmt, arg);
+	xbd_err(NULL, "%s%s%s: %s", c->where ? c->where : "", c->where ? "" : "--", opt_name(o),
+		what);
 }
 
 /* A number option in [min, max], or a message naming the option. */
@@ -148,10 +156,9 @@ static int number(struct cli *c, int o, const char *arg, uint64_t min, uint64_t 
 	if (r || *out < min) {
 		char range[64];
 
-		snprintf(range, sizeof(range), "%llu..%llu", (unsigned long long)min,
-			 (unsigned long long)max);
-		fprintf(stderr, "xenblkd: %s%s%s: '%s' is not a number in %s\n",
-			c->where ? c->where : "", c->where ? "" : "--", opt_name(o), arg, range);
+		snprintf(range, sizeof(range), "'%%s' is not a number in %llu..%llu",
+			 (unsigned long long)min, (unsigned long long)max);
+		opt_error(c, o, range, arg);
 		return -EINVAL;
 	}
 	return 0;
@@ -226,15 +233,31 @@ static int level_option(struct cli *c, int o, const char *arg)
 	return -EINVAL;
 }
 
+/* An engine or driver name the storage plane does not know is a usage error. */
+static int storage_name(struct cli *c, int o, const char *engine, const char *driver)
+{
+	char why[256];
+
+	if (!xbd_storage_check_names(engine, driver, why, sizeof(why)))
+		return 0;
+	opt_error(c, o, "%s", why);
+	return -EINVAL;
+}
+
 static int string_option(struct cli *c, int o, const char *arg)
 {
 	switch (o) {
 	case 'b': c->vbd.backend_path = arg; return 0;
 	case 'c': c->config = arg; return 0;
 	case 'i': c->vbd.image = arg; return 0;
-	case 'e': c->vbd.engine = arg; return 0;
-	case 'd': c->vbd.driver = arg; return 0;
-	case 'x': c->xen = arg; return 0;
+	case 'e': c->vbd.engine = arg; return storage_name(c, o, arg, NULL);
+	case 'd': c->vbd.driver = arg; return storage_name(c, o, NULL, arg);
+	case 'x':
+		c->xen = arg;
+		if (xbd_platform_name_ok(arg))
+			return 0;
+		opt_error(c, o, "'%s' is not real or sim", arg);
+		return -EINVAL;
 	case OPT_RUN_DIR: c->ops.run_dir = arg; return 0;
 	case OPT_LOG_LEVEL: return level_option(c, o, arg);
 	case 'g':
@@ -243,7 +266,7 @@ static int string_option(struct cli *c, int o, const char *arg)
 		opt_error(c, o, "'%s' is not copy, map or persistent", arg);
 		return -EINVAL;
 	case OPT_BACKING_DIR:
-		/* The command line is applied more than once (see configure()). */
+		/* The file and the command line may name one directory twice. */
 		for (unsigned int i = 0; i < c->nr_backing_dirs; i++)
 			if (!strcmp(c->backing_dirs[i], arg))
 				return 0;
@@ -262,45 +285,120 @@ static int one_option(struct cli *c, int o, const char *arg)
 {
 	switch (o) {
 	case 'v': c->ops.log_level = XBD_LOG_DEBUG; xbd_log_set_level(XBD_LOG_DEBUG); return 0;
-	case 'h': usage(stdout); exit(0);
 	case OPT_NO_FLUSH: c->vbd.no_flush = true; return 0;
 	case OPT_NO_BARRIER: c->vbd.no_barrier = true; return 0;
 	case OPT_NO_DISCARD: c->vbd.no_discard = true; return 0;
 	case OPT_RAW_BACKING: c->vbd.backing_raw_ok = true; return 0;
 	case OPT_LOCAL_MAP: c->vbd.allow_local_map = true; return 0;
-	case '?': usage(stderr); return -EINVAL;
 	default: return string_option(c, o, arg);
 	}
 }
 
-static int parse_argv(int argc, char **argv, struct cli *c)
+#define MAX_ARGS 256
+
+/* The command line, parsed once: its options in order, each already checked. */
+struct args {
+	struct { int o; const char *arg; } v[MAX_ARGS];
+	unsigned int n;
+	const char *backend; /* --backend-path */
+	const char *config;  /* --config */
+};
+
+/* The configuration file, read once. */
+static struct xbd_conf conf;
+
+/* getopt's complaint about the word it stopped at, in one line. */
+static int usage_error(int o, char **argv)
 {
+	const char *word = argv[optind - 1];
+
+	if (o == ':')
+		xbd_err(NULL, "option '%s' needs a value (xenblkd --help)", word);
+	else
+		xbd_err(NULL, "unknown option '%s' (xenblkd --help lists them)", word);
+	return -EINVAL;
+}
+
+static int record(struct args *a, int o, const char *arg)
+{
+	if (a->n == MAX_ARGS) {
+		xbd_err(NULL, "more than %d options", MAX_ARGS);
+		return -EINVAL;
+	}
+	a->v[a->n].o = o;
+	a->v[a->n++].arg = arg;
+	if (o == 'b')
+		a->backend = arg;
+	if (o == 'c')
+		a->config = arg;
+	return 0;
+}
+
+/* Parse the command line into `a`, once, checking every value on a scratch copy of the
+ * options: a bad one is reported by its name before anything else happens. */
+static int parse_argv(int argc, char **argv, struct args *a)
+{
+	static struct cli scratch;
 	int o;
 
-	optind = 0; /* glibc: start over, so the command line can be applied twice */
-	while ((o = getopt_long(argc, argv, "b:c:i:e:d:g:x:vh", long_opts, NULL)) != -1)
-		if (one_option(c, o, optarg))
+	set_defaults(&scratch);
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":b:c:i:e:d:g:x:vhV", long_opts, NULL)) != -1) {
+		if (o == '?' || o == ':')
+			return usage_error(o, argv);
+		if (o == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (o == 'V') {
+			printf("xenblkd %s\n", XBD_VERSION);
+			exit(0);
+		}
+		if (one_option(&scratch, o, optarg) || record(a, o, optarg))
 			return -EINVAL;
+	}
 	if (optind != argc) {
-		usage(stderr);
+		xbd_err(NULL, "unexpected argument '%s' (xenblkd --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (!a->backend) {
+		xbd_err(NULL, "--backend-path is required (xenblkd --help)");
+		return -EINVAL;
+	}
+	if (!xbd_vbd_path_valid(a->backend)) {
+		xbd_err(NULL, "--backend-path: '%s' is not /local/domain/DOMID/backend/KIND/"
+			"FRONTEND-DOMID/DEVID", a->backend);
 		return -EINVAL;
 	}
 	return 0;
 }
 
+static int apply_args(struct cli *c, const struct args *a)
+{
+	int r = 0;
+
+	for (unsigned int i = 0; i < a->n && !r; i++)
+		r = one_option(c, a->v[i].o, a->v[i].arg);
+	return r;
+}
+
 /* One `name = value` line of the file, through the same code as the command line. */
-static int conf_entry(struct cli *c, const struct xbd_conf *conf, const struct xbd_conf_entry *e)
+static int conf_entry(struct cli *c, const struct xbd_conf_entry *e)
 {
 	static char where[4200];
 	const struct option *p = long_opts;
 	bool on;
 
-	snprintf(where, sizeof(where), "%s:%u: ", conf->path, e->line);
+	snprintf(where, sizeof(where), "%s:%u: ", conf.path, e->line);
 	c->where = where;
 	while (p->name && strcmp(p->name, e->key))
 		p++;
-	if (!p->name || p->val == 'b' || p->val == 'c' || p->val == 'h') {
-		fprintf(stderr, "xenblkd: %sunknown option '%s'\n", where, e->key);
+	if (!p->name || strchr("bchV", p->val)) {
+		xbd_err(NULL, "%sunknown option '%s'", where, e->key);
+		return -EINVAL;
+	}
+	if (p->val == 'x' && e->section == XBD_CONF_VBD) {
+		xbd_err(NULL, "%sxen: the platform cannot be chosen per VBD", where);
 		return -EINVAL;
 	}
 	if (p->has_arg == no_argument) {
@@ -317,109 +415,99 @@ static int conf_entry(struct cli *c, const struct xbd_conf *conf, const struct x
 	return one_option(c, p->val, e->value);
 }
 
-static int apply_daemon_section(struct cli *c, const struct xbd_conf *conf)
+static int apply_daemon_section(struct cli *c)
 {
 	int r = 0;
 
-	for (size_t i = 0; i < conf->n && !r; i++)
-		if (conf->e[i].section == XBD_CONF_DAEMON)
-			r = conf_entry(c, conf, &conf->e[i]);
+	for (size_t i = 0; i < conf.n && !r; i++)
+		if (conf.e[i].section == XBD_CONF_DAEMON)
+			r = conf_entry(c, &conf.e[i]);
 	c->where = NULL;
+	return r;
+}
+
+static bool is_match_key(const char *key)
+{
+	return !strcmp(key, "match-backend") || !strcmp(key, "match-image") ||
+	       !strcmp(key, "match-domain");
+}
+
+/* Every [vbd] entry, whether its section matches this VBD or not, on a scratch copy: a bad
+ * value is found at start-up, whichever VBD the daemon was started for. */
+static int check_vbd_sections(void)
+{
+	static struct cli scratch;
+	int r = 0;
+
+	set_defaults(&scratch);
+	for (size_t i = 0; i < conf.n && !r; i++) {
+		const struct xbd_conf_entry *e = &conf.e[i];
+
+		if (e->section != XBD_CONF_VBD)
+			continue;
+		if (!strncmp(e->key, "match-", 6) && !is_match_key(e->key)) {
+			xbd_err(NULL, "%s:%u: unknown key '%s' (match-backend, match-image or "
+				"match-domain)", conf.path, e->line, e->key);
+			r = -EINVAL;
+		} else if (strncmp(e->key, "match-", 6)) {
+			r = conf_entry(&scratch, e);
+		}
+	}
 	return r;
 }
 
 /* The [vbd] sections that match this VBD, in file order (a later one wins). */
-static int apply_vbd_sections(struct cli *c, const struct xbd_conf *conf,
-			      const struct xbd_vbd_facts *f)
+static int apply_vbd_sections(struct cli *c, const char *backend,
+			      const struct xbd_vbd_config *t)
 {
 	int r = 0;
 
-	for (size_t i = 0; i < conf->n && !r; i++) {
-		const struct xbd_conf_entry *e = &conf->e[i];
+	for (size_t i = 0; i < conf.n && !r; i++) {
+		const struct xbd_conf_entry *e = &conf.e[i];
 
 		if (e->section != XBD_CONF_VBD || !strncmp(e->key, "match-", 6))
 			continue;
-		if (xbd_conf_vbd_matches(conf, e->section_no, c->vbd.backend_path, f->image,
-					 f->domain))
-			r = conf_entry(c, conf, e);
+		if (xbd_conf_vbd_matches(&conf, e->section_no, backend, t->image, t->domain))
+			r = conf_entry(c, e);
 	}
 	c->where = NULL;
 	return r;
 }
 
-/* Backend keys a toolstack wrote win over everything else. */
-static int apply_backend_keys(struct cli *c, const struct xbd_vbd_facts *f)
+static int load_conf(const struct args *a)
 {
-	static char where[600];
-	int r = 0;
+	const char *path = a->config ? a->config : XBD_CONF_DEFAULT;
+	char why[4200];
+	int r = xbd_conf_load(path, &conf, why, sizeof(why));
 
-	snprintf(where, sizeof(where), "%s/", c->vbd.backend_path);
-	c->where = where;
-	if (f->limit_iops)
-		r = number_option(c, OPT_LIMIT_IOPS, f->limit_iops);
-	if (!r && f->limit_bps)
-		r = number_option(c, OPT_LIMIT_BPS, f->limit_bps);
-	c->where = NULL;
-	return r;
-}
-
-static int load_conf(const struct cli *first, struct xbd_conf *conf)
-{
-	const char *path = first->config ? first->config : XBD_CONF_DEFAULT;
-	int r = xbd_conf_load("xenblkd", path, conf);
-
-	if (r == -ENOENT && !first->config)
+	if (r == -ENOENT && !a->config)
 		return 0; /* the default file is optional */
-	if (r == -ENOENT)
-		fprintf(stderr, "xenblkd: --config: %s: %s\n", path, strerror(-r));
+	if (r)
+		xbd_err(NULL, "%s%s", r == -ENOENT ? "--config: " : "", why);
 	return r;
 }
 
 /*
- * Precedence, lowest first: defaults, the file's daemon options, its matching [vbd] sections,
- * the command line, the backend's keys. The command line is applied after each file layer so
- * that the file's `xen` and the facts [vbd] matches on are known in time.
+ * The options in force, lowest precedence first: defaults, the file's daemon options, its
+ * [vbd] sections that match the VBD (once the toolstack's configuration `t` is known), the
+ * command line, the toolstack's limit keys. Every value was checked before: the command line
+ * by parse_argv(), the file by main().
  */
-static int configure(int argc, char **argv, struct cli *c, const struct xbd_xen_ops **xen)
+static int layer(struct cli *c, const struct args *a, const struct xbd_vbd_config *t)
 {
-	struct cli first = { 0 };
-	static struct xbd_conf conf;
-	struct xbd_vbd_facts f = { 0 };
-	char why[512];
 	int r;
 
-	set_defaults(&first);
-	if (parse_argv(argc, argv, &first))
-		return -EINVAL;
-	if (!first.vbd.backend_path) {
-		usage(stderr);
-		return -EINVAL;
-	}
-	if (load_conf(&first, &conf))
-		return -EINVAL;
+	memset(c, 0, sizeof(*c));
 	set_defaults(c);
-	r = apply_daemon_section(c, &conf);
+	r = apply_daemon_section(c);
+	if (!r && t)
+		r = apply_vbd_sections(c, a->backend, t);
 	if (!r)
-		r = parse_argv(argc, argv, c);
-	if (r)
-		return r;
-	if (!xbd_platform_name_ok(c->xen)) {
-		fprintf(stderr, "xenblkd: --xen: '%s' is not real or sim\n", c->xen);
-		return -EINVAL;
-	}
-	r = xbd_platform_open(c->xen, xen, why, sizeof(why));
-	if (r) {
-		xbd_err(NULL, "%s", why);
-		return r;
-	}
-	if (xbd_vbd_facts_read(*xen, c->vbd.backend_path, &f))
-		xbd_debug(NULL, "cannot read the VBD's facts before start-up");
-	r = apply_vbd_sections(c, &conf, &f);
-	if (!r)
-		r = parse_argv(argc, argv, c);
-	if (!r)
-		r = apply_backend_keys(c, &f);
-	xbd_vbd_facts_free(&f);
+		r = apply_args(c, a);
+	if (!r && t && t->has_limit_iops)
+		c->ops.limit_iops = t->limit_iops;
+	if (!r && t && t->has_limit_bps)
+		c->ops.limit_bps = t->limit_bps;
 	return r;
 }
 
@@ -436,19 +524,52 @@ static void block_stop_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * The toolstack's configuration, read once. 0, or a fault of the toolstack's (a negative
+ * errno, `why` set) that is to be reported in xenstore; 1 when the daemon cannot go on (the
+ * backend directory is missing, xenstore fails: logged, nothing written).
+ */
+static int read_toolstack(const struct xbd_xen_ops *xen, const struct args *a,
+			  struct xbd_vbd_config *t, char *why, size_t len)
+{
+	int r = xbd_vbd_config_read(xen, a->backend, t, why, len);
+
+	if (r == -EINVAL || r == -EPROTONOSUPPORT || r == 0)
+		return r;
+	xbd_err(NULL, "%s", why);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct cli c;
+	static struct args a;
+	static struct xbd_vbd_config t;
+	static char why[1024];
 	const struct xbd_xen_ops *xen = NULL;
-	int r;
+	int r, fault;
 
 	block_stop_signals();
-	r = configure(argc, argv, &c, &xen);
-	if (r)
-		return r == -EINVAL ? 2 : 1;
+	if (parse_argv(argc, argv, &a) || load_conf(&a) || check_vbd_sections() ||
+	    layer(&c, &a, NULL))
+		return 2;
+	if (xbd_platform_open(c.xen, &xen, why, sizeof(why))) {
+		xbd_err(NULL, "%s", why);
+		return 1;
+	}
+	fault = read_toolstack(xen, &a, &t, why, sizeof(why));
+	if (fault > 0)
+		return 1;
+	if (layer(&c, &a, &t))
+		return 2;
+	if (!fault && !c.vbd.image && !c.vbd.driver)
+		fault = xbd_vbd_config_check_params(&t, why, sizeof(why));
+	c.ops.refuse_err = fault;
+	c.ops.refuse_why = why;
 	xbd_info(NULL, "starting on %s Xen", xen->name);
-	r = xbd_daemon_run(xen, &c.vbd, &c.ops);
-	if (r < 0)
+	r = xbd_daemon_run(xen, &c.vbd, &t, &c.ops);
+	if (r < 0 && !fault)
 		xbd_err(NULL, "exiting: %s", strerror(-r));
+	xbd_vbd_config_free(&t);
 	return r < 0 ? 1 : 0;
 }

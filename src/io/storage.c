@@ -60,6 +60,28 @@ static int resolve_spec(struct xbd_disk *d, char *spec)
 	return -EINVAL;
 }
 
+int xbd_storage_check_names(const char *engine, const char *driver, char *why, size_t len)
+{
+	char names[128];
+	size_t n = driver ? strcspn(driver, ":") : 0;
+
+	if (engine && !xbd_engine_find(engine)) {
+		xbd_engine_names(names, sizeof(names));
+		snprintf(why, len, "'%s' is not an I/O engine: %s", engine, names);
+		return -EINVAL;
+	}
+	if (!driver)
+		return 0;
+	for (unsigned int i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+		if (strlen(drivers[i]->name) == n && !strncmp(drivers[i]->name, driver, n))
+			return 0;
+	snprintf(names, sizeof(names), "%.*s", (int)n, driver);
+	if (xbd_filter_find(names))
+		return 0;
+	snprintf(why, len, "'%s' names no driver or filter", driver);
+	return -EINVAL;
+}
+
 static void free_disk(struct xbd_disk *d)
 {
 	free((char *)d->cfg.path);

@@ -27,7 +27,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int read_all(const char *prog, const char *path, char **out)
+static int read_all(const char *path, char **out, char *why, size_t len)
 {
 	FILE *f = fopen(path, "re");
 	char *buf;
@@ -36,8 +36,7 @@ static int read_all(const char *prog, const char *path, char **out)
 	if (!f) {
 		int r = -errno;
 
-		if (r != -ENOENT)
-			fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(-r));
+		snprintf(why, len, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	buf = malloc(CONF_MAX_BYTES + 1);
@@ -46,7 +45,7 @@ static int read_all(const char *prog, const char *path, char **out)
 	if (!buf)
 		return -ENOMEM;
 	if (n > CONF_MAX_BYTES) {
-		fprintf(stderr, "%s: %s: larger than %u bytes\n", prog, path, CONF_MAX_BYTES);
+		snprintf(why, len, "%s: larger than %u bytes", path, CONF_MAX_BYTES);
 		free(buf);
 		return -EFBIG;
 	}
@@ -69,7 +68,8 @@ static int section_of(const char *name, enum xbd_conf_section *s)
 }
 
 struct parse_state {
-	const char *prog;
+	char *why;
+	size_t len;
 	struct xbd_conf *c;
 	enum xbd_conf_section section;
 	unsigned int vbd_sections;
@@ -78,7 +78,7 @@ struct parse_state {
 
 static int syntax(const struct parse_state *p, const char *what, const char *text)
 {
-	fprintf(stderr, "%s: %s:%u: %s '%s'\n", p->prog, p->c->path, p->line, what, text);
+	snprintf(p->why, p->len, "%s:%u: %s '%s'", p->c->path, p->line, what, text);
 	return -EINVAL;
 }
 
@@ -145,16 +145,17 @@ static int parse(struct parse_state *p, char *text)
 	return r;
 }
 
-int xbd_conf_load(const char *prog, const char *path, struct xbd_conf *c)
+int xbd_conf_load(const char *path, struct xbd_conf *c, char *why, size_t len)
 {
-	struct parse_state p = { .prog = prog, .c = c, .section = XBD_CONF_DAEMON };
+	struct parse_state p = { .why = why, .len = len, .c = c, .section = XBD_CONF_DAEMON };
 	int r;
 
 	memset(c, 0, sizeof(*c));
+	snprintf(why, len, "%s: out of memory", path);
 	c->path = strdup(path);
 	if (!c->path)
 		return -ENOMEM;
-	r = read_all(prog, path, &c->text);
+	r = read_all(path, &c->text, why, len);
 	if (!r)
 		r = parse(&p, c->text);
 	if (r)

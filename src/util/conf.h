@@ -38,9 +38,10 @@ struct xbd_conf {
 	size_t n;
 };
 
-/* Read and split the file. 0, -ENOENT when it does not exist, -EINVAL after printing
- * "<prog>: <path>:<line>: <what>" for a syntax error, or another -errno (printed). */
-int xbd_conf_load(const char *prog, const char *path, struct xbd_conf *c);
+/* Read and split the file. 0, -ENOENT when it does not exist, -EINVAL for a syntax error, or
+ * another -errno; on failure `why` holds one line, "<path>:<line>: <what>" or "<path>: <what>",
+ * for the caller to log. */
+int xbd_conf_load(const char *path, struct xbd_conf *c, char *why, size_t len);
 void xbd_conf_free(struct xbd_conf *c);
 
 /* Does [vbd] section `no` match? Its patterns against the VBD's facts; a NULL fact never

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "util/conf.h"
@@ -69,7 +70,9 @@ static int call(const char *sock, const char *request, struct json_object **repl
 
 	if (r) {
 		fprintf(stderr, "xenblkctl: %s: %s%s\n", sock, strerror(-r),
-			r == -ENOENT || r == -ECONNREFUSED ? " (no xenblkd serves this VBD)" : "");
+			r == -ENOENT || r == -ECONNREFUSED ? " (no xenblkd serves this VBD)"
+			: r == -EACCES && geteuid() ? " (the control sockets are root's: run "
+						      "xenblkctl as root)" : "");
 		return 1;
 	}
 	if (!xbd_client_ok(*reply, &err)) {

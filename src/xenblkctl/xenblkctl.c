@@ -38,12 +38,13 @@ static void usage(FILE *out)
 		"(local-domain-0-backend-qdisk-0-51712, as in xenblkd@NAME.service) or the path of\n"
 		"a control socket. --run-dir defaults to /run/xenblkd ($XENBLKD_SIM_DIR/run on the\n"
 		"simulated platform).\n"
+		"Options: --help, --version.\n"
 		"Exit status: 0 on success, 1 when the daemon refused or could not be reached, 2 for\n"
 		"bad usage.\n");
 }
 
 enum { OPT_RUN_DIR = 256, OPT_JSON, OPT_TIMEOUT, OPT_IOPS, OPT_BPS, OPT_INTERVAL,
-       OPT_ITERATIONS, OPT_HELP };
+       OPT_ITERATIONS, OPT_HELP, OPT_VERSION };
 
 static const struct option long_opts[] = {
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
@@ -54,6 +55,7 @@ static const struct option long_opts[] = {
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -68,8 +70,19 @@ static int set_option(struct ctl_args *a, int o, const char *arg)
 	case OPT_INTERVAL: a->interval = arg; return 0;
 	case OPT_ITERATIONS: a->iterations = arg; return 0;
 	case OPT_HELP: usage(stdout); exit(0);
-	default: usage(stderr); return -EINVAL;
+	case OPT_VERSION: printf("xenblkctl %s\n", XBD_VERSION); exit(0);
+	default: return -EINVAL;
 	}
+}
+
+/* getopt's complaint, in one line. */
+static int usage_error(int o, char **argv)
+{
+	if (o == ':')
+		fprintf(stderr, "xenblkctl: option '%s' needs a value; see --help\n", argv[optind - 1]);
+	else
+		fprintf(stderr, "xenblkctl: unknown option '%s'; see --help\n", argv[optind - 1]);
+	return -EINVAL;
 }
 
 static int parse(int argc, char **argv, struct ctl_args *a)
@@ -77,13 +90,15 @@ static int parse(int argc, char **argv, struct ctl_args *a)
 	int o;
 
 	a->run_dir = xbd_run_dir_default(true);
-	while ((o = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
-		if (set_option(a, o == 'h' ? OPT_HELP : o, optarg))
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":hV", long_opts, NULL)) != -1)
+		if (o == '?' || o == ':' ? usage_error(o, argv)
+		    : set_option(a, o == 'h' ? OPT_HELP : o == 'V' ? OPT_VERSION : o, optarg))
 			return -EINVAL;
 	a->argc = argc - optind;
 	a->argv = argv + optind;
 	if (!a->argc) {
-		usage(stderr);
+		fprintf(stderr, "xenblkctl: no command; see --help\n");
 		return -EINVAL;
 	}
 	return 0;
