@@ -33,6 +33,18 @@ enum xbd_io_op {
 
 #define XBD_IO_FUA (1u << 0) /* WRITE: durable when it completes */
 
+struct xbd_io;
+
+/* The storage layer's bookkeeping while an I/O is inside it: src/io/ owns every field, the
+ * caller never touches any (src/io/driver.h says who uses which). */
+struct xbd_io_private {
+	uint32_t caller_mark;      /* a caller's I/O, between xbd_sq_queue() and its completion */
+	int32_t soft_result;       /* a software completion's result, until it is delivered */
+	struct xbd_io *soft_next;  /* the queue's FIFO of software completions */
+	uint64_t driver;           /* the driver's own per-I/O word */
+	uint64_t filter;           /* a filter's own per-I/O word */
+};
+
 struct xbd_io {
 	enum xbd_io_op op;
 	uint32_t flags;
@@ -41,7 +53,7 @@ struct xbd_io {
 	struct iovec *iov; /* READ/WRITE: buffers totalling len, each aligned to mem_align */
 	unsigned int niov;
 	void (*done)(struct xbd_io *io, int res);
-	uint64_t storage_private[4]; /* for the storage layer; the caller never touches it */
+	struct xbd_io_private storage_private; /* the caller never touches it */
 };
 
 struct xbd_disk_config {

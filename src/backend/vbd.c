@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The device object's life cycle (see vbd.h): take the toolstack's configuration (read and
- * checked by vbd_config.c), open the image, and carry out the state machine's actions: connect (read the frontend's ring details,
- * start the data plane, publish the disk), disconnect (drain, then unmap), and report the data
- * plane halting itself.
+ * checked by vbd_config.c), open the image, and carry out the state machine's actions:
+ * connect (read the frontend's ring details, start the data plane, publish the disk),
+ * disconnect (drain, then unmap), and report the data plane halting itself.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -199,7 +199,8 @@ static int real_probe(char *why, size_t len)
 
 	if (geteuid() != 0) {
 		snprintf(why, len, "xenblkd must run as root: it maps guests' memory through "
-			 "/dev/xen and writes xenstore (running as uid %u)", (unsigned int)geteuid());
+			 "/dev/xen and writes xenstore (running as uid %u)",
+			 (unsigned int)geteuid());
 		return -EPERM;
 	}
 	r = probe_device("/dev/xen/gntdev", "xen-gntdev", why, len);

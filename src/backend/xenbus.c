@@ -16,8 +16,6 @@
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"
 
-#define SECTOR 512u
-
 int xbd_xb_read(struct xbd_vbd *v, const char *dir, const char *key, char **val)
 {
 	char path[512];
@@ -152,7 +150,7 @@ static int write_disk(struct xbd_vbd *v, uint32_t tx, int arg)
 {
 	/* `sectors` is always in 512-byte units (blkif.h, the 2024 rule); sector-size only
 	 * constrains alignment. */
-	int r = write_key(v, tx, "sectors", "%" PRIu64, v->info->size / SECTOR);
+	int r = write_key(v, tx, "sectors", "%" PRIu64, v->info->size / XBD_BLKIF_SECTOR_SIZE);
 
 	if (!r)
 		r = write_key(v, tx, "info", "%u", v->info_flags);

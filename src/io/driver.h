@@ -41,15 +41,12 @@ struct xbd_sq {
 };
 
 /*
- * struct xbd_io.storage_private, while an I/O is inside the storage layer:
- *   [0], [1]  storage.c: a caller I/O's mark, a software completion's result and link;
- *   [2]       the driver's, for its own per-I/O state;
- *   [3]       a filter's.
- * A driver that builds I/Os of its own (metadata reads of an image format) builds them fresh
- * with a designated initialiser, never by copying a caller's I/O, so they carry no mark.
+ * struct xbd_io.storage_private, while an I/O is inside the storage layer: caller_mark,
+ * soft_result and soft_next are storage.c's; `driver` is the driver's, for its own per-I/O
+ * state; `filter` is a filter's. A driver that builds I/Os of its own (metadata reads of an
+ * image format) builds them fresh with a designated initialiser, never by copying a caller's
+ * I/O, so they carry no mark.
  */
-#define XBD_IO_PRIV_DRIVER 2
-#define XBD_IO_PRIV_FILTER 3
 
 struct xbd_driver_ops {
 	const char *name;

@@ -40,9 +40,11 @@ void xbd_engine_names(char *buf, size_t len)
 	size_t n = 0;
 
 	buf[0] = '\0';
-	for (unsigned int i = 0; i < NR_ENGINES && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? (i + 1 < NR_ENGINES ? ", " : " or ")
-								   : "", engines[i]->name);
+	for (unsigned int i = 0; i < NR_ENGINES && n < len; i++) {
+		const char *sep = !i ? "" : i + 1 < NR_ENGINES ? ", " : " or ";
+
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, engines[i]->name);
+	}
 }
 
 const struct xbd_filter_ops *xbd_filter_find(const char *name)

@@ -18,7 +18,7 @@
 #include "io_internal.h"
 #include "xenblkd/log.h"
 
-/* The upper half of storage_private[0] while a caller's I/O is in the storage layer. */
+/* storage_private.caller_mark while a caller's I/O is in the storage layer. */
 #define CALLER_MARK 0x58424451u
 
 static const struct xbd_driver_ops *const drivers[] = {
@@ -175,8 +175,8 @@ int xbd_disk_refresh(struct xbd_disk *d)
 /* The caller's completion; the in-flight count only follows the caller's own I/Os. */
 static void deliver(struct xbd_sq *q, struct xbd_io *io, int err)
 {
-	if ((io->storage_private[0] >> 32) == CALLER_MARK) {
-		io->storage_private[0] = 0;
+	if (io->storage_private.caller_mark == CALLER_MARK) {
+		io->storage_private.caller_mark = 0;
 		q->inflight--;
 	}
 	io->done(io, err);
@@ -284,11 +284,11 @@ void xbd_sq_close(struct xbd_sq *q)
 
 void xbd_sq_complete(struct xbd_sq *q, struct xbd_io *io, int res)
 {
-	/* [0]: the caller mark (kept) and the result; [1]: the FIFO link. */
-	io->storage_private[0] = (io->storage_private[0] & ~(uint64_t)UINT32_MAX) | (uint32_t)res;
-	io->storage_private[1] = 0;
+	/* The caller mark stays: deliver() looks at it. */
+	io->storage_private.soft_result = res;
+	io->storage_private.soft_next = NULL;
 	*q->soft_tail = io;
-	q->soft_tail = (struct xbd_io **)&io->storage_private[1];
+	q->soft_tail = &io->storage_private.soft_next;
 }
 
 int xbd_sq_engine_queue(struct xbd_sq *q, struct xbd_io *io)
@@ -316,7 +316,7 @@ int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io)
 {
 	int r = check_io(q->disk, io);
 
-	io->storage_private[0] = (uint64_t)CALLER_MARK << 32;
+	io->storage_private.caller_mark = CALLER_MARK;
 	q->inflight++;
 	if (!r)
 		r = q->disk->drv->submit(q, io);
@@ -338,9 +338,9 @@ static int run_soft_completions(struct xbd_sq *q)
 	q->soft_head = NULL;
 	q->soft_tail = &q->soft_head;
 	while (io) {
-		struct xbd_io *next = (struct xbd_io *)(uintptr_t)io->storage_private[1];
+		struct xbd_io *next = io->storage_private.soft_next;
 
-		deliver(q, io, (int)(uint32_t)io->storage_private[0]);
+		deliver(q, io, io->storage_private.soft_result);
 		io = next;
 		n++;
 	}

@@ -78,10 +78,12 @@ static int set_option(struct ctl_args *a, int o, const char *arg)
 /* getopt's complaint, in one line. */
 static int usage_error(int o, char **argv)
 {
+	const char *word = argv[optind - 1];
+
 	if (o == ':')
-		fprintf(stderr, "xenblkctl: option '%s' needs a value; see --help\n", argv[optind - 1]);
+		fprintf(stderr, "xenblkctl: option '%s' needs a value; see --help\n", word);
 	else
-		fprintf(stderr, "xenblkctl: unknown option '%s'; see --help\n", argv[optind - 1]);
+		fprintf(stderr, "xenblkctl: unknown option '%s'; see --help\n", word);
 	return -EINVAL;
 }
 

@@ -193,7 +193,8 @@ static void expect_bad(const char *key, const char *val, const char *words)
 		put(path, val);
 	assert_int_equal(read_cfg(), -EINVAL);
 	if (!strstr(why, words))
-		fail_msg("%s = %s: '%s' does not say '%s'", key, val ? val : "(absent)", why, words);
+		fail_msg("%s = %s: '%s' does not say '%s'", key, val ? val : "(absent)", why,
+			 words);
 	xbd_vbd_config_free(&cfg);
 	setup(NULL);
 }
