@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Simulated event channels, backend side (include/xenblkd/sim_abi.h, docs/simulation.md).
+ * Simulated event channels, backend side (src/sim/sim_abi.h, docs/simulation.md).
  * Each local port is a Unix datagram socket at $XENBLKD_SIM_DIR/evtchn/<self>.<port>; an event
  * is a one-byte datagram. The handle's fd is an epoll fd in which every port socket sits with
  * EPOLLONESHOT: reporting a port disarms it, which is the mask, and unmask re-arms it, so an

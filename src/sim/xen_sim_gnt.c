@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Simulated grant tables, mapper side: what Xen and gntdev do for the daemon when it maps or
- * copies a page that a simulated guest granted (include/xenblkd/sim_abi.h, docs/simulation.md).
+ * copies a page that a simulated guest granted (src/sim/sim_abi.h, docs/simulation.md).
  * A guest's table and memory are one sealed memfd. Map is a real MAP_SHARED mmap of the guest's
  * pages, copy a real memcpy, and both pin the grant entry the way Xen does, so the guest cannot
  * end access while the page is in use. The guest owns every byte of that memfd and is hostile:

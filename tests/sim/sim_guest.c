@@ -2,7 +2,7 @@
 /*
  * The guest kernel of the simulated Xen platform: what Linux's grant-table (v1) and
  * event-channel code does for xen-blkfront, done on the simulation's files
- * (include/xenblkd/sim_abi.h, docs/simulation.md). It is a second implementation of that spec,
+ * (src/sim/sim_abi.h, docs/simulation.md). It is a second implementation of that spec,
  * written apart from the daemon's (src/sim/xen_sim_*.c) so that the two check each other.
  * A struct sim_domain is used by one thread at a time.
  */
