@@ -15,7 +15,20 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "xenblkd/xs_value.h" /* enum xbd_format, struct xbd_backing_file */
+/* An image's format. Chosen by the toolstack (the `params` prefix), never by the image's
+ * bytes, which a guest controls. */
+enum xbd_format {
+	XBD_FORMAT_RAW,
+	XBD_FORMAT_QCOW2,
+};
+
+/* One backing file of a configured qcow2 chain: the administrator's format and path. */
+struct xbd_backing_file {
+	enum xbd_format format;
+	const char *path;
+};
+
+#define XBD_MAX_BACKING_CHAIN 16 /* backing files below the top image */
 
 enum xbd_io_op {
 	XBD_IO_READ,
@@ -28,6 +41,19 @@ enum xbd_io_op {
 
 #define XBD_IO_FUA (1u << 0) /* WRITE: durable when it completes */
 
+struct xbd_io;
+
+/* The storage layer's bookkeeping while an I/O is inside it: src/io/ owns every field, the
+ * caller never touches any (src/io/driver.h says who uses which). */
+struct xbd_io_private {
+	uint32_t caller_mark;      /* a caller's I/O, between xbd_sq_queue() and its completion */
+	int32_t soft_result;       /* a software completion's result, until it is delivered */
+	struct xbd_io *soft_next;  /* the queue's FIFO of software completions */
+	struct xbd_io *range_next; /* the queue's FIFO of ranges done in steps (range.c) */
+	uint64_t driver;           /* the driver's own per-I/O word */
+	uint64_t filter;           /* a filter's own per-I/O word */
+};
+
 struct xbd_io {
 	enum xbd_io_op op;
 	uint32_t flags;
@@ -36,7 +62,7 @@ struct xbd_io {
 	struct iovec *iov; /* READ/WRITE: buffers totalling len, each aligned to mem_align */
 	unsigned int niov;
 	void (*done)(struct xbd_io *io, int res);
-	uint64_t storage_private[4]; /* for the storage layer; the caller never touches it */
+	struct xbd_io_private storage_private; /* the caller never touches it */
 };
 
 struct xbd_disk_config {
@@ -99,6 +125,12 @@ struct xbd_sq_stats {
 
 struct xbd_disk;
 struct xbd_sq;
+
+/* For a caller that checks its configuration before it starts: is `engine` an I/O engine of
+ * this build, and does `driver` ("name[:options]") name a driver or filter (its options are
+ * checked when the disk opens)? NULL is the default for either. 0, or -EINVAL with one line
+ * in `why`. */
+int xbd_storage_check_names(const char *engine, const char *driver, char *why, size_t len);
 
 /* Control thread. 0 or -errno, with the reason logged. */
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);

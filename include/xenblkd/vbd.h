@@ -15,6 +15,7 @@
 
 #include "xenblkd/dataplane.h"
 #include "xenblkd/storage.h"
+#include "xenblkd/vbd_config.h"
 #include "xenblkd/xenbus_fsm.h"
 #include "xenblkd/xen_ops.h"
 
@@ -52,9 +53,10 @@ struct xbd_vbd {
 	const struct xbd_xen_ops *xen;
 	struct xbd_xs *xs;
 	const struct xbd_vbd_options *opt;
+	const struct xbd_vbd_config *cfg; /* the toolstack's, read once at start-up */
 	char *be_path;
 	char *be_home;   /* /local/domain/<be>: where the error node goes */
-	char *fe_path;   /* the toolstack's `frontend` */
+	char *fe_path;   /* the toolstack's `frontend` (a copy) */
 	uint16_t fe_domid;
 	uint16_t be_domid;  /* from the backend path */
 	char prefix[48]; /* log prefix: d<fe-domid>/<devid> */
@@ -88,10 +90,19 @@ struct xbd_fe_params {
 	bool persistent;
 };
 
-/* Read the toolstack's keys and open the image. 0 or -errno (already logged). */
+/* Is `path` a backend directory's path, /local/domain/<be>/backend/<kind>/<fe>/<devid>? */
+bool xbd_vbd_path_valid(const char *path);
+
+/* Take the toolstack's configuration (checked: see vbd_config.h; it must outlive the object)
+ * and open the image. 0, or -errno (logged; an image that does not open is reported in
+ * xenstore, with what to do, and the device moves to Closing). */
 int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
-		 const struct xbd_vbd_options *opt);
+		 const struct xbd_vbd_options *opt, const struct xbd_vbd_config *cfg);
 void xbd_vbd_fini(struct xbd_vbd *v);
+/* Refuse to serve the device: report `why` in xenstore as xbd_xb_fatal does (the error node,
+ * then Closing) without opening anything else. Returns err (a negative errno). */
+int xbd_vbd_refuse(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *opt, int err,
+		   const char *why);
 
 /* Read the facts the state machine needs. */
 int xbd_vbd_read_facts(struct xbd_vbd *v, struct xbd_fsm_facts *f);
@@ -123,7 +134,6 @@ unsigned int xbd_vbd_get_stats(struct xbd_vbd *v, struct xbd_dataplane_stats *ou
 bool xbd_vbd_closing_pending(const struct xbd_vbd *v);
 
 /* xenbus.c */
-int xbd_xb_read_toolstack(struct xbd_vbd *v, char **params, char **mode);
 int xbd_xb_publish_features(struct xbd_vbd *v);
 int xbd_xb_publish_disk(struct xbd_vbd *v);
 int xbd_xb_switch_state(struct xbd_vbd *v, enum xenbus_state s);

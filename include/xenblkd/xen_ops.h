@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The daemon's only door to Xen: xenstore, grant tables and event channels behind one ops
- * table. There are two tables. xbd_xen_real_ops uses libxenstore, libxengnttab and
- * libxenevtchn; xbd_xen_sim_ops uses the same libxenstore (against a real xenstored started by
- * the test tooling) and a simulated grant table and event channel (docs/simulation.md), so the
- * whole daemon runs end to end on a machine without Xen. Every function returns 0 or -errno
- * unless it says otherwise. Handles are per thread: a data thread opens its own gnt and evtchn
- * handles, so no call here needs a lock.
+ * table. xbd_xen_real_ops, built in, uses libxenstore, libxengnttab and libxenevtchn. Another
+ * platform is a module the daemon loads only when asked for it by name (--xen sim): the
+ * simulated platform of the tests (src/sim/, docs/simulation.md) uses the same libxenstore
+ * against a real xenstored started by the test tooling, and simulated grant tables and event
+ * channels, so the whole daemon runs end to end on a machine without Xen. Every function
+ * returns 0 or -errno unless it says otherwise. Handles are per thread: a data thread opens its
+ * own gnt and evtchn handles, so no call here needs a lock.
  */
 #ifndef XENBLKD_XEN_OPS_H
 #define XENBLKD_XEN_OPS_H
@@ -45,7 +46,11 @@ struct xbd_gnt_copy_seg {
 #define XBD_XS_NO_TX 0u
 
 struct xbd_xen_ops {
-	const char *name; /* "real" or "sim" */
+	const char *name; /* "real", or the module's platform ("sim") */
+
+	/* Can the daemon run on this platform? Checked at start-up, before anything else touches
+	 * xenstore. 0, or -errno with one line in `why` that says what to do. */
+	int (*probe)(char *why, size_t len);
 
 	/* --- xenstore --- */
 	int (*xs_open)(struct xbd_xs **out);
@@ -95,9 +100,10 @@ struct xbd_xen_ops {
 };
 
 extern const struct xbd_xen_ops xbd_xen_real_ops;
-extern const struct xbd_xen_ops xbd_xen_sim_ops;
 
-/* The real table when /dev/xen/gntdev exists, otherwise the simulated one. */
-const struct xbd_xen_ops *xbd_xen_ops_select(void);
+/* A platform module exports this function: given the real table (whose xenstore client it may
+ * reuse), it returns its own table, or NULL. */
+#define XBD_XEN_MODULE_ENTRY "xbd_xen_module_ops"
+typedef const struct xbd_xen_ops *xbd_xen_module_fn(const struct xbd_xen_ops *real);
 
 #endif

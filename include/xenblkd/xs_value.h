@@ -10,13 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "xenblkd/storage.h" /* enum xbd_format, struct xbd_backing_file */
+
 /* Strict decimal: 1..20 digits, value <= max. 0, -EINVAL (malformed) or -ERANGE (> max). */
 int xbd_parse_uint(const char *s, uint64_t max, uint64_t *out);
-
-enum xbd_format {
-	XBD_FORMAT_RAW,
-	XBD_FORMAT_QCOW2,
-};
 
 /*
  * The toolstack's `params`: "<format>:<path>" as libxl writes it ("aio:", "raw:", "qcow2:"), or
@@ -25,14 +22,6 @@ enum xbd_format {
  * the daemon cannot serve.
  */
 int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path);
-
-/* One backing file of a configured qcow2 chain: the administrator's format and path. */
-struct xbd_backing_file {
-	enum xbd_format format;
-	const char *path;
-};
-
-#define XBD_MAX_BACKING_CHAIN 16 /* backing files below the top image */
 
 /*
  * A qcow2 backing chain as the administrator writes it (option qcow2-backing, backend key

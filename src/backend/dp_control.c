@@ -13,8 +13,6 @@
 
 #include "dp_internal.h"
 
-#define DP_SECTOR 512u
-#define DP_PAGE 4096u
 #define DP_DISCARD_UNIT (1ull << 30)  /* a discard costs one request per started GiB */
 #define DP_DISCARD_BYTES_DIV 1024u    /* and this fraction of its length in bytes */
 
@@ -156,17 +154,17 @@ bool dp_rate_ok(struct xbd_dataplane *dp)
  */
 struct dp_cost dp_request_cost(const struct xbd_req *req)
 {
-	uint64_t len = req->nr_sectors * DP_SECTOR;
+	uint64_t len = req->nr_sectors * XBD_BLKIF_SECTOR_SIZE;
 
 	if (req->operation == BLKIF_OP_DISCARD)
 		return (struct dp_cost){
 			.ops = len ? (len - 1) / DP_DISCARD_UNIT + 1 : 1,
-			.bytes = len / DP_DISCARD_BYTES_DIV > DP_SECTOR ? len / DP_DISCARD_BYTES_DIV
-									  : DP_SECTOR,
+			.bytes = len / DP_DISCARD_BYTES_DIV > XBD_BLKIF_SECTOR_SIZE ? len / DP_DISCARD_BYTES_DIV
+									  : XBD_BLKIF_SECTOR_SIZE,
 		};
 	return (struct dp_cost){
 		.ops = 1,
-		.bytes = req->nr_indirect ? (uint64_t)req->nr_segs * DP_PAGE : len,
+		.bytes = req->nr_indirect ? (uint64_t)req->nr_segs * XBD_BLKIF_PAGE_SIZE : len,
 	};
 }
 

@@ -18,9 +18,6 @@
 #include "dp_internal.h"
 #include "xenblkd/status.h"
 
-#define SECTOR 512u
-#define PAGE 4096u
-
 int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n)
 {
 	dp->slots = calloc(n, sizeof(*dp->slots));
@@ -196,7 +193,7 @@ static void sub_done(struct xbd_io *io, int res)
 /* A READ or WRITE over the request's iovecs, in pieces of at most DP_MAX_IOV. */
 static void queue_data_step(struct dp_slot *s, enum xbd_io_op op)
 {
-	uint64_t offset = s->req.sector * SECTOR;
+	uint64_t offset = s->req.sector * XBD_BLKIF_SECTOR_SIZE;
 	unsigned int done = 0;
 
 	s->nr_subs = (s->gio.niov + DP_MAX_IOV - 1) / DP_MAX_IOV;
@@ -231,8 +228,8 @@ static void run_step(struct dp_slot *s)
 	*sub = (struct dp_sub){ .slot = s };
 	sub->io = (struct xbd_io){ .op = op, .done = sub_done };
 	if (op != XBD_IO_FLUSH) {
-		sub->io.offset = s->req.sector * SECTOR;
-		sub->io.len = s->req.nr_sectors * SECTOR;
+		sub->io.offset = s->req.sector * XBD_BLKIF_SECTOR_SIZE;
+		sub->io.len = s->req.nr_sectors * XBD_BLKIF_SECTOR_SIZE;
 	}
 	s->nr_subs = 1;
 	s->subs_pending = 1;
@@ -304,7 +301,7 @@ static int take_memory(struct xbd_dataplane *dp, size_t size, void **mem)
 static int fetch_indirect(struct dp_slot *s)
 {
 	struct xbd_dataplane *dp = s->dp;
-	size_t pages = (size_t)s->req.nr_indirect * PAGE;
+	size_t pages = (size_t)s->req.nr_indirect * XBD_BLKIF_PAGE_SIZE;
 	struct xbd_seg *segs;
 	const char *why = NULL;
 	int r;
@@ -345,7 +342,8 @@ static int layout_data(struct dp_slot *s)
 	niov = s->gops->needs_bounce ? 1 : n;
 	nsubs = (niov + DP_MAX_IOV - 1) / DP_MAX_IOV;
 	if (s->gops->needs_bounce)
-		bounce = (s->req.nr_sectors * SECTOR + PAGE - 1) & ~(size_t)(PAGE - 1);
+		bounce = (s->req.nr_sectors * XBD_BLKIF_SECTOR_SIZE + XBD_BLKIF_PAGE_SIZE - 1) &
+			 ~(size_t)(XBD_BLKIF_PAGE_SIZE - 1);
 	if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
 		iov = n * sizeof(struct iovec);
 		held = n * sizeof(void *);

@@ -10,30 +10,9 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <xen/grant_table.h>
 
 #include "xenblkd/grant.h"
-
-#define SECTOR 512u
-#define PAGE 4096u
-
-int xbd_grant_mode_from_string(const char *s, enum xbd_grant_mode *out)
-{
-	static const char *const names[] = { "copy", "map", "persistent" };
-
-	for (unsigned int i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum xbd_grant_mode)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-const char *xbd_grant_mode_name(enum xbd_grant_mode m)
-{
-	return m == XBD_GRANT_MAP ? "map" : m == XBD_GRANT_PERSISTENT ? "persistent" : "copy";
-}
 
 const struct xbd_grant_ops *xbd_grant_ops_for(enum xbd_grant_mode m)
 {
@@ -95,11 +74,12 @@ static int copy_segments(struct xbd_grant_ctx *g, const struct xbd_req *req, voi
 		return -EINVAL;
 	for (unsigned int i = 0; i < req->nr_segs; i++) {
 		const struct xbd_seg *s = &req->segs[i];
-		uint16_t len = (uint16_t)((s->last_sect - s->first_sect + 1u) * SECTOR);
+		uint16_t len =
+			(uint16_t)((s->last_sect - s->first_sect + 1u) * XBD_BLKIF_SECTOR_SIZE);
 
 		g->copy_segs[i] = (struct xbd_gnt_copy_seg){
 			.buf = p, .ref = s->gref, .domid = g->domid,
-			.offset = (uint16_t)(s->first_sect * SECTOR), .len = len,
+			.offset = (uint16_t)(s->first_sect * XBD_BLKIF_SECTOR_SIZE), .len = len,
 			.to_guest = to_guest,
 		};
 		p += len;
@@ -114,8 +94,8 @@ int xbd_grant_copy_pages(struct xbd_grant_ctx *g, const uint32_t *refs, unsigned
 		return -EINVAL;
 	for (unsigned int i = 0; i < n; i++)
 		g->copy_segs[i] = (struct xbd_gnt_copy_seg){
-			.buf = (unsigned char *)buf + (size_t)i * PAGE, .ref = refs[i],
-			.domid = g->domid, .len = PAGE,
+			.buf = (unsigned char *)buf + (size_t)i * XBD_BLKIF_PAGE_SIZE,
+			.ref = refs[i], .domid = g->domid, .len = XBD_BLKIF_PAGE_SIZE,
 		};
 	return copy_batch(g, n);
 }
@@ -123,7 +103,7 @@ int xbd_grant_copy_pages(struct xbd_grant_ctx *g, const uint32_t *refs, unsigned
 static int copy_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 {
 	io->iov[0] = (struct iovec){ .iov_base = io->bounce,
-				     .iov_len = io->req->nr_sectors * SECTOR };
+				     .iov_len = io->req->nr_sectors * XBD_BLKIF_SECTOR_SIZE };
 	io->niov = 1;
 	return io->to_disk ? copy_segments(g, io->req, io->bounce, false) : 0;
 }

@@ -10,8 +10,6 @@
 
 #include "grant_internal.h"
 
-#define PAGE 4096u
-
 static int map_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 {
 	const struct xbd_req *req = io->req;
@@ -40,7 +38,7 @@ static int map_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 	io->map_pages = req->nr_segs;
 	base = io->map_addr;
 	for (unsigned int i = 0; i < req->nr_segs; i++)
-		io->iov[i] = xbd_seg_iov(&req->segs[i], base + (size_t)i * PAGE);
+		io->iov[i] = xbd_seg_iov(&req->segs[i], base + (size_t)i * XBD_BLKIF_PAGE_SIZE);
 	io->niov = req->nr_segs;
 	return 0;
 }

@@ -62,7 +62,6 @@ struct xbd_persist_cache {
  * entries), and of one not looked at yet; a cached entry is its index << 1. */
 #define TRANSIENT_TAG ((uintptr_t)1)
 #define MISS_TAG ((uintptr_t)3)
-#define PAGE 4096u
 
 int xbd_persist_cache_new(unsigned int max, struct xbd_persist_cache **out)
 {
@@ -450,7 +449,7 @@ static int persist_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 		void *page = h == TRANSIENT_TAG ? transient : g->cache->e[h >> 1].addr;
 
 		if (h == TRANSIENT_TAG)
-			transient += PAGE;
+			transient += XBD_BLKIF_PAGE_SIZE;
 		io->iov[i] = xbd_seg_iov(&req->segs[i], page);
 	}
 	io->niov = req->nr_segs;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The device object's life cycle (see vbd.h): read the toolstack's configuration, open the
- * image, and carry out the state machine's actions: connect (read the frontend's ring details,
- * start the data plane, publish the disk), disconnect (drain, then unmap), and report the data
- * plane halting itself.
+ * The device object's life cycle (see vbd.h): take the toolstack's configuration (read and
+ * checked by vbd_config.c), open the image, and carry out the state machine's actions:
+ * connect (read the frontend's ring details, start the data plane, publish the disk),
+ * disconnect (drain, then unmap), and report the data plane halting itself.
  */
 #include <errno.h>
 #include <limits.h>
@@ -55,29 +55,16 @@ static int split_backend_path(struct xbd_vbd *v, const char *path)
 	return 0;
 }
 
-/* A toolstack key that reads as 1 or 0; `dflt` when absent or malformed. */
-static bool toolstack_flag(struct xbd_vbd *v, const char *key, bool dflt)
+bool xbd_vbd_path_valid(const char *path)
 {
-	char *s = NULL;
-	uint64_t val;
-	bool on = dflt;
+	struct xbd_vbd v;
+	bool ok;
 
-	if (xbd_xb_read(v, v->be_path, key, &s) == 0 && xbd_parse_uint(s, 1, &val) == 0)
-		on = val;
-	free(s);
-	return on;
-}
-
-/* The grant strategy: the toolstack's `grant-mode` key, else the command line. */
-static void choose_grant_mode(struct xbd_vbd *v)
-{
-	char *s = NULL;
-
-	v->grant_mode = v->opt->grant_mode;
-	if (xbd_xb_read(v, v->be_path, "grant-mode", &s) == 0 &&
-	    xbd_grant_mode_from_string(s, &v->grant_mode))
-		xbd_warn(v->prefix, "ignoring unknown grant-mode '%.16s'", s);
-	free(s);
+	memset(&v, 0, sizeof(v));
+	ok = split_backend_path(&v, path) == 0;
+	free(v.be_path);
+	free(v.be_home);
+	return ok;
 }
 
 /*
@@ -93,33 +80,39 @@ static bool maps_guest_pages(struct xbd_vbd *v)
 	return v->grant_mode != XBD_GRANT_COPY && !local;
 }
 
-static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
+/* The image did not open: say why and what to do, in the error node the toolstack shows. */
+static void image_failed(struct xbd_vbd *v, const char *what, int r)
+{
+	if (r == -ENOENT)
+		xbd_xb_fatal(v, -r, "image %s does not exist: create it, or give the disk the "
+			     "right target", what);
+	else if ((r == -EACCES || r == -EPERM || r == -EROFS) && !v->readonly)
+		xbd_xb_fatal(v, -r, "cannot open %s read-write (%s): give the disk access=ro if "
+			     "the guest may only read it", what, strerror(-r));
+	else
+		xbd_xb_fatal(v, -r, "cannot open %s: %s", what, strerror(-r));
+}
+
+static int open_image(struct xbd_vbd *v)
 {
 	struct xbd_disk_config cfg = {
 		.format = XBD_FORMAT_RAW,
 		.path = v->opt->image,
 		.engine = v->opt->engine,
 		.driver = v->opt->driver,
+		.readonly = v->readonly,
 		.sector_size = v->opt->sector_size,
 		.log_prefix = v->prefix,
 	};
-	int r = xbd_parse_mode(mode, &v->readonly);
+	int r;
 
-	if (r) {
-		xbd_err(v->prefix, "bad mode '%.16s'", mode);
-		return r;
-	}
 	if (!cfg.path && !cfg.driver) {
-		r = xbd_parse_params(params, &cfg.format, &cfg.path);
-		if (r) {
-			xbd_err(v->prefix, "cannot serve params '%.200s': %s", params, strerror(-r));
-			return r;
-		}
+		cfg.format = v->cfg->format; /* from params' prefix, never from the image */
+		cfg.path = v->cfg->image;
 	}
-	cfg.readonly = v->readonly;
 	/* Nothing to flush with: every write must be durable when it completes (O_DSYNC). */
 	cfg.no_flush = v->opt->no_flush && v->opt->no_barrier;
-	cfg.no_direct = maps_guest_pages(v) && !toolstack_flag(v, "direct-io-safe", false);
+	cfg.no_direct = maps_guest_pages(v) && !v->cfg->direct_io_safe;
 	if (cfg.no_direct)
 		xbd_info(v->prefix, "grant %s without direct-io-safe: I/O through the page cache",
 			 xbd_grant_mode_name(v->grant_mode));
@@ -133,8 +126,7 @@ static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
 	cfg.l2_cache_bytes = v->opt->l2_cache_bytes;
 	r = xbd_disk_open(&cfg, &v->disk);
 	if (r) {
-		xbd_err(v->prefix, "cannot open %s: %s", cfg.path ? cfg.path : cfg.driver,
-			strerror(-r));
+		image_failed(v, cfg.path ? cfg.path : cfg.driver, r);
 		return r;
 	}
 	v->info = xbd_disk_get_info(v->disk);
@@ -148,25 +140,23 @@ static int open_image(struct xbd_vbd *v, const char *params, const char *mode)
 static void choose_offers(struct xbd_vbd *v)
 {
 	const struct xbd_disk_info *i = v->info;
-	char *type = NULL;
 
 	v->offer_flush = i->can_flush && !v->opt->no_flush;
 	v->offer_barrier = i->can_flush && !v->opt->no_barrier;
 	v->offer_discard = i->can_discard && !v->readonly && !v->opt->no_discard &&
-			   toolstack_flag(v, "discard-enable", true);
+			   v->cfg->discard_enable;
 	v->offer_secure = v->offer_discard && i->can_secure_erase;
 	v->info_flags = v->readonly ? 4u /* VDISK_READONLY */ : 0u;
-	if (xbd_xb_read(v, v->be_path, "device-type", &type) == 0 && strcmp(type, "cdrom") == 0)
+	if (v->cfg->cdrom)
 		v->info_flags |= 1u; /* VDISK_CDROM */
-	free(type);
-	if (toolstack_flag(v, "removable", false))
+	if (v->cfg->removable)
 		v->info_flags |= 2u; /* VDISK_REMOVABLE */
 }
 
-int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
-		 const struct xbd_vbd_options *opt)
+/* The parts of the object that talk to xenstore: enough to report a fatal error. */
+static int open_xenstore(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
+			 const struct xbd_vbd_options *opt)
 {
-	char *params = NULL, *mode = NULL;
 	unsigned int per_daemon;
 	int r;
 
@@ -182,25 +172,44 @@ int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
 		return r;
 	}
 	r = xen->xs_open(&v->xs);
-	if (r) {
+	if (r)
 		xbd_err(v->prefix, "cannot open xenstore: %s", strerror(-r));
+	return r;
+}
+
+int xbd_vbd_init(struct xbd_vbd *v, const struct xbd_xen_ops *xen,
+		 const struct xbd_vbd_options *opt, const struct xbd_vbd_config *cfg)
+{
+	int r = open_xenstore(v, xen, opt);
+
+	if (r)
 		return r;
-	}
+	v->cfg = cfg;
 	v->dp_notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->dp_notify_fd < 0)
 		return -errno;
-	r = xbd_xb_read_toolstack(v, &params, &mode);
-	if (!r) {
-		choose_grant_mode(v);
-		r = open_image(v, params, mode);
-	}
+	v->fe_path = strdup(cfg->frontend);
+	if (!v->fe_path)
+		return -ENOMEM;
+	v->fe_domid = cfg->frontend_id;
+	v->readonly = cfg->readonly;
+	v->grant_mode = cfg->has_grant_mode ? cfg->grant_mode : opt->grant_mode;
+	r = open_image(v);
 	if (!r)
 		choose_offers(v);
-	if (r && r != -ENOENT)
-		xbd_xb_fatal(v, -r, "cannot open the disk image");
-	free(params);
-	free(mode);
 	return r;
+}
+
+int xbd_vbd_refuse(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *opt, int err,
+		   const char *why)
+{
+	struct xbd_vbd v;
+	int r = open_xenstore(&v, xen, opt);
+
+	if (!r)
+		xbd_xb_fatal(&v, -err, "%s", why);
+	xbd_vbd_fini(&v);
+	return err;
 }
 
 void xbd_vbd_fini(struct xbd_vbd *v)

@@ -2,12 +2,16 @@
 /*
  * The real Xen ops table: libxengnttab and libxenevtchn on /dev/xen/{gntdev,evtchn}, with
  * xenstore through xen_xs.c. Nothing here interprets guest data; it only adapts the libraries'
- * conventions to 0 / -errno.
+ * conventions to 0 / -errno. The probe finds a dom0 that cannot serve at start-up, with a line
+ * that says what to do, rather than at the guest's connect.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <xenevtchn.h>
 #include <xengnttab.h>
 
@@ -170,8 +174,52 @@ static int real_evtchn_fd(struct xbd_evtchn *e)
 	return xenevtchn_fd(eh(e));
 }
 
+/* A device the daemon needs: it opens (and closes again), or `why` says what to do. */
+static int probe_device(const char *dev, const char *module, char *why, size_t len)
+{
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+	int e = errno;
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (e == ENOENT || e == ENXIO || e == ENODEV)
+		snprintf(why, len, "no %s: load the %s module (modprobe %s), on a Xen dom0", dev,
+			 module, module);
+	else
+		snprintf(why, len, "cannot open %s: %s", dev, strerror(e));
+	return -e;
+}
+
+static int real_probe(char *why, size_t len)
+{
+	struct xbd_xs *xs;
+	int r;
+
+	if (geteuid() != 0) {
+		snprintf(why, len, "xenblkd must run as root: it maps guests' memory through "
+			 "/dev/xen and writes xenstore (running as uid %u)",
+			 (unsigned int)geteuid());
+		return -EPERM;
+	}
+	r = probe_device("/dev/xen/gntdev", "xen-gntdev", why, len);
+	if (!r)
+		r = probe_device("/dev/xen/evtchn", "xen-evtchn", why, len);
+	if (r)
+		return r;
+	r = xbd_xs_lib_open(&xs);
+	if (r) {
+		snprintf(why, len, "cannot reach xenstore (%s): start xenstored", strerror(-r));
+		return r;
+	}
+	xbd_xs_lib_close(xs);
+	return 0;
+}
+
 const struct xbd_xen_ops xbd_xen_real_ops = {
 	.name = "real",
+	.probe = real_probe,
 	XBD_XS_LIB_OPS,
 	.gnt_open = real_gnt_open,
 	.gnt_close = real_gnt_close,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The device's xenstore traffic: the toolstack's keys, the features and disk facts we publish,
- * our state node, the frontend's ring details, and fatal errors. Values the frontend wrote are
- * parsed with the strict parsers of xs_value.c before any use.
+ * The device's xenstore traffic: the features and disk facts we publish, our state node, the
+ * frontend's ring details, and fatal errors. The toolstack's keys are read once, by
+ * vbd_config.c. Values the frontend wrote are parsed with the strict parsers of xs_value.c
+ * before any use.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,9 +16,8 @@
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"
 
-#define SECTOR 512u
 /* A fatal error's message; escaped, it takes at most four times as much. */
-#define FATAL_MSG_MAX 256
+#define FATAL_MSG_MAX 512
 
 int xbd_xb_read(struct xbd_vbd *v, const char *dir, const char *key, char **val)
 {
@@ -42,33 +42,6 @@ static int write_key(struct xbd_vbd *v, uint32_t tx, const char *key, const char
 	vsnprintf(val, sizeof(val), fmt, ap);
 	va_end(ap);
 	return v->xen->xs_write(v->xs, tx, path, val);
-}
-
-int xbd_xb_read_toolstack(struct xbd_vbd *v, char **params, char **mode)
-{
-	char *fe_id = NULL;
-	uint64_t id;
-	int r;
-
-	r = xbd_xb_read(v, v->be_path, "frontend", &v->fe_path);
-	if (!r)
-		r = xbd_xb_read(v, v->be_path, "frontend-id", &fe_id);
-	if (!r)
-		r = xbd_parse_uint(fe_id, 0x7fef, &id); /* below DOMID_FIRST_RESERVED */
-	free(fe_id);
-	if (r) {
-		xbd_err(v->prefix, "%s: missing or bad frontend/frontend-id", v->be_path);
-		return r;
-	}
-	v->fe_domid = (uint16_t)id;
-	r = xbd_xb_read(v, v->be_path, "mode", mode);
-	if (r == -ENOENT) {
-		*mode = strdup("w");
-		r = *mode ? 0 : -ENOMEM;
-	}
-	if (r)
-		return r;
-	return xbd_xb_read(v, v->be_path, "params", params);
 }
 
 /* Our backend directory, read inside the transaction: 0, or -ENOENT once it is removed. */
@@ -180,7 +153,7 @@ static int write_disk(struct xbd_vbd *v, uint32_t tx, int arg)
 {
 	/* `sectors` is always in 512-byte units (blkif.h, the 2024 rule); sector-size only
 	 * constrains alignment. */
-	int r = write_key(v, tx, "sectors", "%" PRIu64, v->info->size / SECTOR);
+	int r = write_key(v, tx, "sectors", "%" PRIu64, v->info->size / XBD_BLKIF_SECTOR_SIZE);
 
 	if (!r)
 		r = write_key(v, tx, "info", "%u", v->info_flags);

@@ -23,7 +23,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 #ifndef STATX_DIOALIGN

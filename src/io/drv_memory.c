@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 #define MEMORY_DEFAULT_SIZE (256ull << 20)
-#define PAGE 4096u
 #define MIB (1ull << 20)
 
 static const char *const memory_keys[] = { "size", "sector", NULL };
@@ -108,11 +108,13 @@ static void copy_iov(struct memory *m, const struct xbd_io *io, bool to_disk)
 	}
 }
 
-/* Zero a range, giving whole pages back to the kernel (they read as zeros again). */
+/* Zero a range, giving whole pages of this host back to the kernel (they read as zeros
+ * again). */
 static void zero_range(struct memory *m, uint64_t off, uint64_t len)
 {
-	uint64_t first = (off + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-	uint64_t last = (off + len) & ~(uint64_t)(PAGE - 1);
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t first = (off + page - 1) & ~(page - 1);
+	uint64_t last = (off + len) & ~(page - 1);
 
 	if (last <= first || madvise(m->base + first, last - first, MADV_DONTNEED) < 0) {
 		memset(m->base + off, 0, len);

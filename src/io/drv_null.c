@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 #define NULL_DEFAULT_SIZE (1ull << 30)

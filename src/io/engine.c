@@ -6,6 +6,7 @@
  * descriptor without O_DIRECT. The data threads then start the engine that worked.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "io_internal.h"
@@ -32,6 +33,18 @@ const struct xbd_engine_ops *xbd_engine_find(const char *name)
 		if (strcmp(engines[i]->name, name) == 0)
 			return engines[i];
 	return NULL;
+}
+
+void xbd_engine_names(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < NR_ENGINES && n < len; i++) {
+		const char *sep = !i ? "" : i + 1 < NR_ENGINES ? ", " : " or ";
+
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", sep, engines[i]->name);
+	}
 }
 
 const struct xbd_filter_ops *xbd_filter_find(const char *name)

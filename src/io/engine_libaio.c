@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "io_internal.h"
-#include "xenblkd/io.h"
+#include "io.h"
 
 struct xbd_engine {
 	io_context_t ctx;

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "io_internal.h"
-#include "xenblkd/io.h"
+#include "io.h"
 
 #define DEFAULT_WORKERS 4
 #define WORKER_STACK (256u * 1024u)

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xenblkd/io.h"
+#include "io.h"
 #include "xenblkd/log.h"
 
 /* POLL_ADD completions carry an odd user_data (wake fd index << 1 | 1); I/O completions carry

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 #define SHORT_IO 1 /* `error` value meaning a short transfer rather than an errno */
@@ -121,8 +121,8 @@ static void fault_complete(void *ctx, struct xbd_io *io, int64_t res)
 {
 	struct xbd_engine *e = ctx;
 
-	if (io->storage_private[XBD_IO_PRIV_FILTER]) {
-		io->storage_private[XBD_IO_PRIV_FILTER] = 0;
+	if (io->storage_private.filter) {
+		io->storage_private.filter = 0;
 		if (e->st->error != SHORT_IO || io->op == XBD_IO_FLUSH)
 			res = e->st->error == SHORT_IO ? -EIO : e->st->error;
 		else if (res > 0)
@@ -160,7 +160,7 @@ static void fault_fini(struct xbd_engine *e)
 
 static int fault_queue(struct xbd_engine *e, struct xbd_io *io)
 {
-	io->storage_private[XBD_IO_PRIV_FILTER] = pick(e->st, io);
+	io->storage_private.filter = pick(e->st, io);
 	return e->inner_ops->queue(e->inner, io);
 }
 

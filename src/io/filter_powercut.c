@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 struct pc_rec {
@@ -196,7 +196,7 @@ static int track_write(struct pc_state *st, struct xbd_io *io)
 	r->prev = st->tail;
 	*(st->tail ? &st->tail->next : &st->head) = r;
 	st->tail = r;
-	io->storage_private[XBD_IO_PRIV_FILTER] = (uintptr_t)r;
+	io->storage_private.filter = (uintptr_t)r;
 	return 0;
 }
 
@@ -217,7 +217,7 @@ static void pc_complete(void *ctx, struct xbd_io *io, int64_t res)
 {
 	struct xbd_engine *e = ctx;
 	struct pc_state *st = e->st;
-	uint64_t priv = io->storage_private[XBD_IO_PRIV_FILTER];
+	uint64_t priv = io->storage_private.filter;
 
 	pthread_mutex_lock(&st->lock);
 	if (io->op == XBD_IO_WRITE && res >= 0 && (uint64_t)res == io->len) {
@@ -231,7 +231,7 @@ static void pc_complete(void *ctx, struct xbd_io *io, int64_t res)
 	}
 	st->inflight--;
 	pthread_mutex_unlock(&st->lock);
-	io->storage_private[XBD_IO_PRIV_FILTER] = 0;
+	io->storage_private.filter = 0;
 	e->complete(e->ctx, io, res);
 }
 
@@ -246,7 +246,7 @@ static int pc_track(struct pc_state *st, struct xbd_io *io)
 	else if (io->op == XBD_IO_WRITE)
 		r = track_write(st, io);
 	else if (io->op == XBD_IO_FLUSH)
-		io->storage_private[XBD_IO_PRIV_FILTER] = st->done_count;
+		io->storage_private.filter = st->done_count;
 	if (r == 0)
 		st->inflight++;
 	pthread_mutex_unlock(&st->lock);
@@ -258,7 +258,7 @@ static void pc_untrack(struct pc_state *st, struct xbd_io *io)
 {
 	pthread_mutex_lock(&st->lock);
 	if (io->op == XBD_IO_WRITE)
-		unlink_rec(st, (struct pc_rec *)(uintptr_t)io->storage_private[XBD_IO_PRIV_FILTER]);
+		unlink_rec(st, (struct pc_rec *)(uintptr_t)io->storage_private.filter);
 	st->inflight--;
 	pthread_mutex_unlock(&st->lock);
 }

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 /* A writable block device is also claimed with O_EXCL, which the kernel grants only while the

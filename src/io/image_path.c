@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 
 #define BENEATH_RETRIES 16 /* openat2 gives EAGAIN when a rename races a ".." walk */
 

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the files of the storage layer share among themselves and nobody else needs: picking
- * an engine for an open disk (engine.c), finding drivers by name (storage.c), and polling
- * wake-up fds (wake.c).
+ * an engine for an open disk and naming the engines (engine.c), finding drivers by name
+ * (storage.c), and polling wake-up fds (wake.c).
  */
 #ifndef XENBLKD_IO_INTERNAL_H
 #define XENBLKD_IO_INTERNAL_H
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 
 /*
  * Control thread, after the driver opened d->fd. Choose d->engine: the configured one, which
@@ -16,6 +16,8 @@
  * d->info.engine_name. 0 or -errno, logged.
  */
 int xbd_engine_select(struct xbd_disk *d);
+/* "io_uring, libaio or threads": the engines of this build, for messages. */
+void xbd_engine_names(char *buf, size_t len);
 
 /* poll() on `own_fd` (an engine's completion eventfd, or -1) and the caller's wake-up fds:
  * bit i of *ready for fds[i]; 1 if own_fd was readable, else 0, or -errno. */

@@ -13,7 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 #define PERM_BYTE(i) (100 + (i))

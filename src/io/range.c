@@ -64,9 +64,9 @@ void xbd_range_queue_init(struct xbd_sq *q)
 
 void xbd_range_enqueue(struct xbd_sq *q, struct xbd_io *io)
 {
-	io->storage_private[1] = 0;
+	io->storage_private.range_next = NULL;
 	*q->range_tail = io;
-	q->range_tail = (struct xbd_io **)&io->storage_private[1];
+	q->range_tail = &io->storage_private.range_next;
 }
 
 /* Take the oldest off the FIFO and complete it (at this wait's soft completions). */
@@ -74,7 +74,7 @@ static void finish_head(struct xbd_sq *q, int res)
 {
 	struct xbd_io *io = q->range_head;
 
-	q->range_head = (struct xbd_io *)(uintptr_t)io->storage_private[1];
+	q->range_head = io->storage_private.range_next;
 	if (!q->range_head)
 		q->range_tail = &q->range_head;
 	q->range_done = 0;

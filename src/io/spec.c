@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xenblkd/driver.h"
+#include "driver.h"
 #include "xenblkd/log.h"
 
 /* Find `key` in opts: its value (maybe empty) in *val and *len. 0 or -ENOENT. */

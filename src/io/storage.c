@@ -20,7 +20,7 @@
 #include "io_internal.h"
 #include "xenblkd/log.h"
 
-/* The upper half of storage_private[0] while a caller's I/O is in the storage layer. */
+/* storage_private.caller_mark while a caller's I/O is in the storage layer. */
 #define CALLER_MARK 0x58424451u
 
 static const struct xbd_driver_ops *const drivers[] = {
@@ -59,6 +59,28 @@ static int resolve_spec(struct xbd_disk *d, char *spec)
 		}
 	}
 	xbd_err(d->log_prefix, "unknown driver '%s'", spec);
+	return -EINVAL;
+}
+
+int xbd_storage_check_names(const char *engine, const char *driver, char *why, size_t len)
+{
+	char names[128];
+	size_t n = driver ? strcspn(driver, ":") : 0;
+
+	if (engine && !xbd_engine_find(engine)) {
+		xbd_engine_names(names, sizeof(names));
+		snprintf(why, len, "'%s' is not an I/O engine: %s", engine, names);
+		return -EINVAL;
+	}
+	if (!driver)
+		return 0;
+	for (unsigned int i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+		if (strlen(drivers[i]->name) == n && !strncmp(drivers[i]->name, driver, n))
+			return 0;
+	snprintf(names, sizeof(names), "%.*s", (int)n, driver);
+	if (xbd_filter_find(names))
+		return 0;
+	snprintf(why, len, "'%s' names no driver or filter", driver);
 	return -EINVAL;
 }
 
@@ -155,8 +177,8 @@ int xbd_disk_refresh(struct xbd_disk *d)
 /* The caller's completion; the in-flight count only follows the caller's own I/Os. */
 static void deliver(struct xbd_sq *q, struct xbd_io *io, int err)
 {
-	if ((io->storage_private[0] >> 32) == CALLER_MARK) {
-		io->storage_private[0] = 0;
+	if (io->storage_private.caller_mark == CALLER_MARK) {
+		io->storage_private.caller_mark = 0;
 		q->inflight--;
 	}
 	io->done(io, err);
@@ -265,11 +287,11 @@ void xbd_sq_close(struct xbd_sq *q)
 
 void xbd_sq_complete(struct xbd_sq *q, struct xbd_io *io, int res)
 {
-	/* [0]: the caller mark (kept) and the result; [1]: the FIFO link. */
-	io->storage_private[0] = (io->storage_private[0] & ~(uint64_t)UINT32_MAX) | (uint32_t)res;
-	io->storage_private[1] = 0;
+	/* The caller mark stays: deliver() looks at it. */
+	io->storage_private.soft_result = res;
+	io->storage_private.soft_next = NULL;
 	*q->soft_tail = io;
-	q->soft_tail = (struct xbd_io **)&io->storage_private[1];
+	q->soft_tail = &io->storage_private.soft_next;
 }
 
 int xbd_sq_engine_queue(struct xbd_sq *q, struct xbd_io *io)
@@ -303,7 +325,7 @@ int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io)
 {
 	int r = check_io(q->disk, io);
 
-	io->storage_private[0] = (uint64_t)CALLER_MARK << 32;
+	io->storage_private.caller_mark = CALLER_MARK;
 	q->inflight++;
 	if (!r && in_steps(q, io)) {
 		xbd_range_enqueue(q, io);
@@ -329,9 +351,9 @@ static int run_soft_completions(struct xbd_sq *q)
 	q->soft_head = NULL;
 	q->soft_tail = &q->soft_head;
 	while (io) {
-		struct xbd_io *next = (struct xbd_io *)(uintptr_t)io->storage_private[1];
+		struct xbd_io *next = io->storage_private.soft_next;
 
-		deliver(q, io, (int)(uint32_t)io->storage_private[0]);
+		deliver(q, io, io->storage_private.soft_result);
 		io = next;
 		n++;
 	}

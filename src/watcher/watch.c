@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "util/run.h"
 #include "watch.h"
 #include "xenblkd/log.h"
 

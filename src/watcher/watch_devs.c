@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "util/run.h"
 #include "watch.h"
 #include "xenblkd/log.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
+#include "util/conf.h"
 #include "watch.h"
 #include "xenblkd/log.h"
 
@@ -49,7 +49,9 @@ static void usage(FILE *out)
 		"                             (default 5)\n"
 		"      --domid N              this backend domain's id (default: xenstore's domid)\n"
 		"  -v, --verbose              debug logging\n"
-		"  -h, --help\n");
+		"  -h, --help\n"
+		"  -V, --version\n"
+		"Exit status: 2 for a bad option or configuration value (one line says which).\n");
 }
 
 enum {
@@ -73,6 +75,7 @@ static const struct option long_opts[] = {
 	{ "test-crash-after", required_argument, NULL, OPT_CRASH_AFTER }, /* tests only */
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -85,8 +88,7 @@ static int bad(int o, const char *arg, const char *what)
 	for (const struct option *p = long_opts; p->name; p++)
 		if (p->val == o)
 			name = p->name;
-	fprintf(stderr, "xenblkd-watch: %s%s%s: '%s' %s\n", where ? where : "",
-		where ? "" : "--", name, arg, what);
+	xbd_err("watch", "%s%s%s: '%s' %s", where ? where : "", where ? "" : "--", name, arg, what);
 	return -EINVAL;
 }
 
@@ -172,9 +174,22 @@ static int one_option(struct watch_opts *o, int opt, const char *arg)
 	case OPT_DOMID: r = number(opt, arg, 0x7fef, &v); o->self_domid = (long)v; break;
 	case OPT_CRASH_AFTER: r = number(opt, arg, 1u << 20, &v); o->crash_after = (unsigned)v; break;
 	case 'h': usage(stdout); return 1;
-	default: usage(stderr); return -EINVAL;
+	case 'V': printf("xenblkd-watch %s\n", XBD_VERSION); return 1;
+	default: return -EINVAL;
 	}
 	return r;
+}
+
+/* getopt's complaint, in one line through the logger. */
+static int usage_error(int opt, char **argv)
+{
+	const char *word = argv[optind - 1];
+
+	if (opt == ':')
+		xbd_err("watch", "option '%s' needs a value (xenblkd-watch --help)", word);
+	else
+		xbd_err("watch", "unknown option '%s' (xenblkd-watch --help lists them)", word);
+	return -EINVAL;
 }
 
 static int parse_argv(int argc, char **argv, struct watch_opts *o)
@@ -182,11 +197,13 @@ static int parse_argv(int argc, char **argv, struct watch_opts *o)
 	int opt, r;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "c:k:m:vh", long_opts, NULL)) != -1)
-		if ((r = one_option(o, opt, optarg)))
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:k:m:vhV", long_opts, NULL)) != -1)
+		if ((r = opt == '?' || opt == ':' ? usage_error(opt, argv)
+						  : one_option(o, opt, optarg)))
 			return r;
 	if (optind != argc) {
-		usage(stderr);
+		xbd_err("watch", "unexpected argument '%s' (xenblkd-watch --help)", argv[optind]);
 		return -EINVAL;
 	}
 	return 0;
@@ -196,12 +213,13 @@ static int apply_file(struct watch_opts *o, const char *path, bool must_exist)
 {
 	static struct xbd_conf conf;
 	static char loc[4200];
-	int r = xbd_conf_load("xenblkd-watch", path, &conf);
+	char why[4200];
+	int r = xbd_conf_load(path, &conf, why, sizeof(why));
 
 	if (r == -ENOENT && !must_exist)
 		return 0;
-	if (r == -ENOENT)
-		fprintf(stderr, "xenblkd-watch: --config: %s: %s\n", path, strerror(-r));
+	if (r)
+		xbd_err("watch", "%s%s", r == -ENOENT ? "--config: " : "", why);
 	for (size_t i = 0; !r && i < conf.n; i++) {
 		const struct xbd_conf_entry *e = &conf.e[i];
 		const struct option *p = long_opts;
@@ -213,7 +231,7 @@ static int apply_file(struct watch_opts *o, const char *path, bool must_exist)
 		while (p->name && strcmp(p->name, e->key))
 			p++;
 		if (!p->name || p->val == 'c' || p->val == 'h') {
-			fprintf(stderr, "xenblkd-watch: %sunknown option '%s'\n", loc, e->key);
+			xbd_err("watch", "%sunknown option '%s'", loc, e->key);
 			r = -EINVAL;
 		} else if (p->has_arg == no_argument) {
 			bool on = false;

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "escape.h"
+#include "util/escape.h"
 #include "watch.h"
 #include "xenblkd/log.h"
 

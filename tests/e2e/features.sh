@@ -210,7 +210,7 @@ case_grant_persistent() {
 # The daemon's mapped grants, from xenblkctl stats --json, one figure per line:
 # "now peak bound copied" for the whole daemon, then the same for each ring.
 feat_mapped_grants() {
-    "$feat_build/src/ctl/xenblkctl" stats "$feat_be" --json >"$feat_work/stats.json" ||
+    "$SP_XENBLKCTL" stats "$feat_be" --json >"$feat_work/stats.json" ||
         feat_fail "xenblkctl stats --json failed"
     python3 -c '
 import json, sys

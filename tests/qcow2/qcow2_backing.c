@@ -29,7 +29,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "xenblkd/driver.h"
+#include "io/driver.h"
 #include "qcow2.h"
 
 #define CS 65536u

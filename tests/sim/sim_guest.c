@@ -2,8 +2,8 @@
 /*
  * The guest kernel of the simulated Xen platform: what Linux's grant-table (v1) and
  * event-channel code does for xen-blkfront, done on the simulation's files
- * (include/xenblkd/sim_abi.h, docs/simulation.md). It is a second implementation of that spec,
- * written apart from the daemon's (src/backend/xen_sim_*.c) so that the two check each other.
+ * (src/sim/sim_abi.h, docs/simulation.md). It is a second implementation of that spec,
+ * written apart from the daemon's (src/sim/xen_sim_*.c) so that the two check each other.
  * A struct sim_domain is used by one thread at a time.
  */
 #include <errno.h>
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "sim_guest.h"
-#include "xenblkd/sim_abi.h"
+#include "sim/sim_abi.h"
 
 #define PG XBD_SIM_PAGE_SIZE
 /* Bounds on the work of one call, whatever the other side sends. */

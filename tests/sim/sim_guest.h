@@ -2,7 +2,7 @@
 /*
  * The guest-kernel side of the simulated Xen platform: what Linux's grant-table and event-channel
  * code does for xen-blkfront. A process becomes domain `domid`: it owns a sealed memfd of pages
- * and a grant table (include/xenblkd/sim_abi.h), grants pages to another domain, ends access,
+ * and a grant table (src/sim/sim_abi.h), grants pages to another domain, ends access,
  * and allocates, notifies and receives event channels. It shares no code with the daemon.
  * All functions return 0 or -errno.
  */

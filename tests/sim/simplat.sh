@@ -112,7 +112,7 @@ sp_init() {
     SP_BUILD=$(realpath "$1") || return 1
     SP_XENBLKD_BUILT=$SP_BUILD/src/xenblkd
     SP_XENBLKD=${XENBLKD:-$SP_XENBLKD_BUILT}
-    SP_XENBLKCTL=$SP_BUILD/src/ctl/xenblkctl
+    SP_XENBLKCTL=$SP_BUILD/src/xenblkctl/xenblkctl
     SP_WATCH=$SP_BUILD/src/watcher/xenblkd-watch
     SP_BLKFRONT=$SP_BUILD/tests/sim/sim-blkfront
     SP_SHIM=$SP_BUILD/tests/sim/libxenstored-shim.so

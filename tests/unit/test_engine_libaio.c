@@ -14,7 +14,7 @@
 
 #include "test_engine_suite.h"
 #include "test_storage_util.h"
-#include "xenblkd/io.h"
+#include "io/io.h"
 
 static void test_refuses_buffered(void **state)
 {

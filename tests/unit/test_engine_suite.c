@@ -19,7 +19,7 @@
 
 #include "test_engine_suite.h"
 #include "test_storage_util.h"
-#include "xenblkd/io.h"
+#include "io/io.h"
 
 #define FILE_SIZE (4u << 20)
 

@@ -15,7 +15,7 @@
 
 #include "test_engine_suite.h"
 #include "test_storage_util.h"
-#include "xenblkd/io.h"
+#include "io/io.h"
 
 static void run_buffered(unsigned int workers, const char *expect)
 {

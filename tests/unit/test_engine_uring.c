@@ -24,7 +24,7 @@
 
 #include "test_engine_suite.h"
 #include "test_storage_util.h"
-#include "xenblkd/io.h"
+#include "io/io.h"
 #include "xenblkd/storage.h"
 
 #define BLK 4096

@@ -2,7 +2,7 @@
 /*
  * Tests of the simulated Xen platform's grant tables and event channels, both halves at once:
  * the daemon's side through xbd_xen_sim_ops, the guest's through tests/sim/sim_guest.h, which
- * are independent implementations of include/xenblkd/sim_abi.h. Where a dead frontend is
+ * are independent implementations of src/sim/sim_abi.h. Where a dead frontend is
  * needed, a forked child plays it. No xenstored is needed: grants and event channels live in
  * files of a temporary $XENBLKD_SIM_DIR.
  */
@@ -29,7 +29,8 @@
 #include <cmocka.h>
 
 #include "sim_guest.h"
-#include "xenblkd/sim_abi.h"
+#include "sim/sim_abi.h"
+#include "sim/xen_sim.h"
 #include "xenblkd/xen_ops.h"
 
 #define OPS (&xbd_xen_sim_ops)

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "test_storage_util.h"
-#include "xenblkd/driver.h"
+#include "io/driver.h"
 
 #define SIZE (8u << 20)
 

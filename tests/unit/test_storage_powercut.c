@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "test_storage_util.h"
-#include "xenblkd/io.h"
+#include "io/io.h"
 
 #define NBLK 128
 #define MAX_CAND 64

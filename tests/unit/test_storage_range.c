@@ -22,7 +22,7 @@
 
 #include "io/io_internal.h"
 #include "test_storage_util.h"
-#include "xenblkd/driver.h"
+#include "io/driver.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "test_storage_util.h"
-#include "xenblkd/io.h"
+#include "io/io.h"
 
 static char path[64];
 

@@ -106,7 +106,7 @@ copy_binaries() {
 	# The toolstack integration (scenarios that use require_integration): the watcher, the
 	# control tool and the hotplug script, as the Debian package installs them.
 	local f
-	for f in src/watcher/xenblkd-watch src/ctl/xenblkctl; do
+	for f in src/watcher/xenblkd-watch src/xenblkctl/xenblkctl; do
 		[ ! -x "$BUILD_DIR/$f" ] || cp "$BUILD_DIR/$f" "$dest/"
 	done
 	cp "$XENLAB_DIR/../../scripts/xen-hotplug/block-xenblkd" "$dest/"

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "io/driver.h"
 #include "xenblkd/log.h"
 #include "qcow2.h"
 

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xenblkd/driver.h"
+#include "io/driver.h"
 #include "xenblkd/log.h"
 #include "qcow2.h"
 

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the control socket's files share: the server's state (server.c), the verbs
+ * (commands.c) and the statistics as JSON (stats_json.c).
+ */
+#ifndef XENBLKD_DAEMON_CTL_INTERNAL_H
+#define XENBLKD_DAEMON_CTL_INTERNAL_H
+
+#include <json-c/json.h>
+#include <time.h>
+
+#include "ctl.h"
+
+struct xbd_ctl {
+	struct xbd_vbd *v;
+	int epfd;
+	int lfd;                          /* listening socket, -1 without one */
+	int wdfd;                         /* watchdog timerfd, -1 without one */
+	char sock_path[108];
+	enum xbd_log_level log_level;
+	struct timespec started;
+};
+
+/* commands.c: run one request line; *reply is a new object with "ok" set. */
+void xbd_ctl_command(struct xbd_ctl *c, char *line, struct json_object **reply);
+
+/* stats_json.c */
+struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s);
+/* "stats": per queue and in total, this connection's counters plus the past ones. */
+struct json_object *xbd_ctl_stats_reply(struct xbd_ctl *c);
+
+#endif

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xenblkctl: the administrator's tool for running xenblkd daemons, over each daemon's control
+ * socket in the run directory (ctl.h). It lists them, shows a VBD's statistics per ring (a
+ * table, or the daemon's JSON with --json), pauses and resumes a VBD for snapshots, re-reads
+ * its size, sets its log level and I/O limits, and shows live IOPS per VBD (top).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "ctl_print.h"
+#include "util/run.h"
+#include "xenblkctl.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: xenblkctl [--run-dir DIR] COMMAND [ARGS] [OPTIONS]\n"
+		"Control the xenblkd daemons running on this host.\n\n"
+		"  list [--json]                  every VBD served here\n"
+		"  stats VBD [--json]             requests by op, sectors, in flight and errors per\n"
+		"                                 ring and in total; the latency histogram\n"
+		"  pause VBD [--timeout MS]       stop taking requests, answer those in flight and\n"
+		"                                 flush (for snapshots; default timeout 10000)\n"
+		"  resume VBD                     take requests again\n"
+		"  resize VBD                     re-read the image size and tell the guest\n"
+		"  set-log-level VBD LEVEL        err, warn, info or debug\n"
+		"  limits VBD [--iops N] [--bps N[K|M|G]]  show or set the I/O limits (0: none)\n"
+		"  top [--interval S] [--iterations N]     live IOPS and bandwidth per VBD\n\n"
+		"VBD is a backend path (/local/domain/0/backend/qdisk/0/51712), its escaped name\n"
+		"(local-domain-0-backend-qdisk-0-51712, as in xenblkd@NAME.service) or the path of\n"
+		"a control socket. --run-dir defaults to /run/xenblkd ($XENBLKD_SIM_DIR/run on the\n"
+		"simulated platform).\n"
+		"Options: --help, --version.\n"
+		"Exit status: 0 on success, 1 when the daemon refused or could not be reached, 2 for\n"
+		"bad usage.\n");
+}
+
+enum { OPT_RUN_DIR = 256, OPT_JSON, OPT_TIMEOUT, OPT_IOPS, OPT_BPS, OPT_INTERVAL,
+       OPT_ITERATIONS, OPT_HELP, OPT_VERSION };
+
+static const struct option long_opts[] = {
+	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "iops", required_argument, NULL, OPT_IOPS },
+	{ "bps", required_argument, NULL, OPT_BPS },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int set_option(struct ctl_args *a, int o, const char *arg)
+{
+	switch (o) {
+	case OPT_RUN_DIR: a->run_dir = arg; return 0;
+	case OPT_JSON: a->json = true; return 0;
+	case OPT_TIMEOUT: a->timeout = arg; return 0;
+	case OPT_IOPS: a->iops = arg; return 0;
+	case OPT_BPS: a->bps = arg; return 0;
+	case OPT_INTERVAL: a->interval = arg; return 0;
+	case OPT_ITERATIONS: a->iterations = arg; return 0;
+	case OPT_HELP: usage(stdout); exit(0);
+	case OPT_VERSION: printf("xenblkctl %s\n", XBD_VERSION); exit(0);
+	default: return -EINVAL;
+	}
+}
+
+/* getopt's complaint, in one line. */
+static int usage_error(int o, char **argv)
+{
+	const char *word = argv[optind - 1];
+
+	if (o == ':')
+		fprintf(stderr, "xenblkctl: option '%s' needs a value; see --help\n", word);
+	else
+		fprintf(stderr, "xenblkctl: unknown option '%s'; see --help\n", word);
+	return -EINVAL;
+}
+
+static int parse(int argc, char **argv, struct ctl_args *a)
+{
+	int o;
+
+	a->run_dir = xbd_run_dir_default(true);
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":hV", long_opts, NULL)) != -1)
+		if (o == '?' || o == ':' ? usage_error(o, argv)
+		    : set_option(a, o == 'h' ? OPT_HELP : o == 'V' ? OPT_VERSION : o, optarg))
+			return -EINVAL;
+	a->argc = argc - optind;
+	a->argv = argv + optind;
+	if (!a->argc) {
+		fprintf(stderr, "xenblkctl: no command; see --help\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct ctl_verb {
+	const char *name;
+	int nargs; /* after the verb */
+	int (*run)(const struct ctl_args *a);
+} verbs[] = {
+	{ "list", 0, xbd_cmd_list },
+	{ "stats", 1, xbd_cmd_stats },
+	{ "pause", 1, xbd_cmd_simple },
+	{ "resume", 1, xbd_cmd_simple },
+	{ "resize", 1, xbd_cmd_simple },
+	{ "set-log-level", 2, xbd_cmd_simple },
+	{ "limits", 1, xbd_cmd_limits },
+	{ "top", 0, xbd_cmd_top },
+};
+
+int main(int argc, char **argv)
+{
+	struct ctl_args a = { 0 };
+
+	if (parse(argc, argv, &a))
+		return 2;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(a.argv[0], verbs[i].name))
+			continue;
+		if (a.argc != verbs[i].nargs + 1) {
+			fprintf(stderr, "xenblkctl: %s takes %d argument(s); see --help\n",
+				verbs[i].name, verbs[i].nargs);
+			return 2;
+		}
+		return verbs[i].run(&a);
+	}
+	fprintf(stderr, "xenblkctl: unknown command '%s'; see --help\n", a.argv[0]);
+	return 2;
+}
