@@ -18,7 +18,7 @@
 #include <sys/uio.h>
 
 #include "xenblkd/log.h"
-#include "xenblkd/xs_value.h"
+#include "xenblkd/storage.h" /* struct xbd_backing_file */
 
 #define QCOW2_MAGIC 0x514649fbu
 #define QCOW2_MIN_CLUSTER_BITS 9
