@@ -42,17 +42,6 @@ bounds_cleanup() {
     feat_cleanup
 }
 
-# Wait until a background sim-blkfront (pid $1) printed $2 on its stderr (file $3).
-wait_front_says() {
-    local i
-    for ((i = 0; i < 600; i++)); do
-        grep -q "$2" "$3" && return 0
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.05
-    done
-    feat_fail "sim-blkfront never said '$2': $(tail -n 5 "$3")"
-}
-
 need_qemu_img() {
     command -v qemu-img >/dev/null && command -v qemu-io >/dev/null ||
         feat_skip "qemu-img and qemu-io (qemu-utils) are needed to build the qcow2 image"
@@ -79,7 +68,7 @@ start_flood() {
     "$feat_build/tests/sim/sim-blkfront" --frontend "$feat_fe" --quiet --timeout 60 \
         --ring-order 3 --discard-flood 0 "$@" >"$flood_out" 2>"$flood_err" &
     flood_pid=$!
-    wait_front_says "$flood_pid" 'sim-blkfront: flooding' "$flood_err"
+    feat_wait_front_says "$flood_pid" 'sim-blkfront: flooding' "$flood_err"
     sleep 1
     kill -0 "$feat_daemon_pid" 2>/dev/null || feat_fail "xenblkd died under the flood"
 }

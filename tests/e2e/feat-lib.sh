@@ -41,6 +41,17 @@ feat_fail() {
     exit 1
 }
 
+# Wait (up to 30 s) until a background sim-blkfront (pid $1) printed $2 on its stderr (file $3).
+feat_wait_front_says() {
+    local i
+    for ((i = 0; i < 600; i++)); do
+        grep -q "$2" "$3" && return 0
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.05
+    done
+    feat_fail "sim-blkfront never said '$2': $(tail -n 5 "$3")"
+}
+
 feat_skip() {
     feat_log "SKIP: $*"
     exit 77

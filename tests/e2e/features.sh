@@ -445,17 +445,6 @@ case_reconnect() {
     feat_detach
 }
 
-# Wait until a background sim-blkfront (pid $1) printed $2 on its stderr (file $3).
-feat_wait_front_says() {
-    local i
-    for ((i = 0; i < 400; i++)); do
-        grep -q "$2" "$3" && return 0
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.05
-    done
-    feat_fail "sim-blkfront never said '$2': $(tail -n 5 "$3")"
-}
-
 case_resize() {
     local pid rc=0
     feat_serve_image 64
