@@ -33,7 +33,7 @@ static void halt(struct xbd_dataplane *dp, const char *reason)
 	/* Release: the control thread that sees `halted` also sees the reason. */
 	atomic_store_explicit(&dp->halted, true, memory_order_release);
 	XBD_TRACE(xen_block_ring_halt, DP_TRACE_VBD(dp), reason);
-	xbd_err(dp->cfg.log_prefix, "ring halted: %s", reason);
+	xbd_log_id(XBD_LOG_ERR, dp->cfg.log_prefix, XBD_MSGID_RING_HALT, "ring halted: %s", reason);
 	dp_signal_control(dp);
 }
 

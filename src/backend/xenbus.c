@@ -179,7 +179,7 @@ int xbd_xb_switch_state(struct xbd_vbd *v, enum xenbus_state s)
 {
 	int r;
 
-	xbd_info(v->prefix, "state -> %s", xbd_fsm_state_name(s));
+	xbd_log_id(XBD_LOG_INFO, v->prefix, XBD_MSGID_STATE, "state -> %s", xbd_fsm_state_name(s));
 	XBD_TRACE(xen_device_backend_state, v->fe_domid, v->devid, (int)s, xbd_fsm_state_name(s));
 	r = in_transaction(v, write_state, (int)s);
 	if (r == -ENOENT)
@@ -313,7 +313,7 @@ void xbd_xb_fatal(struct xbd_vbd *v, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
-	xbd_err(v->prefix, "fatal: %s", msg + n);
+	xbd_log_id(XBD_LOG_ERR, v->prefix, XBD_MSGID_FATAL, "fatal: %s", msg + n);
 	write_error_node(v, msg);
 	xbd_xb_switch_state(v, XenbusStateClosing);
 }
