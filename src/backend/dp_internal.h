@@ -124,7 +124,6 @@ struct xbd_dataplane {
 
 /* The first arguments of a queue's trace points (util/trace.h): domid, devid, queue. */
 #define DP_TRACE_VBD(dp) (dp)->cfg.fe_domid, (dp)->cfg.devid, (dp)->cfg.queue
-#define DP_SLOT_INDEX(dp, s) (unsigned int)((s) - (dp)->slots)
 
 /* What one request costs against the VBD's limits: requests and bytes. */
 struct dp_cost {

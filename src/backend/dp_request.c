@@ -132,7 +132,7 @@ static void respond(struct dp_slot *s, int err)
 			      (unsigned long long)s->req.id, s->req.operation,
 			      (unsigned long long)s->req.sector, strerror(-err));
 	count_done(dp, s, err);
-	XBD_TRACE(xen_block_req_complete, DP_TRACE_VBD(dp), DP_SLOT_INDEX(dp, s), s->req.data_op,
+	XBD_TRACE(xen_block_req_complete, DP_TRACE_VBD(dp), s, s->req.data_op,
 		  status, err, s->req.nr_sectors, s->req.sector, s->req.id);
 	xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, status);
 	dp->responses_pending = true;
@@ -459,7 +459,7 @@ struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t
 	}
 	s->start_ns = dp_now_ns();
 	r = xbd_req_parse(copy, &dp->cfg.limits, &s->req, &why);
-	XBD_TRACE(xen_block_req_start, DP_TRACE_VBD(dp), DP_SLOT_INDEX(dp, s), s->req.data_op,
+	XBD_TRACE(xen_block_req_start, DP_TRACE_VBD(dp), s, s->req.data_op,
 		  s->req.nr_sectors, s->req.sector, s->req.id);
 	if (r) {
 		dp->stats.bad_requests++;

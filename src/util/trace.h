@@ -23,7 +23,7 @@
 /* name, then its arguments in order (the test counts them). */
 #define XBD_TRACE_PROBES(X)                                                                   \
 	/* A request taken off the ring (after parsing; op is the data operation, BLKIF_OP_*;  \
-	 * slot the data plane's slot, unique among the queue's requests in flight). */        \
+	 * slot the address of its slot, unique among the requests in flight). */              \
 	X(xen_block_req_start, "domid devid queue slot op nr_sectors sector id")              \
 	/* Its response written (status BLKIF_RSP_*, err 0 or -errno). */                       \
 	X(xen_block_req_complete, "domid devid queue slot op status err nr_sectors sector id") \
