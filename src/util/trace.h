@@ -53,6 +53,11 @@ enum xbd_trace_id {
 #ifdef XBD_HAVE_SDT
 #define SDT_USE_VARIADIC
 #include <sys/sdt.h>
+#ifdef __clang__
+/* sys/sdt.h passes an empty `...` inside its own macros; clang's -Wpedantic reports it at
+ * every site that expands them, as a GNU extension (we build gnu11 anyway). */
+#pragma clang diagnostic ignored "-Wgnu-zero-variadic-macro-arguments"
+#endif
 #define XBD_TRACE(name, ...)                                                                   \
 	do {                                                                                   \
 		(void)XBD_TRACE_ID_##name;                                                     \
