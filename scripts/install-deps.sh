@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     meson ninja-build pkg-config gcc gcc-multilib clang
     libxen-dev xen-utils-4.17 xenstore-utils
-    liburing-dev libaio-dev libcmocka-dev libsystemd-dev
+    liburing-dev libaio-dev libcmocka-dev libsystemd-dev systemtap-sdt-dev
     zlib1g-dev libzstd-dev qemu-utils python3 fio
     libjson-c-dev scdoc
     e2fsprogs util-linux procps

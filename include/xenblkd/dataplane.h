@@ -28,6 +28,8 @@
 struct xbd_dataplane_cfg {
 	const struct xbd_xen_ops *xen;
 	uint16_t fe_domid;
+	uint32_t devid;       /* with fe_domid and queue: who a trace point is about */
+	unsigned int queue;
 	uint32_t ring_refs[XBD_MAX_RING_PAGES];
 	unsigned int nr_ring_refs;
 	uint32_t remote_port; /* the frontend's event channel */

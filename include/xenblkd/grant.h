@@ -63,6 +63,8 @@ struct xbd_grant_ctx {
 	const struct xbd_xen_ops *xen;
 	struct xbd_gnt *gnt;
 	uint16_t domid;
+	uint16_t queue;                     /* with domid and devid: for trace points */
+	uint32_t devid;
 	struct xbd_gnt_copy_seg *copy_segs; /* scratch: max segments of one request */
 	uint32_t *refs;                     /* scratch: max segments of one request */
 	unsigned int max_segs;

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * One logging module. Lines go to stderr, which systemd hands to the journal; under journald
- * (JOURNAL_STREAM set) each line carries a <N> syslog priority prefix so the journal keeps the
- * level. Each device logs with its own prefix ("d<frontend-domid>/<devid>"). Anything a guest
- * can trigger goes through a rate limiter so a hostile frontend cannot flood the log.
+ * One logging module. Lines go to stderr as "xenblkd[<prefix>]: <message>"; with JOURNAL_STREAM
+ * set each carries a <N> syslog priority prefix so the journal keeps the level. When stderr
+ * really is the journal (JOURNAL_STREAM names its device and inode) and libsystemd is built
+ * in, each line is a journal entry with structured fields instead (docs/logging.md): VBD,
+ * DOMID, DEVID (QUEUE) from the prefix, PRIORITY, SYSLOG_IDENTIFIER=xenblkd, MESSAGE_ID for
+ * the kinds below. Each device logs with its own prefix ("d<frontend-domid>/<devid>", a
+ * queue's "d<frontend-domid>/<devid> q<n>"). Anything a guest can trigger goes through a rate
+ * limiter so a hostile frontend cannot flood the log.
  *
  * Guests and disk images are untrusted, and their strings reach log lines (xenstore values,
  * names in image headers). So the logger escapes the whole formatted message, and the prefix,
@@ -77,6 +81,16 @@ bool xbd_ratelimit_allow(struct xbd_ratelimit *rl, uint64_t *missed);
 /* Log through a rate limiter, for messages a guest can cause. */
 void xbd_log_guest(struct xbd_ratelimit *rl, enum xbd_log_level level, const char *prefix,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Journal MESSAGE_IDs (made once with `systemd-id128 new`; docs/logging.md lists them): one
+ * per kind of event an operator looks for, `journalctl MESSAGE_ID=...` finds every one. */
+#define XBD_MSGID_STATE "2d8c73381ed347428cf09349897f97da"     /* xenbus state written */
+#define XBD_MSGID_RING_HALT "e342c2a248da4b0a9e98b24fc01dc3ab" /* a data plane halted its ring */
+#define XBD_MSGID_FATAL "1c0ffc113f014583b4ed1bfbddf14961"     /* fatal error: device closing */
+
+/* xbd_log with a MESSAGE_ID (XBD_MSGID_*) for the journal; the stderr line is the same. */
+void xbd_log_id(enum xbd_log_level level, const char *prefix, const char *message_id,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #define xbd_err(p, ...) xbd_log(XBD_LOG_ERR, p, __VA_ARGS__)
 #define xbd_warn(p, ...) xbd_log(XBD_LOG_WARN, p, __VA_ARGS__)

@@ -59,6 +59,7 @@ struct xbd_vbd {
 	char *fe_path;   /* the toolstack's `frontend` (a copy) */
 	uint16_t fe_domid;
 	uint16_t be_domid;  /* from the backend path */
+	uint32_t devid;     /* the backend path's last part (for trace points); 0 if not a number */
 	char prefix[48]; /* log prefix: d<fe-domid>/<devid> */
 	bool readonly;
 	struct xbd_disk *disk;

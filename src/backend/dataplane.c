@@ -32,7 +32,8 @@ static void halt(struct xbd_dataplane *dp, const char *reason)
 	dp->halt_reason = reason;
 	/* Release: the control thread that sees `halted` also sees the reason. */
 	atomic_store_explicit(&dp->halted, true, memory_order_release);
-	xbd_err(dp->cfg.log_prefix, "ring halted: %s", reason);
+	XBD_TRACE(xen_block_ring_halt, DP_TRACE_VBD(dp), reason);
+	xbd_log_id(XBD_LOG_ERR, dp->cfg.log_prefix, XBD_MSGID_RING_HALT, "ring halted: %s", reason);
 	dp_signal_control(dp);
 }
 
@@ -269,6 +270,8 @@ static int setup(struct xbd_dataplane *dp)
 			       c->persistent_max);
 	if (r)
 		return r;
+	dp->grant.devid = c->devid;
+	dp->grant.queue = (uint16_t)c->queue;
 	if (c->max_mapped)
 		xbd_grant_set_bound(&dp->grant, c->max_mapped, c->grant_budget);
 	xbd_pool_init(&dp->pool, c->pool_bytes, xbd_disk_get_info(c->disk)->mem_align);
@@ -339,6 +342,8 @@ static void *thread_main(void *arg)
 		teardown(dp);
 		return NULL;
 	}
+	XBD_TRACE(xen_block_dataplane_start, DP_TRACE_VBD(dp), dp->sq, dp->cfg.nr_ring_refs,
+		  dp->cfg.grant_mode);
 	r = run_loop(dp);
 	if (r < 0) {
 		xbd_err(dp->cfg.log_prefix, "data plane error: %s", strerror(-r));

@@ -17,6 +17,7 @@
 #include "xenblkd/dataplane.h"
 #include "xenblkd/grant.h"
 #include "xenblkd/log.h"
+#include "util/trace.h"
 
 /* preadv/io_uring take at most UIO_MAXIOV (1024) iovecs: bigger requests are split. */
 #define DP_MAX_IOV 1024u
@@ -120,6 +121,9 @@ struct xbd_dataplane {
 	atomic_uint pub_seq;
 	_Atomic uint64_t pub[DP_STATS_WORDS];
 };
+
+/* The first arguments of a queue's trace points (util/trace.h): domid, devid, queue. */
+#define DP_TRACE_VBD(dp) (dp)->cfg.fe_domid, (dp)->cfg.devid, (dp)->cfg.queue
 
 /* What one request costs against the VBD's limits: requests and bytes. */
 struct dp_cost {

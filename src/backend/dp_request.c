@@ -124,6 +124,7 @@ static void count_done(struct xbd_dataplane *dp, const struct dp_slot *s, int er
 static void respond(struct dp_slot *s, int err)
 {
 	struct xbd_dataplane *dp = s->dp;
+	int16_t status = xbd_status_from_errno(err);
 
 	if (err)
 		xbd_log_guest(&dp->guest_rl, XBD_LOG_WARN, dp->cfg.log_prefix,
@@ -131,7 +132,9 @@ static void respond(struct dp_slot *s, int err)
 			      (unsigned long long)s->req.id, s->req.operation,
 			      (unsigned long long)s->req.sector, strerror(-err));
 	count_done(dp, s, err);
-	xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, xbd_status_from_errno(err));
+	XBD_TRACE(xen_block_req_complete, DP_TRACE_VBD(dp), s, s->req.data_op,
+		  status, err, s->req.nr_sectors, s->req.sector, s->req.id);
+	xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, status);
 	dp->responses_pending = true;
 	if (dp->barrier == s)
 		dp->barrier = NULL;
@@ -456,6 +459,8 @@ struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t
 	}
 	s->start_ns = dp_now_ns();
 	r = xbd_req_parse(copy, &dp->cfg.limits, &s->req, &why);
+	XBD_TRACE(xen_block_req_start, DP_TRACE_VBD(dp), s, s->req.data_op,
+		  s->req.nr_sectors, s->req.sector, s->req.id);
 	if (r) {
 		dp->stats.bad_requests++;
 		xbd_log_guest(&dp->guest_rl, XBD_LOG_WARN, dp->cfg.log_prefix,

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <xen/grant_table.h>
 
-#include "xenblkd/grant.h"
+#include "grant_internal.h"
 
 const struct xbd_grant_ops *xbd_grant_ops_for(enum xbd_grant_mode m)
 {
@@ -57,6 +57,7 @@ static int copy_batch(struct xbd_grant_ctx *g, unsigned int n)
 
 	g->stats.copy_calls++;
 	r = g->xen->gnt_copy(g->gnt, g->copy_segs, n);
+	XBD_TRACE(xen_block_grant_copy, GRANT_TRACE_VBD(g), n, n && g->copy_segs[0].to_guest, r);
 	if (r < 0)
 		return r;
 	for (unsigned int i = 0; i < n; i++)

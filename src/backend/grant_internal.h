@@ -6,6 +6,10 @@
 #define XENBLKD_GRANT_INTERNAL_H
 
 #include "xenblkd/grant.h"
+#include "util/trace.h"
+
+/* The first arguments of the grant trace points (util/trace.h): domid, devid, queue. */
+#define GRANT_TRACE_VBD(g) (g)->domid, (g)->devid, (g)->queue
 
 /* The iovec of one validated segment inside its guest page mapped at `page`. */
 static inline struct iovec xbd_seg_iov(const struct xbd_seg *s, void *page)

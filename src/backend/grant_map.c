@@ -28,6 +28,7 @@ static int map_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 		g->refs[i] = req->segs[i].gref;
 	g->stats.map_calls++;
 	r = g->xen->gnt_map(g->gnt, g->domid, g->refs, req->nr_segs, !io->to_disk, &io->map_addr);
+	XBD_TRACE(xen_block_grant_map, GRANT_TRACE_VBD(g), req->nr_segs, !io->to_disk, r);
 	if (r) {
 		xbd_grant_unreserve(g, io->credits);
 		io->credits = 0;
@@ -50,6 +51,7 @@ static int map_finish(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool cop
 	(void)copy_out; /* the data is already in the guest's pages */
 	g->stats.unmap_calls++;
 	r = g->xen->gnt_unmap(g->gnt, io->map_addr, io->map_pages);
+	XBD_TRACE(xen_block_grant_unmap, GRANT_TRACE_VBD(g), io->map_pages);
 	xbd_grant_unmapped(g, io->map_pages);
 	xbd_grant_unreserve(g, io->map_pages);
 	io->map_addr = NULL;

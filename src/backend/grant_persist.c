@@ -157,6 +157,7 @@ static bool purge_one(struct xbd_grant_ctx *g)
 	c->win_evictions++;
 	g->stats.unmap_calls++;
 	g->xen->gnt_unmap(g->gnt, c->e[i].addr, 1);
+	XBD_TRACE(xen_block_grant_unmap, GRANT_TRACE_VBD(g), 1u);
 	xbd_grant_unmapped(g, 1);
 	c->e[i] = (struct pentry){ .next = c->free_head, .lru_prev = NONE, .lru_next = NONE };
 	c->free_head = i;
@@ -168,8 +169,12 @@ static bool purge_one(struct xbd_grant_ctx *g)
 static int map_page(struct xbd_grant_ctx *g, uint32_t gref, bool need_write, void **addr,
 		    bool *writable)
 {
+	int r;
+
 	g->stats.map_calls++;
-	if (g->xen->gnt_map(g->gnt, g->domid, &gref, 1, true, addr) == 0) {
+	r = g->xen->gnt_map(g->gnt, g->domid, &gref, 1, true, addr);
+	XBD_TRACE(xen_block_grant_map, GRANT_TRACE_VBD(g), 1u, true, r);
+	if (r == 0) {
 		*writable = true;
 		return 0;
 	}
@@ -177,7 +182,9 @@ static int map_page(struct xbd_grant_ctx *g, uint32_t gref, bool need_write, voi
 		return -EACCES;
 	g->stats.map_calls++;
 	*writable = false;
-	return g->xen->gnt_map(g->gnt, g->domid, &gref, 1, false, addr);
+	r = g->xen->gnt_map(g->gnt, g->domid, &gref, 1, false, addr);
+	XBD_TRACE(xen_block_grant_map, GRANT_TRACE_VBD(g), 1u, false, r);
+	return r;
 }
 
 /* Map `gref` into a free entry and take it for this request; the caller holds the page of the
@@ -280,6 +287,7 @@ static void release(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
 	if (io->map_pages) {
 		g->stats.unmap_calls++;
 		g->xen->gnt_unmap(g->gnt, io->map_addr, io->map_pages);
+		XBD_TRACE(xen_block_grant_unmap, GRANT_TRACE_VBD(g), io->map_pages);
 		xbd_grant_unmapped(g, io->map_pages);
 		xbd_grant_unreserve(g, io->map_pages);
 	}
@@ -347,6 +355,7 @@ static int map_transient(struct xbd_grant_ctx *g, struct xbd_grant_io *io, bool 
 		return -ENOSPC;
 	g->stats.map_calls++;
 	r = g->xen->gnt_map(g->gnt, g->domid, g->refs, nt, need_write, &io->map_addr);
+	XBD_TRACE(xen_block_grant_map, GRANT_TRACE_VBD(g), nt, need_write, r);
 	if (r)
 		return r;
 	io->map_pages = nt;
@@ -471,6 +480,7 @@ void xbd_persist_cache_free(struct xbd_grant_ctx *g)
 		if (c->e[i].used) {
 			g->stats.unmap_calls++;
 			g->xen->gnt_unmap(g->gnt, c->e[i].addr, 1);
+			XBD_TRACE(xen_block_grant_unmap, GRANT_TRACE_VBD(g), 1u);
 			xbd_grant_unmapped(g, 1);
 			xbd_grant_unreserve(g, 1);
 		}

@@ -39,6 +39,7 @@ static int split_backend_path(struct xbd_vbd *v, const char *path)
 	const char *b = strstr(path, "/backend/");
 	const char *devid = strrchr(path, '/');
 	const char *fe;
+	uint64_t id;
 
 	if (strncmp(path, "/local/domain/", 14) != 0 || !b || !devid || devid <= b + 9 ||
 	    backend_domid(path, b, &v->be_domid))
@@ -52,6 +53,7 @@ static int split_backend_path(struct xbd_vbd *v, const char *path)
 		return -ENOMEM;
 	snprintf(v->prefix, sizeof(v->prefix), "d%.*s/%s", (int)(devid - fe - 1), fe + 1,
 		 devid + 1);
+	v->devid = xbd_parse_uint(devid + 1, UINT32_MAX, &id) ? 0 : (uint32_t)id;
 	return 0;
 }
 
@@ -333,6 +335,7 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 	struct xbd_dataplane_cfg cfg = {
 		.xen = v->xen,
 		.fe_domid = v->fe_domid,
+		.devid = v->devid,
 		.nr_ring_refs = 1u << p->ring_order,
 		.proto = p->proto,
 		.limits = {
@@ -359,6 +362,7 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 
 		snprintf(v->qprefix[q], sizeof(v->qprefix[q]), "%s q%u", v->prefix, q);
 		cfg.log_prefix = v->qprefix[q];
+		cfg.queue = q;
 		cfg.remote_port = p->ports[q];
 		memcpy(cfg.ring_refs, p->ring_refs[q], sizeof(cfg.ring_refs));
 		r = xbd_dataplane_start(&cfg, &v->dp[q]);

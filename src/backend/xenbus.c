@@ -15,6 +15,7 @@
 #include "xenblkd/log.h"
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"
+#include "util/trace.h"
 
 /* A fatal error's message; escaped, it takes at most four times as much. */
 #define FATAL_MSG_MAX 512
@@ -178,7 +179,8 @@ int xbd_xb_switch_state(struct xbd_vbd *v, enum xenbus_state s)
 {
 	int r;
 
-	xbd_info(v->prefix, "state -> %s", xbd_fsm_state_name(s));
+	xbd_log_id(XBD_LOG_INFO, v->prefix, XBD_MSGID_STATE, "state -> %s", xbd_fsm_state_name(s));
+	XBD_TRACE(xen_device_backend_state, v->fe_domid, v->devid, (int)s, xbd_fsm_state_name(s));
 	r = in_transaction(v, write_state, (int)s);
 	if (r == -ENOENT)
 		xbd_info(v->prefix, "state not written: the device directory is gone");
@@ -296,6 +298,7 @@ static void write_error_node(struct xbd_vbd *v, const char *msg)
 	const char *rel = v->be_path + strlen(v->be_home);
 
 	xbd_log_escape(msg, strlen(msg), text, sizeof(text));
+	XBD_TRACE(xen_device_fatal, v->fe_domid, v->devid, text);
 	if (snprintf(path, sizeof(path), "%s/error%s/error", v->be_home, rel) < (int)sizeof(path))
 		v->xen->xs_write(v->xs, XBD_XS_NO_TX, path, text);
 }
@@ -310,7 +313,7 @@ void xbd_xb_fatal(struct xbd_vbd *v, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
-	xbd_err(v->prefix, "fatal: %s", msg + n);
+	xbd_log_id(XBD_LOG_ERR, v->prefix, XBD_MSGID_FATAL, "fatal: %s", msg + n);
 	write_error_node(v, msg);
 	xbd_xb_switch_state(v, XenbusStateClosing);
 }

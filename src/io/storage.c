@@ -19,6 +19,7 @@
 
 #include "io_internal.h"
 #include "xenblkd/log.h"
+#include "util/trace.h"
 
 /* storage_private.caller_mark while a caller's I/O is in the storage layer. */
 #define CALLER_MARK 0x58424451u
@@ -180,6 +181,7 @@ static void deliver(struct xbd_sq *q, struct xbd_io *io, int err)
 	if (io->storage_private.caller_mark == CALLER_MARK) {
 		io->storage_private.caller_mark = 0;
 		q->inflight--;
+		XBD_TRACE(xen_block_storage_complete, q->disk->log_prefix, q, io, io->op, err);
 	}
 	io->done(io, err);
 }
@@ -325,6 +327,8 @@ int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io)
 {
 	int r = check_io(q->disk, io);
 
+	XBD_TRACE(xen_block_storage_submit, q->disk->log_prefix, q, io, io->op, io->offset,
+		  io->len);
 	io->storage_private.caller_mark = CALLER_MARK;
 	q->inflight++;
 	if (!r && in_steps(q, io)) {

@@ -5,7 +5,8 @@
  * count, ring references, event channels, protocol, feature-persistent), a bad one is a fatal
  * error reported where xenbus_dev_fatal reports it with the device moved to Closing, and the
  * features published before InitWait are the ones configured. Once the toolstack has removed
- * the device's directory, nothing the daemon writes may bring it back.
+ * the device's directory, nothing the daemon writes may bring it back. Under journald, state
+ * changes and fatal errors carry their MESSAGE_IDs and the device's fields.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fake_journal.h"
+#include "xenblkd/log.h"
 #include "xenblkd/vbd.h"
 
 #define MAX_KEYS 256
@@ -275,6 +278,35 @@ static void test_removed_device_stays_removed(void **state)
 	assert_null(get(BE "/state"));
 }
 
+/* The journal entries of a state change and of a fatal error caused by a hostile frontend
+ * value: their MESSAGE_IDs, the device's fields, and the value escaped inside MESSAGE. */
+static void test_journal_state_and_fatal(void **state)
+{
+	struct xbd_fe_params p;
+
+	(void)state;
+	fj_install(0);
+	assert_int_equal(xbd_xb_switch_state(&v, XenbusStateConnected), 0);
+	put(FE "/protocol", "x\n<0>MESSAGE_ID=0\x1b[2J");
+	assert_fatal(read_fe(&p), -EINVAL);
+	fj_uninstall();
+	assert_int_equal(fj_count(), 3); /* Connected, the fatal error, Closing */
+	assert_string_equal(fj_field(0, "MESSAGE"), "state -> Connected");
+	assert_string_equal(fj_field(0, "MESSAGE_ID"), XBD_MSGID_STATE);
+	assert_string_equal(fj_field(0, "PRIORITY"), "6");
+	assert_string_equal(fj_field(0, "VBD"), "d1/51712");
+	assert_string_equal(fj_field(0, "DOMID"), "1");
+	assert_string_equal(fj_field(0, "DEVID"), "51712");
+	assert_string_equal(fj_field(1, "MESSAGE"),
+			    "fatal: unknown protocol x\\x0a<0>MESSAGE_ID=0\\x1b[2J");
+	assert_string_equal(fj_field(1, "MESSAGE_ID"), XBD_MSGID_FATAL);
+	assert_string_equal(fj_field(1, "PRIORITY"), "3");
+	assert_string_equal(fj_field(1, "VBD"), "d1/51712");
+	assert_string_equal(fj_field(2, "MESSAGE"), "state -> Closing");
+	assert_string_equal(fj_field(2, "MESSAGE_ID"), XBD_MSGID_STATE);
+	fj_assert_clean();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup(test_protocol_and_persistent, setup),
 		cmocka_unit_test_setup(test_published_features, setup),
 		cmocka_unit_test_setup(test_removed_device_stays_removed, setup),
+		cmocka_unit_test_setup(test_journal_state_and_fatal, setup),
 	};
 
 	return cmocka_run_group_tests_name("xenbus", tests, NULL, NULL);
