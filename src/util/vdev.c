@@ -61,8 +61,9 @@ static bool decode(uint32_t devid, struct vdev *d)
 
 int xbd_vdev_name(uint32_t devid, char *out, size_t len)
 {
-	char letters[8], part[4] = "";
+	char letters[8];
 	struct vdev d;
+	int n;
 
 	if (len)
 		out[0] = '\0';
@@ -70,8 +71,10 @@ int xbd_vdev_name(uint32_t devid, char *out, size_t len)
 		return -EINVAL;
 	disk_letters(d.disk, letters);
 	if (d.partition)
-		snprintf(part, sizeof(part), "%u", (unsigned int)d.partition);
-	if ((size_t)snprintf(out, len, "%s%s%s", d.prefix, letters, part) >= len) {
+		n = snprintf(out, len, "%s%s%u", d.prefix, letters, (unsigned int)d.partition);
+	else
+		n = snprintf(out, len, "%s%s", d.prefix, letters);
+	if ((size_t)n >= len) {
 		if (len)
 			out[0] = '\0';
 		return -ENAMETOOLONG;
