@@ -175,8 +175,6 @@ int xbd_cmd_simple(const struct ctl_args *a)
 	rc = socket_of(a, sock, sizeof(sock));
 	if (rc || (rc = call(sock, req, &r)))
 		return rc;
-	if (rc)
-		return rc;
 	if (a->json)
 		print_json(r);
 	else if (!strcmp(verb, "resize"))
