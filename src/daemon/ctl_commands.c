@@ -72,6 +72,7 @@ static struct json_object *info(struct xbd_ctl *c)
 	json_object_object_add(o, "queues", json_object_new_int((int)v->nr_queues));
 	json_object_object_add(o, "paused", json_object_new_boolean(v->paused));
 	json_object_object_add(o, "readonly", json_object_new_boolean(v->readonly));
+	xbd_ctl_info_identity(v, o);
 	json_object_object_add(o, "grant_mode",
 			       json_object_new_string(xbd_grant_mode_name(v->grant_mode)));
 	json_object_object_add(o, "sectors", json_object_new_uint64(v->info ? v->info->size / 512 : 0));

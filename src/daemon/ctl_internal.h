@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the control socket's files share: the server's state (server.c), the verbs
- * (commands.c) and the statistics as JSON (stats_json.c).
+ * (commands.c), the VBD's identity in `info` (info.c) and the statistics as JSON
+ * (stats_json.c).
  */
 #ifndef XENBLKD_DAEMON_CTL_INTERNAL_H
 #define XENBLKD_DAEMON_CTL_INTERNAL_H
@@ -23,6 +24,9 @@ struct xbd_ctl {
 
 /* commands.c: run one request line; *reply is a new object with "ok" set. */
 void xbd_ctl_command(struct xbd_ctl *c, char *line, struct json_object **reply);
+
+/* info.c: add frontend_id, domain, devid, device, mode, image and format to `o`. */
+void xbd_ctl_info_identity(struct xbd_vbd *v, struct json_object *o);
 
 /* stats_json.c */
 struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s);

@@ -2,13 +2,16 @@
 /*
  * The data plane's counters as JSON, per ring and in total (xenblkctl stats --json). Names
  * follow blkif: requests by operation, sectors in 512-byte units, the latency histogram as
- * log2 buckets of microseconds (bucket i counts [2^i, 2^(i+1)) us; 0 also holds < 1 us).
+ * log2 buckets of microseconds (bucket i counts [2^i, 2^(i+1)) us; 0 also holds < 1 us), and
+ * its p50, p99 and p999 as bucket-resolution estimates (util/latency.h; null with no requests).
  * grant.mapped / mapped_peak / mapped_bound are the data grants mapped now, at most, and the
  * bound: per ring that queue's, in the total the whole daemon's (over all its connections).
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "ctl_internal.h"
+#include "util/latency.h"
 
 static void put_u64(struct json_object *o, const char *key, uint64_t v)
 {
@@ -57,6 +60,28 @@ static struct json_object *grant_json(const struct xbd_grant_stats *g)
 	return o;
 }
 
+/* {"p50": us, "p99": us, "p999": us}, to 0.1 us, or nulls for an empty histogram. */
+static struct json_object *percentiles_json(const uint64_t *hist)
+{
+	static const struct { const char *key; uint32_t ppm; } pct[] = {
+		{ "p50", XBD_P50 }, { "p99", XBD_P99 }, { "p999", XBD_P999 },
+	};
+	struct json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
+		char text[32];
+		double us;
+
+		if (xbd_latency_percentile(hist, XBD_LAT_BUCKETS, pct[i].ppm, &us)) {
+			json_object_object_add(o, pct[i].key, NULL);
+			continue;
+		}
+		snprintf(text, sizeof(text), "%.1f", us);
+		json_object_object_add(o, pct[i].key, json_object_new_double_s(us, text));
+	}
+	return o;
+}
+
 struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s)
 {
 	struct json_object *o = json_object_new_object();
@@ -76,6 +101,7 @@ struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s)
 	for (unsigned int i = 0; i < XBD_LAT_BUCKETS; i++)
 		json_object_array_add(h, json_object_new_uint64(s->lat_hist[i]));
 	json_object_object_add(o, "latency_us_log2", h);
+	json_object_object_add(o, "latency_us_percentiles", percentiles_json(s->lat_hist));
 	return o;
 }
 

@@ -125,6 +125,17 @@ int xbd_client_call(const char *sock, const char *request, struct json_object **
 	return *reply ? 0 : -EPROTO;
 }
 
+void xbd_client_complain(const char *sock, int err)
+{
+	const char *hint = "";
+
+	if (err == -ENOENT || err == -ECONNREFUSED)
+		hint = " (no xenblkd serves this VBD)";
+	else if ((err == -EACCES || err == -EPERM) && geteuid())
+		hint = " (the control sockets are root's: run xenblkctl as root)";
+	fprintf(stderr, "xenblkctl: %s: %s%s\n", sock, strerror(-err), hint);
+}
+
 int xbd_client_ok(struct json_object *reply, const char **error)
 {
 	struct json_object *v;
@@ -159,8 +170,10 @@ unsigned long long xbd_json_u64(struct json_object *o, const char *path)
 const char *xbd_json_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
+	const char *s;
 
 	if (!o || !json_object_object_get_ex(o, key, &v))
 		return "";
-	return json_object_get_string(v);
+	s = json_object_get_string(v); /* NULL for a JSON null */
+	return s ? s : "";
 }

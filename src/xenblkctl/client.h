@@ -17,10 +17,14 @@ int xbd_client_socket(const char *run_dir, const char *vbd, char *out, size_t le
  * -ENOENT/-ECONNREFUSED when no daemon listens there, -EPROTO for a reply that is no JSON. */
 int xbd_client_call(const char *sock, const char *request, struct json_object **reply);
 
+/* Say on stderr why a call to `sock` failed with `err` (from xbd_client_call), with a hint:
+ * no daemon serves the VBD, or the sockets are root's. */
+void xbd_client_complain(const char *sock, int err);
+
 /* A reply's "ok", and its "error" text when not. */
 int xbd_client_ok(struct json_object *reply, const char **error);
 
-/* Convenience getters: 0 / "" when the member is missing. */
+/* Convenience getters: 0 / "" when the member is missing or null. */
 unsigned long long xbd_json_u64(struct json_object *o, const char *path);
 const char *xbd_json_str(struct json_object *o, const char *key);
 

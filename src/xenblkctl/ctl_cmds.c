@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "util/conf.h"
 #include "ctl_print.h"
 #include "util/run.h"
+#include "vbd_names.h"
 #include "xenblkctl.h"
 
 static int cmp_names(const void *a, const void *b)
@@ -69,64 +71,54 @@ static int call(const char *sock, const char *request, struct json_object **repl
 	int r = xbd_client_call(sock, request, reply);
 
 	if (r) {
-		fprintf(stderr, "xenblkctl: %s: %s%s\n", sock, strerror(-r),
-			r == -ENOENT || r == -ECONNREFUSED ? " (no xenblkd serves this VBD)"
-			: r == -EACCES && geteuid() ? " (the control sockets are root's: run "
-						      "xenblkctl as root)" : "");
-		return 1;
+		xbd_client_complain(sock, r);
+		return XBD_EXIT_FAILED;
 	}
 	if (!xbd_client_ok(*reply, &err)) {
 		fprintf(stderr, "xenblkctl: %s\n", err);
 		json_object_put(*reply);
-		return 1;
+		return XBD_EXIT_FAILED;
 	}
-	return 0;
+	return XBD_EXIT_OK;
 }
 
 static int socket_of(const struct ctl_args *a, char *sock, size_t len)
 {
-	if (xbd_client_socket(a->run_dir, a->argv[1], sock, len)) {
-		fprintf(stderr, "xenblkctl: '%s' is too long for a VBD name\n", a->argv[1]);
-		return 2;
-	}
-	return 0;
+	return xbd_vbd_socket(a->run_dir, a->argv[1], sock, len);
 }
 
 static void print_json(struct json_object *o)
 {
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							 JSON_C_TO_STRING_SPACED));
+							 JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* Every VBD, or nothing and 1 when a daemon could not be asked: an empty table must mean
+ * that nothing is served, never that we may not look. */
 int xbd_cmd_list(const struct ctl_args *a)
 {
-	struct json_object *all = json_object_new_array();
-	char **names;
-	int n;
+	struct json_object *all;
+	struct vbd_entry *e;
+	int n, rc = xbd_vbd_scan(a->run_dir, &e, &n);
 
-	if (xbd_ctl_sockets(a->run_dir, &names, &n)) {
-		fprintf(stderr, "xenblkctl: cannot read %s\n", a->run_dir);
-		return 1;
+	if (rc) {
+		xbd_vbd_scan_free(e, n);
+		return rc;
 	}
-	if (!a->json)
+	if (!a->json) {
 		xbd_print_list_row(stdout, NULL, NULL);
-	for (int i = 0; i < n; i++) {
-		struct json_object *r;
-
-		if (xbd_client_call(names[i], "info", &r))
-			continue; /* a daemon that died and left its socket */
-		if (a->json)
-			json_object_array_add(all, r);
-		else
-			xbd_print_list_row(stdout, names[i], r);
-		if (!a->json)
-			json_object_put(r);
-	}
-	if (a->json)
+		for (int i = 0; i < n; i++)
+			xbd_print_list_row(stdout, e[i].sock, e[i].info);
+	} else {
+		all = json_object_new_array();
+		for (int i = 0; i < n; i++)
+			json_object_array_add(all, json_object_get(e[i].info));
 		print_json(all);
-	json_object_put(all);
-	xbd_ctl_sockets_free(names, n);
-	return 0;
+		json_object_put(all);
+	}
+	xbd_vbd_scan_free(e, n);
+	return XBD_EXIT_OK;
 }
 
 int xbd_cmd_stats(const struct ctl_args *a)
@@ -145,29 +137,43 @@ int xbd_cmd_stats(const struct ctl_args *a)
 	return 0;
 }
 
+static bool log_level_known(const char *level)
+{
+	static const char *const levels[] = { "err", "warn", "info", "debug" };
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (!strcmp(level, levels[i]))
+			return true;
+	return false;
+}
+
 int xbd_cmd_simple(const struct ctl_args *a)
 {
 	struct json_object *r;
 	char sock[4096], req[256];
 	const char *verb = a->argv[0];
 	uint64_t ms;
-	int rc = socket_of(a, sock, sizeof(sock));
+	int rc;
 
-	if (rc)
-		return rc;
-	if (!strcmp(verb, "set-log-level"))
-		snprintf(req, sizeof(req), "log-level %.64s", a->argv[2]);
-	else if (!strcmp(verb, "pause") && a->timeout) {
+	if (!strcmp(verb, "set-log-level")) {
+		if (!log_level_known(a->argv[2])) {
+			fprintf(stderr, "xenblkctl: set-log-level: '%s' is not err, warn, info or "
+				"debug\n", a->argv[2]);
+			return XBD_EXIT_USAGE;
+		}
+		snprintf(req, sizeof(req), "log-level %s", a->argv[2]);
+	} else if (!strcmp(verb, "pause") && a->timeout) {
 		if (xbd_conf_uint(a->timeout, 600000, &ms)) {
 			fprintf(stderr, "xenblkctl: --timeout: '%s' is not a number of "
 				"milliseconds in 0..600000\n", a->timeout);
-			return 2;
+			return XBD_EXIT_USAGE;
 		}
 		snprintf(req, sizeof(req), "pause %llu", (unsigned long long)ms);
-	} else
+	} else {
 		snprintf(req, sizeof(req), "%s", verb);
-	rc = call(sock, req, &r);
-	if (rc)
+	}
+	rc = socket_of(a, sock, sizeof(sock));
+	if (rc || (rc = call(sock, req, &r)))
 		return rc;
 	if (a->json)
 		print_json(r);
@@ -188,12 +194,12 @@ int xbd_cmd_limits(const struct ctl_args *a)
 	if (a->iops && xbd_conf_uint(a->iops, UINT32_MAX, &iops)) {
 		fprintf(stderr, "xenblkctl: --iops: '%s' is not a number in 0..4294967295\n",
 			a->iops);
-		return 2;
+		return XBD_EXIT_USAGE;
 	}
 	if (a->bps && xbd_conf_bytes(a->bps, &bps)) {
 		fprintf(stderr, "xenblkctl: --bps: '%s' is not a number of bytes (e.g. 50M)\n",
 			a->bps);
-		return 2;
+		return XBD_EXIT_USAGE;
 	}
 	rc = socket_of(a, sock, sizeof(sock));
 	if (rc || (rc = call(sock, "limits", &r)))

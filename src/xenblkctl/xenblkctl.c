@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * xenblkctl: the administrator's tool for running xenblkd daemons, over each daemon's control
- * socket in the run directory (ctl.h). It lists them, shows a VBD's statistics per ring (a
- * table, or the daemon's JSON with --json), pauses and resumes a VBD for snapshots, re-reads
- * its size, sets its log level and I/O limits, and shows live IOPS per VBD (top).
+ * socket in the run directory (ctl.h). It lists them (whom each serves and what), shows a
+ * VBD's statistics per ring with latency percentiles (a table, or the daemon's JSON with
+ * --json), pauses and resumes a VBD for snapshots, re-reads its size, sets its log level and
+ * I/O limits, and shows live IOPS and latency per VBD (top). VBD names: vbd_names.h.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,23 +25,25 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: xenblkctl [--run-dir DIR] COMMAND [ARGS] [OPTIONS]\n"
 		"Control the xenblkd daemons running on this host.\n\n"
-		"  list [--json]                  every VBD served here\n"
+		"  list [--json]                  every VBD served here: domain, guest device, ro/rw,\n"
+		"                                 image and format, state\n"
 		"  stats VBD [--json]             requests by op, sectors, in flight and errors per\n"
-		"                                 ring and in total; the latency histogram\n"
+		"                                 ring and in total; latency p50/p99/p999 and histogram\n"
 		"  pause VBD [--timeout MS]       stop taking requests, answer those in flight and\n"
 		"                                 flush (for snapshots; default timeout 10000)\n"
 		"  resume VBD                     take requests again\n"
 		"  resize VBD                     re-read the image size and tell the guest\n"
 		"  set-log-level VBD LEVEL        err, warn, info or debug\n"
 		"  limits VBD [--iops N] [--bps N[K|M|G]]  show or set the I/O limits (0: none)\n"
-		"  top [--interval S] [--iterations N]     live IOPS and bandwidth per VBD\n\n"
-		"VBD is a backend path (/local/domain/0/backend/qdisk/0/51712), its escaped name\n"
-		"(local-domain-0-backend-qdisk-0-51712, as in xenblkd@NAME.service) or the path of\n"
+		"  top [--interval S] [--iterations N]     live IOPS, bandwidth and latency per VBD\n\n"
+		"VBD is the short name list shows (d5/51712), DOMAIN:DEVICE (web:xvda), a backend\n"
+		"path (/local/domain/0/backend/qdisk/5/51712), its escaped name\n"
+		"(local-domain-0-backend-qdisk-5-51712, as in xenblkd@NAME.service) or the path of\n"
 		"a control socket. --run-dir defaults to /run/xenblkd ($XENBLKD_SIM_DIR/run on the\n"
 		"simulated platform).\n"
 		"Options: --help, --version.\n"
-		"Exit status: 0 on success, 1 when the daemon refused or could not be reached, 2 for\n"
-		"bad usage.\n");
+		"Exit status: 0 on success; 1 when the daemon refused or could not be reached, or no\n"
+		"VBD has the name; 2 for bad usage or a bad value (an ambiguous VBD name too).\n");
 }
 
 enum { OPT_RUN_DIR = 256, OPT_JSON, OPT_TIMEOUT, OPT_IOPS, OPT_BPS, OPT_INTERVAL,
@@ -63,12 +66,12 @@ static int set_option(struct ctl_args *a, int o, const char *arg)
 {
 	switch (o) {
 	case OPT_RUN_DIR: a->run_dir = arg; return 0;
-	case OPT_JSON: a->json = true; return 0;
-	case OPT_TIMEOUT: a->timeout = arg; return 0;
-	case OPT_IOPS: a->iops = arg; return 0;
-	case OPT_BPS: a->bps = arg; return 0;
-	case OPT_INTERVAL: a->interval = arg; return 0;
-	case OPT_ITERATIONS: a->iterations = arg; return 0;
+	case OPT_JSON: a->json = true; a->given |= XBD_OPT_JSON; return 0;
+	case OPT_TIMEOUT: a->timeout = arg; a->given |= XBD_OPT_TIMEOUT; return 0;
+	case OPT_IOPS: a->iops = arg; a->given |= XBD_OPT_IOPS; return 0;
+	case OPT_BPS: a->bps = arg; a->given |= XBD_OPT_BPS; return 0;
+	case OPT_INTERVAL: a->interval = arg; a->given |= XBD_OPT_INTERVAL; return 0;
+	case OPT_ITERATIONS: a->iterations = arg; a->given |= XBD_OPT_ITERATIONS; return 0;
 	case OPT_HELP: usage(stdout); exit(0);
 	case OPT_VERSION: printf("xenblkctl %s\n", XBD_VERSION); exit(0);
 	default: return -EINVAL;
@@ -109,34 +112,53 @@ static int parse(int argc, char **argv, struct ctl_args *a)
 static const struct ctl_verb {
 	const char *name;
 	int nargs; /* after the verb */
+	unsigned int options; /* XBD_OPT_* it takes */
 	int (*run)(const struct ctl_args *a);
 } verbs[] = {
-	{ "list", 0, xbd_cmd_list },
-	{ "stats", 1, xbd_cmd_stats },
-	{ "pause", 1, xbd_cmd_simple },
-	{ "resume", 1, xbd_cmd_simple },
-	{ "resize", 1, xbd_cmd_simple },
-	{ "set-log-level", 2, xbd_cmd_simple },
-	{ "limits", 1, xbd_cmd_limits },
-	{ "top", 0, xbd_cmd_top },
+	{ "list", 0, XBD_OPT_JSON, xbd_cmd_list },
+	{ "stats", 1, XBD_OPT_JSON, xbd_cmd_stats },
+	{ "pause", 1, XBD_OPT_JSON | XBD_OPT_TIMEOUT, xbd_cmd_simple },
+	{ "resume", 1, XBD_OPT_JSON, xbd_cmd_simple },
+	{ "resize", 1, XBD_OPT_JSON, xbd_cmd_simple },
+	{ "set-log-level", 2, XBD_OPT_JSON, xbd_cmd_simple },
+	{ "limits", 1, XBD_OPT_JSON | XBD_OPT_IOPS | XBD_OPT_BPS, xbd_cmd_limits },
+	{ "top", 0, XBD_OPT_INTERVAL | XBD_OPT_ITERATIONS, xbd_cmd_top },
 };
+
+/* An option the command does not take is a mistake (a --timeout meant for pause given to
+ * resume), not something to ignore. */
+static int check_options(const struct ctl_verb *v, unsigned int given)
+{
+	static const char *const names[] = { "--json", "--timeout", "--iops", "--bps",
+					     "--interval", "--iterations" };
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((given & ~v->options) & (1u << i)) {
+			fprintf(stderr, "xenblkctl: %s takes no %s; see --help\n", v->name,
+				names[i]);
+			return XBD_EXIT_USAGE;
+		}
+	return XBD_EXIT_OK;
+}
 
 int main(int argc, char **argv)
 {
 	struct ctl_args a = { 0 };
 
 	if (parse(argc, argv, &a))
-		return 2;
+		return XBD_EXIT_USAGE;
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(a.argv[0], verbs[i].name))
 			continue;
 		if (a.argc != verbs[i].nargs + 1) {
 			fprintf(stderr, "xenblkctl: %s takes %d argument(s); see --help\n",
 				verbs[i].name, verbs[i].nargs);
-			return 2;
+			return XBD_EXIT_USAGE;
 		}
+		if (check_options(&verbs[i], a.given))
+			return XBD_EXIT_USAGE;
 		return verbs[i].run(&a);
 	}
 	fprintf(stderr, "xenblkctl: unknown command '%s'; see --help\n", a.argv[0]);
-	return 2;
+	return XBD_EXIT_USAGE;
 }

@@ -7,22 +7,41 @@
 
 #include <stdbool.h>
 
+/* Exit statuses, as xenblkctl(8) documents them. */
+enum {
+	XBD_EXIT_OK = 0,
+	XBD_EXIT_FAILED = 1, /* the daemon refused, could not be reached, or no VBD has the name */
+	XBD_EXIT_USAGE = 2,  /* bad usage or a bad value (an ambiguous VBD name too) */
+};
+
+/* The options a command may take, as bits (xenblkctl.c checks them per command). */
+enum {
+	XBD_OPT_JSON = 1u << 0,
+	XBD_OPT_TIMEOUT = 1u << 1,
+	XBD_OPT_IOPS = 1u << 2,
+	XBD_OPT_BPS = 1u << 3,
+	XBD_OPT_INTERVAL = 1u << 4,
+	XBD_OPT_ITERATIONS = 1u << 5,
+};
+
 struct ctl_args {
 	const char *run_dir;
 	bool json;
 	const char *timeout, *iops, *bps, *interval, *iterations;
+	unsigned int given; /* XBD_OPT_* of the options on the command line */
 	int argc;      /* the command and its arguments */
 	char **argv;
 };
 
-/* Each returns the exit status: 0, 1 (failed or unreachable) or 2 (bad usage). */
+/* Each returns the exit status. */
 int xbd_cmd_list(const struct ctl_args *a);
 int xbd_cmd_stats(const struct ctl_args *a);
 int xbd_cmd_simple(const struct ctl_args *a); /* pause, resume, resize, set-log-level */
 int xbd_cmd_limits(const struct ctl_args *a);
 int xbd_cmd_top(const struct ctl_args *a);
 
-/* The run directory's sockets, sorted: *names is malloc'd, each entry too. */
+/* The run directory's sockets, sorted: *names is malloc'd, each entry too. 0, or -errno
+ * (a run directory that does not exist has no sockets: 0). */
 int xbd_ctl_sockets(const char *run_dir, char ***names, int *n);
 void xbd_ctl_sockets_free(char **names, int n);
 
