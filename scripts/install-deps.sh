@@ -24,7 +24,7 @@ if [ -z "$missing" ]; then
     echo "install-deps: all ${#packages[@]} packages are installed"
     exit 0
 fi
-echo "install-deps: installing:" $missing
+echo "install-deps: installing ${missing//$'\n'/ }"
 
 export DEBIAN_FRONTEND=noninteractive
 wait_s=${XENBLKD_APT_LOCK_WAIT:-600}

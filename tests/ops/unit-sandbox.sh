@@ -29,7 +29,7 @@ unit=$src/systemd/xenblkd@.service
 # shellcheck source=tests/sim/simplat.sh
 . "$src/tests/sim/simplat.sh"
 sp_init "$build"
-SP_LOG_PREFIX=unit-sandbox
+SP_LOG_PREFIX="unit-sandbox"
 sp_work xbd-unit-sandbox
 work=$SP_WORK
 show_logs() {

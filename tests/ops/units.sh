@@ -73,8 +73,10 @@ missing = [n for n in sys.argv[1:] if rated.get(n, 0) <= 0]
 sys.exit(1 if missing else 0)' "$@"
 }
 net_checks=(PrivateNetwork= "RestrictAddressFamilies=~AF_(INET|INET6)")
-! exposed "$work/$inst" "${net_checks[0]}" && ! exposed "$work/$inst" "${net_checks[1]}" ||
-    { echo "units: FAIL: xenblkd@ has the network without the drop-in" >&2; exit 1; }
+if exposed "$work/$inst" "${net_checks[0]}" || exposed "$work/$inst" "${net_checks[1]}"; then
+    echo "units: FAIL: xenblkd@ has the network without the drop-in" >&2
+    exit 1
+fi
 mkdir "$work/xenblkd@.service.d"
 cp "$src/systemd/network.conf.example" "$work/xenblkd@.service.d/network.conf"
 exposed "$work/$inst" "${net_checks[@]}" ||
