@@ -27,28 +27,45 @@ phase_short() {
     sed -E 's/^sim-blkfront: //; s/^backend [^ ]* is InitWait: (.*); using (.*)/xenblkd offers \1; the guest uses \2/'
 }
 
+# new_lines: the complete lines the log gained since byte $off, in $new; advances $off past
+# them (a line still being written waits for the next look).
+new_lines() {
+    local LC_ALL=C
+    new=$(tail -c +"$((off + 1))" "$log"; echo x)
+    new=${new%x}
+    new=${new%"${new##*$'\n'}"}
+    off=$((off + ${#new}))
+}
+
+# show_phases: the frontend's phases among the new lines, one line each (the step's first one
+# on a line of its own); $lines counts them, $quiet is when the last one came.
+show_phases() {
+    local line
+    while IFS= read -r line; do
+        if [ "$tty" = 1 ]; then printf '\r\033[K'; elif [ "$lines" = 0 ]; then echo; fi
+        echo "    $line"
+        lines=$((lines + 1)) quiet=$SECONDS
+    done < <(printf '%s' "$new" | grep -E "$phase_re" | phase_short || true)
+}
+
 # step TITLE CMD...: runs CMD with all its output in the log and shows progress: the elapsed
 # time and ninja's [done/total] on a terminal, else a dot every 5 s; the frontend's phases as
 # they finish, one line each. Then "done" with the time, or the log's tail and exit 1.
 step() {
-    local title=$1 start=$SECONDS lines=0 quiet=$SECONDS rc=0 pid n first line progress
+    local title=$1 start=$SECONDS lines=0 quiet=$SECONDS rc=0 pid off new line progress=
     shift
     echo "=== $title: $*" >>"$log"
+    off=$(stat -c %s "$log")
     "$@" >>"$log" 2>&1 &
     pid=$!
-    n=$(wc -l <"$log")
-    first=$((n + 1))
     [ "$tty" = 1 ] || printf '%s ' "$title"
     while kill -0 "$pid" 2>/dev/null; do
         sleep 1
-        while IFS= read -r line; do
-            if [ "$tty" = 1 ]; then printf '\r\033[K'; elif [ "$lines" = 0 ]; then echo; fi
-            echo "    $line"
-            lines=$((lines + 1)) quiet=$SECONDS
-        done < <(tail -n +"$((n + 1))" "$log" | grep -E "$phase_re" | phase_short || true)
-        n=$(wc -l <"$log")
+        new_lines
+        show_phases
         if [ "$tty" = 1 ]; then
-            progress=$(tail -n +"$first" "$log" | grep -oE '^\[[0-9]+/[0-9]+\]' | tail -n 1 || true)
+            line=$(printf '%s' "$new" | grep -oE '^\[[0-9]+/[0-9]+\]' | tail -n 1 || true)
+            progress=${line:-$progress}
             printf '\r\033[K%s ... %d s %s' "$title" $((SECONDS - start)) "$progress"
         elif [ "$lines" = 0 ] && [ $(((SECONDS - start) % 5)) = 0 ]; then
             printf '.'
@@ -58,6 +75,8 @@ step() {
         fi
     done
     wait "$pid" || rc=$?
+    new_lines
+    show_phases
     if [ "$tty" = 1 ]; then printf '\r\033[K%s' "$title"
     elif [ "$lines" != 0 ]; then printf '   '
     fi
