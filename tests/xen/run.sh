@@ -128,7 +128,7 @@ qemu_command() {
 	# in their TLS, 6-20 a minute under I/O, on kernel blkback as on xenblkd; Xen's pcid=0,
 	# thread=single TCG, -fsgsbase, -avx and -xsaveopt,-xsavec,-xsaves did not help; -xsave
 	# (Xen then uses FXSAVE) gave 0 in the same soak, at the same speed (docs/xenlab.md).
-	# -smap: XENLAB.md (dom0 dies at its first page fault otherwise).
+	# -smap: docs/xenlab.md (dom0 dies at its first page fault otherwise).
 	QEMU_CMD=(qemu-system-x86_64 -accel "${XENBLKD_XENLAB_ACCEL:-tcg}"
 		-cpu "${XENBLKD_XENLAB_CPU:-max,-smap,-smep,-xsave}" -smp 2 -m 3072
 		-display none -no-reboot -nic none -monitor none
