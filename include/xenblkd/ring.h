@@ -23,6 +23,8 @@ enum xbd_proto {
 /* Parse the frontend's `protocol` key. NULL (absent) means native, as in QEMU.
  * 0, or -EINVAL for an unknown value. */
 int xbd_proto_from_string(const char *s, enum xbd_proto *out);
+/* The `protocol` name of an ABI, for the log (native: this machine's own name). */
+const char *xbd_proto_name(enum xbd_proto proto);
 
 struct xbd_ring {
 	enum xbd_proto proto;

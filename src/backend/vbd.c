@@ -377,8 +377,9 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 	xbd_vbd_set_limits(v, v->limit_iops, v->limit_bps);
 	if (v->paused)
 		xbd_vbd_pause(v, 0);
-	xbd_info(v->prefix, "connected: %u queue(s), ring order %u, protocol %d, grant %s",
-		 p->nr_queues, p->ring_order, (int)p->proto, xbd_grant_mode_name(cfg.grant_mode));
+	xbd_info(v->prefix, "connected: %u queue(s), ring order %u, protocol %s, grant %s",
+		 p->nr_queues, p->ring_order, xbd_proto_name(p->proto),
+		 xbd_grant_mode_name(cfg.grant_mode));
 	return 0;
 }
 

@@ -230,6 +230,16 @@ int xbd_proto_from_string(const char *s, enum xbd_proto *out)
 	return 0;
 }
 
+const char *xbd_proto_name(enum xbd_proto proto)
+{
+	switch (proto) {
+	case XBD_PROTO_X86_32: return XEN_IO_PROTO_ABI_X86_32;
+	case XBD_PROTO_X86_64: return XEN_IO_PROTO_ABI_X86_64;
+	case XBD_PROTO_NATIVE: return XEN_IO_PROTO_ABI_NATIVE;
+	}
+	return "?";
+}
+
 static bool proto_is_valid(enum xbd_proto proto)
 {
 	return proto == XBD_PROTO_NATIVE || proto == XBD_PROTO_X86_32 || proto == XBD_PROTO_X86_64;

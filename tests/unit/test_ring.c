@@ -765,13 +765,18 @@ static void test_proto_from_string(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		enum xbd_proto p = (enum xbd_proto)99;
+		enum xbd_proto p = (enum xbd_proto)99, back;
 		int rc = xbd_proto_from_string(cases[i].s, &p);
 
 		if (rc != cases[i].rc || (rc == 0 && p != cases[i].proto))
 			fail_msg("\"%s\": rc %d proto %d", cases[i].s ? cases[i].s : "(null)", rc,
 				 (int)p);
+		/* The name the log prints parses back to the same ABI. */
+		if (rc == 0 && (xbd_proto_from_string(xbd_proto_name(p), &back) || back != p))
+			fail_msg("name of %d: \"%s\"", (int)p, xbd_proto_name(p));
 	}
+	assert_string_equal(xbd_proto_name(XBD_PROTO_X86_32), "x86_32-abi");
+	assert_string_equal(xbd_proto_name(XBD_PROTO_X86_64), "x86_64-abi");
 }
 
 int main(void)

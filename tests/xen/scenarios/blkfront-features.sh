@@ -152,7 +152,7 @@ report() {
 	f_queues=$(xs "$FE/multi-queue-num-queues"); [ "$f_queues" != - ] || f_queues=1
 	f_pers=$(xs "$FE/feature-persistent")
 	f_refs=$(ring_refs)
-	line=$(grep -o 'connected: [0-9]* queue(s), ring order [0-9]*, protocol [0-9]*, grant [a-z]*' \
+	line=$(grep -o 'connected: [0-9]* queue(s), ring order [0-9]*, protocol [a-z0-9_-]*, grant [a-z]*' \
 		"$XLOG" | tail -n 1)
 	d_queues='?' d_order='?' d_grant='?'
 	if [[ $line =~ connected:\ ([0-9]+)\ queue.*ring\ order\ ([0-9]+),.*grant\ ([a-z]+) ]]; then
