@@ -24,6 +24,12 @@ struct xbd_ctl {
 /* commands.c: run one request line; *reply is a new object with "ok" set. */
 void xbd_ctl_command(struct xbd_ctl *c, char *line, struct json_object **reply);
 
+/* ctl_image.c: resume onto a new image, the mirror's verbs, and the image fields of info. */
+struct json_object *xbd_ctl_resume_image(struct xbd_ctl *c, const char *image, const char *chain);
+struct json_object *xbd_ctl_mirror(struct xbd_ctl *c, const char *verb, const char *dest);
+struct json_object *xbd_ctl_mirror_status(struct xbd_ctl *c);
+void xbd_ctl_image_info(struct xbd_ctl *c, struct json_object *o);
+
 /* stats_json.c */
 struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s);
 /* "stats": per queue and in total, this connection's counters plus the past ones. */

@@ -29,7 +29,12 @@ static void usage(FILE *out)
 		"                                 ring and in total; the latency histogram\n"
 		"  pause VBD [--timeout MS]       stop taking requests, answer those in flight and\n"
 		"                                 flush (for snapshots; default timeout 10000)\n"
-		"  resume VBD                     take requests again\n"
+		"  resume VBD [--image [FMT:]PATH [--format raw|qcow2] [--backing FMT:PATH|...]]\n"
+		"                                 take requests again; with --image, on that image\n"
+		"                                 (an external snapshot's overlay) from now on\n"
+		"  mirror VBD --to [FMT:]DEST [--format raw|qcow2] | --cancel | --status\n"
+		"                                 copy the disk live to DEST (same size), then\n"
+		"                                 serve DEST\n"
 		"  resize VBD                     re-read the image size and tell the guest\n"
 		"  set-log-level VBD LEVEL        err, warn, info or debug\n"
 		"  limits VBD [--iops N] [--bps N[K|M|G]]  show or set the I/O limits (0: none)\n"
@@ -44,7 +49,8 @@ static void usage(FILE *out)
 }
 
 enum { OPT_RUN_DIR = 256, OPT_JSON, OPT_TIMEOUT, OPT_IOPS, OPT_BPS, OPT_INTERVAL,
-       OPT_ITERATIONS, OPT_HELP, OPT_VERSION };
+       OPT_ITERATIONS, OPT_HELP, OPT_VERSION, OPT_IMAGE, OPT_FORMAT, OPT_BACKING, OPT_TO,
+       OPT_CANCEL, OPT_STATUS };
 
 static const struct option long_opts[] = {
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
@@ -54,6 +60,12 @@ static const struct option long_opts[] = {
 	{ "bps", required_argument, NULL, OPT_BPS },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "backing", required_argument, NULL, OPT_BACKING },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "cancel", no_argument, NULL, OPT_CANCEL },
+	{ "status", no_argument, NULL, OPT_STATUS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -69,6 +81,12 @@ static int set_option(struct ctl_args *a, int o, const char *arg)
 	case OPT_BPS: a->bps = arg; return 0;
 	case OPT_INTERVAL: a->interval = arg; return 0;
 	case OPT_ITERATIONS: a->iterations = arg; return 0;
+	case OPT_IMAGE: a->image = arg; return 0;
+	case OPT_FORMAT: a->format = arg; return 0;
+	case OPT_BACKING: a->backing = arg; return 0;
+	case OPT_TO: a->to = arg; return 0;
+	case OPT_CANCEL: a->cancel = true; return 0;
+	case OPT_STATUS: a->status = true; return 0;
 	case OPT_HELP: usage(stdout); exit(0);
 	case OPT_VERSION: printf("xenblkctl %s\n", XBD_VERSION); exit(0);
 	default: return -EINVAL;
@@ -114,7 +132,8 @@ static const struct ctl_verb {
 	{ "list", 0, xbd_cmd_list },
 	{ "stats", 1, xbd_cmd_stats },
 	{ "pause", 1, xbd_cmd_simple },
-	{ "resume", 1, xbd_cmd_simple },
+	{ "resume", 1, xbd_cmd_resume },
+	{ "mirror", 1, xbd_cmd_mirror },
 	{ "resize", 1, xbd_cmd_simple },
 	{ "set-log-level", 2, xbd_cmd_simple },
 	{ "limits", 1, xbd_cmd_limits },
