@@ -34,6 +34,10 @@ int xbd_dataplane_pause(struct xbd_dataplane *dp, int timeout_ms)
 {
 	struct timespec until;
 
+	/* Paused already (a second pause, e.g. a mirror's switch while the administrator's
+	 * pause holds): the data thread will not post again. */
+	if (atomic_load(&dp->pause_req) && atomic_load(&dp->paused_ack))
+		return 0;
 	atomic_store(&dp->pause_req, true);
 	kick(dp);
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -51,6 +55,7 @@ int xbd_dataplane_pause(struct xbd_dataplane *dp, int timeout_ms)
 
 void xbd_dataplane_resume(struct xbd_dataplane *dp)
 {
+	atomic_store(&dp->paused_ack, false);
 	atomic_store(&dp->pause_req, false);
 	/* A pause that completed after its caller gave up must not satisfy the next one. */
 	while (sem_trywait(&dp->paused_sem) == 0)
@@ -227,8 +232,10 @@ void dp_take_ctl(struct xbd_dataplane *dp)
 		return;
 	if (atomic_load(&dp->stop_req))
 		dp->stopping = true;
-	if (!atomic_load(&dp->pause_req))
+	if (!atomic_load(&dp->pause_req)) {
 		dp->paused = false;
+		atomic_store(&dp->paused_ack, false);
+	}
 	refresh_limits(dp);
 }
 
@@ -246,6 +253,7 @@ static void pause_flushed(struct xbd_io *io, int res)
 		xbd_warn(dp->cfg.log_prefix, "pause: flush failed: %s", strerror(-res));
 	dp->pause_flushing = false;
 	dp->paused = true;
+	atomic_store(&dp->paused_ack, true);
 	sem_post(&dp->paused_sem);
 }
 
@@ -256,6 +264,7 @@ void dp_pause_step(struct xbd_dataplane *dp)
 		return;
 	if (!xbd_disk_get_info(dp->cfg.disk)->can_flush) {
 		dp->paused = true;
+		atomic_store(&dp->paused_ack, true);
 		sem_post(&dp->paused_sem);
 		return;
 	}

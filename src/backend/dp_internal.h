@@ -81,6 +81,7 @@ struct xbd_dataplane {
 	atomic_bool stop_req;
 	atomic_bool pause_req;
 	sem_t paused_sem;             /* posted when a pause is complete */
+	atomic_bool paused_ack;       /* the pause is complete, until resumed */
 	_Atomic uint64_t limit_iops, limit_bps; /* 0: unlimited */
 
 	/* Owned by the data thread. */

@@ -98,7 +98,7 @@ ops_front_pass 1 51712 --requests 3000
 ctl stats "$be" --json >"$ops_work/s3.json" 2>/dev/null ||
     cp "$ops_work/s2.json" "$ops_work/s3.json"
 ops_expect_eq "base after the restart" "$(md5sum <"$base")" "$sum_zero"
-qemu-img check -q "$over" || ops_fail "qemu-img check of the overlay"
+qemu-img check -U -q "$over" || ops_fail "qemu-img check of the overlay"
 alloc=$(qemu-img map -U --output=json "$over" | python3 -c 'import json,sys; print(sum(e["length"] for e in json.load(sys.stdin) if e["data"] and e["depth"] == 0))')
 [ "$alloc" -gt 0 ] || ops_fail "the restarted daemon wrote nothing to the overlay"
 ops_log "restarted: served the overlay ($alloc bytes allocated in it), the base untouched"
