@@ -164,6 +164,8 @@ void xbd_vbd_image_describe(const struct xbd_vbd *v, char *buf, size_t len);
 int xbd_vbd_mirror_start(struct xbd_vbd *v, const char *spec, char *why, size_t len);
 int xbd_vbd_mirror_cancel(struct xbd_vbd *v, char *why, size_t len);
 void xbd_vbd_mirror_poll(struct xbd_vbd *v);
+/* Once no queue uses it any more (they are stopped): free the mirror, noting how it ended. */
+void xbd_vbd_mirror_forget(struct xbd_vbd *v);
 /* xenbus.c: write xenblkd-active-image / -backing (the latter removed when NULL). */
 int xbd_xb_record_active(struct xbd_vbd *v, const char *image, const char *backing);
 /* The mapped-grant bounds in force, per queue and per daemon (options, else derived from

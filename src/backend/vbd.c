@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "xenblkd/log.h"
+#include "xenblkd/mirror.h"
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"
 
@@ -456,15 +457,10 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 
 	if (!v->nr_queues)
 		return;
-	if (v->mirror) {
-		/* A new connection's queues would not send their writes to the destination. */
-		char why[64];
-
-		xbd_info(v->prefix, "mirror cancelled: the frontend disconnects");
-		xbd_vbd_mirror_cancel(v, why, sizeof(why));
-		snprintf(v->mirror_last, sizeof(v->mirror_last), "cancelled: the frontend "
-			 "disconnected");
-	}
+	/* A new connection's queues would not send their writes to the destination: the
+	 * mirror ends now (it can no longer switch), and goes once the queues are stopped. */
+	if (v->mirror)
+		xbd_mirror_fail(v->mirror, "the frontend disconnects", ECONNRESET);
 	for (unsigned int q = 0; q < v->nr_queues; q++) {
 		xbd_dataplane_stop(v->dp[q]);
 		xbd_dataplane_get_stats(v->dp[q], &st);
@@ -473,6 +469,7 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 		xbd_dataplane_stats_add(&sum, &st, false);
 	}
 	v->nr_queues = 0;
+	xbd_vbd_mirror_forget(v);
 	/* Taken after the drain, so requests answered while stopping count too. */
 	xbd_dataplane_stats_add(&v->past, &sum, false);
 	v->connections_ended++;

@@ -206,6 +206,18 @@ static void try_switch(struct xbd_vbd *v)
 	unquiesce(v, was_paused);
 }
 
+void xbd_vbd_mirror_forget(struct xbd_vbd *v)
+{
+	struct xbd_mirror_status st;
+
+	if (!v->mirror)
+		return;
+	xbd_mirror_get_status(v->mirror, &st);
+	snprintf(v->mirror_last, sizeof(v->mirror_last), "%s: %.300s",
+		 st.state == XBD_MIRROR_FAILED ? "failed" : "cancelled", st.why);
+	drop(v);
+}
+
 void xbd_vbd_mirror_poll(struct xbd_vbd *v)
 {
 	struct xbd_mirror_status st;
