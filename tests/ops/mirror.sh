@@ -11,7 +11,7 @@
 # 3. --cancel mid-copy (a 2 GiB disk): no switch, the source keeps serving, the destination is
 #    left as it is, the workload passes;
 # 4. a destination on an 8 MiB tmpfs fills mid-copy: the mirror is cancelled, the guest sees
-#    no error, --status and the log say why.
+#    no error, --status and the log say why. (Skipped, 77, if no tmpfs can be mounted.)
 #
 # usage: mirror.sh BUILD_DIR
 set -euo pipefail
@@ -48,7 +48,7 @@ a=$ops_work/mirror-a.raw
 b=$ops_work/mirror-b.qcow2
 ops_start_daemon "$be"
 ops_wait_state "$be" 2 5
-ops_front_bg 1 51712 --requests 60000 --discard --timeout 120
+ops_front_bg 1 51712 --requests 30000 --discard --timeout 120
 front=$ops_bg_pid
 ops_wait_state "$be" 4 10
 sleep 0.3
@@ -118,10 +118,11 @@ front=$ops_bg_pid
 ops_wait_state "$be" 4 10
 ctl mirror "$be" --to "raw:$tmp/dest.raw" || ops_fail "mirror --to failed"
 mirror_wait "$be" "failed" 30
-grep -q "No space left on device" "$ops_work/status" ||
+# Which errno a full tmpfs gives depends on how far the write got (ENOSPC, or a short write: EIO).
+grep -Eq "writing the destination: (No space left on device|Input/output error)" "$ops_work/status" ||
     { cat "$ops_work/status" >&2; ops_fail "--status does not say why the mirror failed"; }
 front_done "$front" "the workload across a failing destination"
-grep -q "mirror cancelled: .*No space left on device; the source keeps serving" "$ops_daemon_log" ||
+grep -Eq "mirror cancelled: .*(No space left on device|Input/output error); the source keeps serving" "$ops_daemon_log" ||
     ops_fail "the log does not say why the mirror stopped"
 ctl stats "$be" --json >"$ops_work/s4.json"
 ops_expect_eq "image after the failure" "$(ops_json "$ops_work/s4.json" "j['image']")" "$src"
