@@ -76,6 +76,18 @@ void xbd_dataplane_free(struct xbd_dataplane *dp);
  * 0 once quiet, -ETIMEDOUT if that took longer than timeout_ms (it stays pausing). */
 int xbd_dataplane_pause(struct xbd_dataplane *dp, int timeout_ms);
 void xbd_dataplane_resume(struct xbd_dataplane *dp);
+/*
+ * Operations on a paused data plane (xbd_dataplane_pause() returned 0, not resumed since),
+ * carried out by its thread, which owns the storage queues; each waits for it (10 s at most:
+ * -ETIMEDOUT) and returns 0 or -errno (-EBUSY: not paused). Swap: serve `disk` from now on
+ * (a queue is opened on it and flushed, then the old queue closed; the caller closes the old
+ * disk). Mirror attach: send writes and flushes to `dst` too (xenblkd/mirror.h). Detach: stop.
+ */
+struct xbd_mirror;
+int xbd_dataplane_swap_disk(struct xbd_dataplane *dp, struct xbd_disk *disk);
+int xbd_dataplane_mirror_attach(struct xbd_dataplane *dp, struct xbd_mirror *m,
+				struct xbd_disk *dst);
+int xbd_dataplane_mirror_detach(struct xbd_dataplane *dp);
 /* I/O limits for this queue: requests and bytes per second, 0 for unlimited. */
 void xbd_dataplane_set_limits(struct xbd_dataplane *dp, uint64_t iops, uint64_t bytes_per_s);
 

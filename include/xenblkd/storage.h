@@ -136,6 +136,10 @@ int xbd_storage_check_names(const char *engine, const char *driver, char *why, s
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);
 void xbd_disk_close(struct xbd_disk *d);
 const struct xbd_disk_info *xbd_disk_get_info(const struct xbd_disk *d);
+/* Change a writable disk's image lock to read-only (shared) or back to read-write
+ * (exclusive), e.g. while a paused disk becomes an overlay's backing file. 0 (also for a disk
+ * without a lock), -EBUSY when another program holds a conflicting lock, or -errno. */
+int xbd_disk_relock(struct xbd_disk *d, bool readonly);
 /* Re-read the size (online resize). 0 or -errno. */
 int xbd_disk_refresh(struct xbd_disk *d);
 

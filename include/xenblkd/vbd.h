@@ -79,6 +79,19 @@ struct xbd_vbd {
 	struct xbd_grant_budget grants; /* mapped grants of all queues, across connections */
 	unsigned int connections_ended;
 	uint64_t limit_iops, limit_bps; /* per VBD; 0: unlimited */
+	/* The image served now (vbd_image.c): path (or driver), format, chain as configured. */
+	char *image_path;
+	enum xbd_format image_format;
+	char *image_backing;            /* FORMAT:PATH|... or NULL */
+	bool image_switched;            /* not params' (a swap, a mirror switch, or the key) */
+	/* A swapped-in image's chain: the disk's configuration points into it. */
+	char *chain_text;
+	struct xbd_backing_file *chain_files;
+	/* A live mirror (vbd_mirror.c) and how the last one ended. */
+	struct xbd_mirror *mirror;
+	struct xbd_disk *mirror_dst;
+	char *mirror_dest;              /* FORMAT:PATH */
+	char mirror_last[320];          /* "" or how the last mirror ended */
 };
 
 /* What the frontend asked for at connect time, read and validated by xenbus.c. */
@@ -122,6 +135,40 @@ int xbd_vbd_resize(struct xbd_vbd *v);
 int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms);
 void xbd_vbd_resume(struct xbd_vbd *v);
 void xbd_vbd_set_limits(struct xbd_vbd *v, uint64_t iops, uint64_t bytes_per_s);
+
+/*
+ * vbd_image.c. Swap: on a paused VBD, serve `spec` (FORMAT:PATH, the format as the
+ * administrator gives it) from now on, with the qcow2 backing chain `chain` (FORMAT:PATH|...,
+ * or NULL: none, or the daemon's backing directories), and record it in the backend keys
+ * xenblkd-active-image and xenblkd-active-backing. Refused, with one line in `why`, unless
+ * it opens (locked as any image), has the same size, sector size and abilities the guest was
+ * offered; the old image then keeps serving, still paused. 0 or -errno.
+ */
+int xbd_vbd_swap_image(struct xbd_vbd *v, const char *spec, const char *chain, char *why,
+		       size_t len);
+/* Open the disk for `spec` as the VBD opens its images. 0 or -errno (logged). */
+int xbd_vbd_open_disk(struct xbd_vbd *v, enum xbd_format fmt, const char *path,
+		      const struct xbd_backing_file *chain, unsigned int chain_len,
+		      struct xbd_disk **out);
+/* Can `d` replace the disk the guest sees? 0, or -EINVAL with the reason in `why`. */
+int xbd_vbd_check_replacement(struct xbd_vbd *v, struct xbd_disk *d, char *why, size_t len);
+/* Switch every queue (paused) to `d`, record it, close the old disk; on failure everything
+ * is as before. The text arguments are copied. */
+int xbd_vbd_switch_disk(struct xbd_vbd *v, struct xbd_disk *d, const char *path,
+			enum xbd_format fmt, const char *chain, char *why, size_t len);
+/* FORMAT:PATH of the image served now, for info. */
+void xbd_vbd_image_describe(const struct xbd_vbd *v, char *buf, size_t len);
+
+/* vbd_mirror.c: a live mirror onto `spec` (FORMAT:PATH, an existing image of the same size);
+ * its status; cancel; and what the control thread does when the mirror signals (ready:
+ * switch; failed: clean up). 0 or -errno, with the reason in `why`. */
+int xbd_vbd_mirror_start(struct xbd_vbd *v, const char *spec, char *why, size_t len);
+int xbd_vbd_mirror_cancel(struct xbd_vbd *v, char *why, size_t len);
+void xbd_vbd_mirror_poll(struct xbd_vbd *v);
+/* Once no queue uses it any more (they are stopped): free the mirror, noting how it ended. */
+void xbd_vbd_mirror_forget(struct xbd_vbd *v);
+/* xenbus.c: write xenblkd-active-image / -backing (the latter removed when NULL). */
+int xbd_xb_record_active(struct xbd_vbd *v, const char *image, const char *backing);
 /* The mapped-grant bounds in force, per queue and per daemon (options, else derived from
  * the persistent cache's size: twice it per queue, four times it (at least a queue's bound)
  * per daemon). */

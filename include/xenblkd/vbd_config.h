@@ -41,6 +41,16 @@ struct xbd_vbd_config {
 	bool has_limit_bps;        /* `limit-bps`: bytes per second, K/M/G suffixes; 0 is none */
 	uint64_t limit_bps;
 	char *backing;             /* `xenblkd-backing`: the qcow2 backing chain, checked; NULL */
+	/* `xenblkd-active-image` (FORMAT:PATH) and `xenblkd-active-backing` (its chain, as
+	 * xenblkd-backing): written by the daemon when it switched to another image (a resume
+	 * with --image, a mirror's switch), served in preference to params and --image. */
+	char *active;              /* the key as written; NULL if absent */
+	const char *active_image;  /* points into active; NULL if absent */
+	enum xbd_format active_format;
+	char *active_backing;      /* the key as written; NULL if absent */
+	char *active_chain_text;   /* parsed copy the chain's paths point into */
+	struct xbd_backing_file active_chain[XBD_MAX_BACKING_CHAIN];
+	unsigned int active_chain_len;
 	/* Not in the backend directory: the frontend domain's `name`, for [vbd] match-domain. */
 	char *domain;              /* NULL if unknown */
 };

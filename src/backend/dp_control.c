@@ -34,6 +34,10 @@ int xbd_dataplane_pause(struct xbd_dataplane *dp, int timeout_ms)
 {
 	struct timespec until;
 
+	/* Paused already (a second pause, e.g. a mirror's switch while the administrator's
+	 * pause holds): the data thread will not post again. */
+	if (atomic_load(&dp->pause_req) && atomic_load(&dp->paused_ack))
+		return 0;
 	atomic_store(&dp->pause_req, true);
 	kick(dp);
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -51,11 +55,149 @@ int xbd_dataplane_pause(struct xbd_dataplane *dp, int timeout_ms)
 
 void xbd_dataplane_resume(struct xbd_dataplane *dp)
 {
+	atomic_store(&dp->paused_ack, false);
 	atomic_store(&dp->pause_req, false);
 	/* A pause that completed after its caller gave up must not satisfy the next one. */
 	while (sem_trywait(&dp->paused_sem) == 0)
 		;
 	kick(dp);
+}
+
+#define OP_TIMEOUT_S 10
+
+/* Control thread: hand a paused operation to the data thread and wait for its result. */
+static int paused_op(struct xbd_dataplane *dp, int op, struct xbd_disk *disk,
+		     struct xbd_mirror *m)
+{
+	struct timespec until;
+
+	if (!atomic_load(&dp->pause_req))
+		return -EBUSY;
+	dp->op_disk = disk;
+	dp->op_mirror = m;
+	atomic_store(&dp->op, op); /* publishes the arguments */
+	kick(dp);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += OP_TIMEOUT_S;
+	while (sem_timedwait(&dp->op_sem, &until) < 0)
+		if (errno != EINTR)
+			return -ETIMEDOUT;
+	return dp->op_result;
+}
+
+int xbd_dataplane_swap_disk(struct xbd_dataplane *dp, struct xbd_disk *disk)
+{
+	return paused_op(dp, DP_OP_SWAP_DISK, disk, NULL);
+}
+
+int xbd_dataplane_mirror_attach(struct xbd_dataplane *dp, struct xbd_mirror *m,
+				struct xbd_disk *dst)
+{
+	return paused_op(dp, DP_OP_MIRROR_ATTACH, dst, m);
+}
+
+int xbd_dataplane_mirror_detach(struct xbd_dataplane *dp)
+{
+	return paused_op(dp, DP_OP_MIRROR_DETACH, NULL, NULL);
+}
+
+struct flush_wait {
+	struct xbd_io io;
+	bool done;
+	int res;
+};
+
+static void flush_waited(struct xbd_io *io, int res)
+{
+	struct flush_wait *f = (struct flush_wait *)io;
+
+	f->res = res;
+	f->done = true;
+}
+
+/* Data thread, paused: one flush on `q`, waited for. */
+static int flush_now(struct xbd_sq *q)
+{
+	struct flush_wait f = { .io = { .op = XBD_IO_FLUSH, .done = flush_waited } };
+	unsigned int ready;
+	int r;
+
+	xbd_sq_queue(q, &f.io);
+	r = xbd_sq_submit(q);
+	while (!f.done && r >= 0)
+		r = xbd_sq_wait(q, NULL, 0, &ready, true, 1000);
+	return f.done ? f.res : r;
+}
+
+/* Serve op_disk: its queue opened and flushed (what a mirror wrote through another queue is
+ * durable before the switch is recorded), then the old queue closed. */
+static int swap_disk(struct xbd_dataplane *dp)
+{
+	struct xbd_sq *q;
+	int r = xbd_sq_open(dp->op_disk, dp->nr_slots, &q);
+
+	if (r)
+		return r;
+	if (xbd_disk_get_info(dp->op_disk)->can_flush)
+		r = flush_now(q);
+	if (r) {
+		xbd_sq_close(q);
+		return r;
+	}
+	dp_stats_refresh_storage(dp);
+	xbd_sq_close(dp->sq);
+	dp->sq = q;
+	dp->cfg.disk = dp->op_disk;
+	return 0;
+}
+
+static int mirror_attach(struct xbd_dataplane *dp)
+{
+	int r;
+
+	if (dp->msq)
+		return -EBUSY;
+	r = xbd_sq_open(dp->op_disk, dp->nr_slots, &dp->msq);
+	if (r)
+		return r;
+	dp->mirror = dp->op_mirror;
+	dp->mdisk = dp->op_disk;
+	return 0;
+}
+
+static int mirror_detach(struct xbd_dataplane *dp)
+{
+	xbd_sq_close(dp->msq); /* paused: nothing in flight on it */
+	dp->msq = NULL;
+	dp->mirror = NULL;
+	dp->mdisk = NULL;
+	return 0;
+}
+
+void dp_run_op(struct xbd_dataplane *dp)
+{
+	int op = atomic_load(&dp->op);
+
+	if (op == DP_OP_NONE)
+		return;
+	if (!dp->paused || dp->busy || dp->pause_flushing)
+		dp->op_result = -EBUSY;
+	else if (op == DP_OP_SWAP_DISK)
+		dp->op_result = swap_disk(dp);
+	else if (op == DP_OP_MIRROR_ATTACH)
+		dp->op_result = mirror_attach(dp);
+	else
+		dp->op_result = mirror_detach(dp);
+	atomic_store(&dp->op, DP_OP_NONE);
+	sem_post(&dp->op_sem);
+}
+
+void dp_mirror_reap(struct xbd_dataplane *dp)
+{
+	unsigned int ready;
+
+	if (dp->msq && xbd_sq_inflight(dp->msq))
+		xbd_sq_wait(dp->msq, NULL, 0, &ready, false, 0);
 }
 
 void xbd_dataplane_set_limits(struct xbd_dataplane *dp, uint64_t iops, uint64_t bytes_per_s)
@@ -90,8 +232,10 @@ void dp_take_ctl(struct xbd_dataplane *dp)
 		return;
 	if (atomic_load(&dp->stop_req))
 		dp->stopping = true;
-	if (!atomic_load(&dp->pause_req))
+	if (!atomic_load(&dp->pause_req)) {
 		dp->paused = false;
+		atomic_store(&dp->paused_ack, false);
+	}
 	refresh_limits(dp);
 }
 
@@ -109,6 +253,7 @@ static void pause_flushed(struct xbd_io *io, int res)
 		xbd_warn(dp->cfg.log_prefix, "pause: flush failed: %s", strerror(-res));
 	dp->pause_flushing = false;
 	dp->paused = true;
+	atomic_store(&dp->paused_ack, true);
 	sem_post(&dp->paused_sem);
 }
 
@@ -119,6 +264,7 @@ void dp_pause_step(struct xbd_dataplane *dp)
 		return;
 	if (!xbd_disk_get_info(dp->cfg.disk)->can_flush) {
 		dp->paused = true;
+		atomic_store(&dp->paused_ack, true);
 		sem_post(&dp->paused_sem);
 		return;
 	}

@@ -18,6 +18,7 @@
 #include "xenblkd/grant.h"
 #include "xenblkd/log.h"
 #include "util/trace.h"
+#include "xenblkd/mirror.h"
 
 /* preadv/io_uring take at most UIO_MAXIOV (1024) iovecs: bigger requests are split. */
 #define DP_MAX_IOV 1024u
@@ -41,6 +42,7 @@ struct dp_slot;
 struct dp_sub {
 	struct xbd_io io;
 	struct dp_slot *slot;
+	bool to_mirror;                /* to the mirror's destination: its failure is not ours */
 };
 
 /* One consumed request, from copy-out to response. */
@@ -55,14 +57,16 @@ struct dp_slot {
 	bool prepared;                 /* gio holds grant resources */
 	enum xbd_io_op steps[DP_MAX_STEPS];
 	unsigned int nr_steps, step;
-	struct dp_sub *subs;           /* the current step's I/Os */
+	struct dp_sub *subs;           /* the current step's I/Os (twice as many: the mirror's) */
 	unsigned int nr_subs, subs_pending;
 	int err;                       /* first error of the current step */
 	void *ind_mem;                 /* indirect pages, then the parsed segments */
 	size_t ind_size;
 	void *data_mem;                /* bounce buffer (copy), iovecs, held pages, sub-I/Os */
 	size_t data_size;
-	struct dp_sub sub_inline;
+	struct dp_sub sub_inline[2];   /* one I/O, and its mirror */
+	struct xbd_mirror *mirrored;   /* the step's range is counted in this mirror's map */
+	uint64_t mirror_off, mirror_len;
 	struct iovec iov_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	void *held_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	uint64_t start_ns;             /* when it was taken off the ring */
@@ -78,6 +82,7 @@ struct xbd_dataplane {
 	atomic_bool stop_req;
 	atomic_bool pause_req;
 	sem_t paused_sem;             /* posted when a pause is complete */
+	atomic_bool paused_ack;       /* the pause is complete, until resumed */
 	_Atomic uint64_t limit_iops, limit_bps; /* 0: unlimited */
 
 	/* Owned by the data thread. */
@@ -87,6 +92,17 @@ struct xbd_dataplane {
 	void *sring;
 	struct xbd_ring ring;
 	struct xbd_sq *sq;
+	/* A live mirror (xenblkd/mirror.h): writes and flushes go to msq too. Set and cleared
+	 * by paused operations (dp_control.c). */
+	struct xbd_mirror *mirror;
+	struct xbd_disk *mdisk;       /* the mirror's destination */
+	struct xbd_sq *msq;
+	/* A paused operation from the control thread: DP_OP_*, its arguments, its result. */
+	atomic_int op;
+	struct xbd_disk *op_disk;
+	struct xbd_mirror *op_mirror;
+	int op_result;
+	sem_t op_sem;
 	struct xbd_grant_ctx grant;
 	const struct xbd_grant_ops *gops;
 	struct xbd_pool pool;
@@ -144,7 +160,13 @@ uint64_t dp_now_ns(void);
 void dp_stats_publish(struct xbd_dataplane *dp);
 void dp_stats_refresh_storage(struct xbd_dataplane *dp);
 
+enum { DP_OP_NONE, DP_OP_SWAP_DISK, DP_OP_MIRROR_ATTACH, DP_OP_MIRROR_DETACH };
+
 /* dp_control.c */
+/* Data thread: carry out a pending paused operation, if any. */
+void dp_run_op(struct xbd_dataplane *dp);
+/* Data thread: reap the mirror queue's completions without blocking. */
+void dp_mirror_reap(struct xbd_dataplane *dp);
 void dp_request_stop(struct xbd_dataplane *dp);
 void dp_take_ctl(struct xbd_dataplane *dp);
 bool dp_pausing(struct xbd_dataplane *dp);

@@ -175,14 +175,35 @@ static void finish(struct dp_slot *s, int err)
 
 static void run_step(struct dp_slot *s);
 
+/*
+ * A mirrored step's I/O on the destination failed: that ends the mirror (the source has the
+ * data; the destination is abandoned), never the guest's request, which is answered by the
+ * source's result alone.
+ */
+static void mirror_io_failed(struct dp_slot *s, const struct xbd_io *io, int res)
+{
+	xbd_mirror_fail(s->dp->mirror, io->op == XBD_IO_FLUSH ? "flushing the destination"
+				       : "writing a guest write to the destination", res);
+}
+
 static void sub_done(struct xbd_io *io, int res)
 {
-	struct dp_slot *s = ((struct dp_sub *)io)->slot;
+	struct dp_sub *sub = (struct dp_sub *)io;
+	struct dp_slot *s = sub->slot;
 
-	if (res && !s->err)
+	if (res && sub->to_mirror)
+		mirror_io_failed(s, io, res);
+	else if (res && !s->err)
 		s->err = res;
 	if (--s->subs_pending > 0)
 		return;
+	if (s->mirrored) {
+		/* A source that failed holds anything there: copy it again. */
+		if (s->err)
+			xbd_mirror_mark(s->mirrored, s->mirror_off, s->mirror_len);
+		xbd_mirror_write_end(s->mirrored, s->mirror_off, s->mirror_len);
+		s->mirrored = NULL;
+	}
 	if (s->err == -EOPNOTSUPP && s->steps[s->step] != XBD_IO_READ &&
 	    s->steps[s->step] != XBD_IO_WRITE)
 		lose_feature(s->dp, &s->req);
@@ -193,8 +214,44 @@ static void sub_done(struct xbd_io *io, int res)
 	finish(s, s->err);
 }
 
+/*
+ * While a mirror is live, a step that changes the disk is counted in its map (mirror_map.h)
+ * until it completes everywhere; writes and flushes go to the destination too (true), a
+ * discard only to the source, which makes its range dirty for the copier (false).
+ */
+static bool mirror_step(struct dp_slot *s, enum xbd_io_op op)
+{
+	struct xbd_dataplane *dp = s->dp;
+	bool discard = op != XBD_IO_WRITE && op != XBD_IO_FLUSH;
+
+	if (!dp->msq || op == XBD_IO_READ || !xbd_mirror_live(dp->mirror))
+		return false;
+	if (op == XBD_IO_FLUSH)
+		return xbd_disk_get_info(dp->mdisk)->can_flush;
+	s->mirrored = dp->mirror;
+	s->mirror_off = s->req.sector * XBD_BLKIF_SECTOR_SIZE;
+	s->mirror_len = s->req.nr_sectors * XBD_BLKIF_SECTOR_SIZE;
+	xbd_mirror_write_begin(dp->mirror, s->mirror_off, s->mirror_len, discard);
+	return !discard;
+}
+
+/* The step's I/Os subs[0, n) again, for the mirror's queue, at subs[n, 2n). */
+static void queue_mirror_copies(struct dp_slot *s, struct dp_sub *subs)
+{
+	unsigned int n = s->nr_subs;
+
+	for (unsigned int k = 0; k < n; k++) {
+		subs[n + k] = subs[k];
+		subs[n + k].to_mirror = true;
+		memset(&subs[n + k].io.storage_private, 0, sizeof(subs[n + k].io.storage_private));
+	}
+	s->subs_pending += n;
+	for (unsigned int k = 0; k < n; k++)
+		xbd_sq_queue(s->dp->msq, &subs[n + k].io);
+}
+
 /* A READ or WRITE over the request's iovecs, in pieces of at most DP_MAX_IOV. */
-static void queue_data_step(struct dp_slot *s, enum xbd_io_op op)
+static void queue_data_step(struct dp_slot *s, enum xbd_io_op op, bool mirror)
 {
 	uint64_t offset = s->req.sector * XBD_BLKIF_SECTOR_SIZE;
 	unsigned int done = 0;
@@ -214,6 +271,8 @@ static void queue_data_step(struct dp_slot *s, enum xbd_io_op op)
 		offset += len;
 		done += n;
 	}
+	if (mirror)
+		queue_mirror_copies(s, s->subs);
 	for (unsigned int k = 0; k < s->nr_subs; k++)
 		xbd_sq_queue(s->dp->sq, &s->subs[k].io);
 }
@@ -221,11 +280,12 @@ static void queue_data_step(struct dp_slot *s, enum xbd_io_op op)
 static void run_step(struct dp_slot *s)
 {
 	enum xbd_io_op op = s->steps[s->step];
-	struct dp_sub *sub = &s->sub_inline;
+	struct dp_sub *sub = &s->sub_inline[0];
+	bool mirror = mirror_step(s, op);
 
 	s->err = 0;
 	if (op == XBD_IO_READ || op == XBD_IO_WRITE) {
-		queue_data_step(s, op);
+		queue_data_step(s, op, mirror);
 		return;
 	}
 	*sub = (struct dp_sub){ .slot = s };
@@ -236,6 +296,8 @@ static void run_step(struct dp_slot *s)
 	}
 	s->nr_subs = 1;
 	s->subs_pending = 1;
+	if (mirror)
+		queue_mirror_copies(s, s->sub_inline);
 	xbd_sq_queue(s->dp->sq, &sub->io);
 }
 
@@ -352,7 +414,7 @@ static int layout_data(struct dp_slot *s)
 		held = n * sizeof(void *);
 	}
 	if (nsubs > 1)
-		subs = nsubs * sizeof(struct dp_sub);
+		subs = 2 * nsubs * sizeof(struct dp_sub); /* and a mirror's copies */
 	s->data_size = bounce + iov + held + subs;
 	if (s->data_size) {
 		r = take_memory(dp, s->data_size, &s->data_mem);
@@ -368,7 +430,7 @@ static int layout_data(struct dp_slot *s)
 	off += iov;
 	s->gio.held = held ? (void **)((char *)s->data_mem + off) : s->held_inline;
 	off += held;
-	s->subs = subs ? (struct dp_sub *)((char *)s->data_mem + off) : &s->sub_inline;
+	s->subs = subs ? (struct dp_sub *)((char *)s->data_mem + off) : s->sub_inline;
 	return 0;
 }
 
@@ -392,7 +454,7 @@ static int admit(struct dp_slot *s)
 		if (r)
 			return r;
 	}
-	s->subs = s->subs ? s->subs : &s->sub_inline;
+	s->subs = s->subs ? s->subs : s->sub_inline;
 	plan_steps(s);
 	if (s->req.data_op == BLKIF_OP_WRITE_BARRIER) {
 		s->stage = DP_BARRIER_WAIT;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "xenblkd/log.h"
+#include "xenblkd/mirror.h"
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"
 
@@ -95,29 +96,20 @@ static void image_failed(struct xbd_vbd *v, const char *what, int r)
 		xbd_xb_fatal(v, -r, "cannot open %s: %s", what, strerror(-r));
 }
 
-static int open_image(struct xbd_vbd *v)
+/* The disk configuration every image of this VBD is opened with; the caller sets the image. */
+static void base_config(struct xbd_vbd *v, struct xbd_disk_config *c)
 {
 	struct xbd_disk_config cfg = {
 		.format = XBD_FORMAT_RAW,
-		.path = v->opt->image,
 		.engine = v->opt->engine,
-		.driver = v->opt->driver,
 		.readonly = v->readonly,
 		.sector_size = v->opt->sector_size,
 		.log_prefix = v->prefix,
 	};
-	int r;
 
-	if (!cfg.path && !cfg.driver) {
-		cfg.format = v->cfg->format; /* from params' prefix, never from the image */
-		cfg.path = v->cfg->image;
-	}
 	/* Nothing to flush with: every write must be durable when it completes (O_DSYNC). */
 	cfg.no_flush = v->opt->no_flush && v->opt->no_barrier;
 	cfg.no_direct = maps_guest_pages(v) && !v->cfg->direct_io_safe;
-	if (cfg.no_direct)
-		xbd_info(v->prefix, "grant %s without direct-io-safe: I/O through the page cache",
-			 xbd_grant_mode_name(v->grant_mode));
 	cfg.backing_chain = v->opt->backing_chain;
 	cfg.backing_chain_len = v->opt->backing_chain_len;
 	cfg.backing_dirs = v->opt->backing_dirs;
@@ -126,12 +118,69 @@ static int open_image(struct xbd_vbd *v)
 	cfg.backing_trust_header_format = v->opt->backing_trust_header_format;
 	cfg.backing_raw_ok = v->opt->backing_raw_ok;
 	cfg.l2_cache_bytes = v->opt->l2_cache_bytes;
+	*c = cfg;
+}
+
+int xbd_vbd_open_disk(struct xbd_vbd *v, enum xbd_format fmt, const char *path,
+		      const struct xbd_backing_file *chain, unsigned int chain_len,
+		      struct xbd_disk **out)
+{
+	struct xbd_disk_config cfg;
+
+	base_config(v, &cfg);
+	cfg.format = fmt;
+	cfg.path = path;
+	cfg.backing_chain = chain;
+	cfg.backing_chain_len = chain_len;
+	return xbd_disk_open(&cfg, out);
+}
+
+/* The image to serve: the one the daemon recorded when it last switched (a restart must not
+ * go back to params and lose the writes since), else --image or a test driver, else params. */
+static void choose_image(struct xbd_vbd *v, struct xbd_disk_config *cfg)
+{
+	const struct xbd_vbd_config *t = v->cfg;
+
+	if (t->active_image && !v->opt->driver) {
+		cfg->format = t->active_format;
+		cfg->path = t->active_image;
+		cfg->backing_chain = t->active_chain;
+		cfg->backing_chain_len = t->active_chain_len;
+		v->image_switched = true;
+		xbd_info(v->prefix, "serving the image recorded in xenblkd-active-image, %s, not "
+			 "%s", t->active, v->opt->image ? v->opt->image : t->params ? t->params : "-");
+		return;
+	}
+	cfg->path = v->opt->image;
+	cfg->driver = v->opt->driver;
+	if (!cfg->path && !cfg->driver) {
+		cfg->format = t->format; /* from params' prefix, never from the image */
+		cfg->path = t->image;
+	}
+}
+
+static int open_image(struct xbd_vbd *v)
+{
+	struct xbd_disk_config cfg;
+	int r;
+
+	base_config(v, &cfg);
+	choose_image(v, &cfg);
+	if (cfg.no_direct)
+		xbd_info(v->prefix, "grant %s without direct-io-safe: I/O through the page cache",
+			 xbd_grant_mode_name(v->grant_mode));
 	r = xbd_disk_open(&cfg, &v->disk);
 	if (r) {
 		image_failed(v, cfg.path ? cfg.path : cfg.driver, r);
 		return r;
 	}
 	v->info = xbd_disk_get_info(v->disk);
+	v->image_path = strdup(cfg.path ? cfg.path : cfg.driver);
+	v->image_format = cfg.format;
+	if (v->image_switched && v->cfg->active_backing && v->cfg->active_backing[0])
+		v->image_backing = strdup(v->cfg->active_backing);
+	else if (!v->image_switched && v->cfg->backing)
+		v->image_backing = strdup(v->cfg->backing);
 	xbd_info(v->prefix, "serving %s (%s, %llu bytes, %u-byte sectors, engine %s)",
 		 cfg.path ? cfg.path : cfg.driver, v->readonly ? "read-only" : "read-write",
 		 (unsigned long long)v->info->size, v->info->sector_size, v->info->engine_name);
@@ -216,8 +265,15 @@ int xbd_vbd_refuse(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *
 
 void xbd_vbd_fini(struct xbd_vbd *v)
 {
+	char why[64];
+
 	xbd_vbd_disconnect(v);
+	xbd_vbd_mirror_cancel(v, why, sizeof(why));
 	xbd_disk_close(v->disk);
+	free(v->image_path);
+	free(v->image_backing);
+	free(v->chain_text);
+	free(v->chain_files);
 	if (v->dp_notify_fd >= 0)
 		close(v->dp_notify_fd);
 	if (v->xs)
@@ -406,6 +462,10 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 
 	if (!v->nr_queues)
 		return;
+	/* A new connection's queues would not send their writes to the destination: the
+	 * mirror ends now (it can no longer switch), and goes once the queues are stopped. */
+	if (v->mirror)
+		xbd_mirror_fail(v->mirror, "the frontend disconnects", ECONNRESET);
 	for (unsigned int q = 0; q < v->nr_queues; q++) {
 		xbd_dataplane_stop(v->dp[q]);
 		xbd_dataplane_get_stats(v->dp[q], &st);
@@ -414,6 +474,7 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 		xbd_dataplane_stats_add(&sum, &st, false);
 	}
 	v->nr_queues = 0;
+	xbd_vbd_mirror_forget(v);
 	/* Taken after the drain, so requests answered while stopping count too. */
 	xbd_dataplane_stats_add(&v->past, &sum, false);
 	v->connections_ended++;
@@ -469,6 +530,7 @@ void xbd_vbd_check_dataplanes(struct xbd_vbd *v)
 	}
 	if (lost)
 		xbd_xb_withdraw(v, lost);
+	xbd_vbd_mirror_poll(v);
 	if (reason) {
 		xbd_vbd_disconnect(v);
 		xbd_xb_fatal(v, EPROTO, "%s", reason);

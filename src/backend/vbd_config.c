@@ -153,6 +153,27 @@ static void read_backing(struct reader *rd, struct xbd_vbd_config *c)
 	free(copy);
 }
 
+/* What the daemon recorded when it switched images (vbd_image.c); a bad value is refused,
+ * never replaced by params, which would silently serve an older image. */
+static void read_active(struct reader *rd, struct xbd_vbd_config *c)
+{
+	c->active = read_at(rd, rd->dir, "xenblkd-active-image");
+	c->active_backing = read_at(rd, rd->dir, "xenblkd-active-backing");
+	if (c->active && xbd_parse_params(c->active, &c->active_format, &c->active_image)) {
+		c->active_image = NULL;
+		problem(rd, -EINVAL, "xenblkd-active-image '%.200s' is not FORMAT:/absolute/path",
+			c->active);
+	}
+	if (!c->active_backing || !c->active_backing[0])
+		return;
+	c->active_chain_text = strdup(c->active_backing);
+	if (!c->active_chain_text ||
+	    xbd_parse_backing_chain(c->active_chain_text, c->active_chain, XBD_MAX_BACKING_CHAIN,
+				    &c->active_chain_len))
+		problem(rd, -EINVAL, "xenblkd-active-backing '%.200s' is not FORMAT:PATH, at most "
+			"16 separated by |", c->active_backing);
+}
+
 static void read_options(struct reader *rd, struct xbd_vbd_config *c)
 {
 	char *s = read_at(rd, rd->dir, "grant-mode");
@@ -170,6 +191,7 @@ static void read_options(struct reader *rd, struct xbd_vbd_config *c)
 	c->direct_io_safe = flag(rd, "direct-io-safe", false);
 	read_limits(rd, c);
 	read_backing(rd, c);
+	read_active(rd, c);
 }
 
 /* The frontend domain's name, for [vbd] match-domain; unknown is not an error. */
@@ -223,5 +245,8 @@ void xbd_vbd_config_free(struct xbd_vbd_config *c)
 	free(c->type);
 	free(c->domain);
 	free(c->backing);
+	free(c->active);
+	free(c->active_backing);
+	free(c->active_chain_text);
 	memset(c, 0, sizeof(*c));
 }

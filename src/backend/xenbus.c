@@ -84,6 +84,31 @@ static int in_transaction(struct xbd_vbd *v, int (*fn)(struct xbd_vbd *v, uint32
 	return r;
 }
 
+static const char *active_image, *active_backing; /* for write_active, control thread */
+
+static int write_active(struct xbd_vbd *v, uint32_t tx, int arg)
+{
+	char path[600];
+	int r;
+
+	(void)arg;
+	snprintf(path, sizeof(path), "%s/xenblkd-active-image", v->be_path);
+	r = v->xen->xs_write(v->xs, tx, path, active_image);
+	snprintf(path, sizeof(path), "%s/xenblkd-active-backing", v->be_path);
+	if (!r && active_backing)
+		r = v->xen->xs_write(v->xs, tx, path, active_backing);
+	else if (!r && (r = v->xen->xs_rm(v->xs, tx, path)) == -ENOENT)
+		r = 0;
+	return r;
+}
+
+int xbd_xb_record_active(struct xbd_vbd *v, const char *image, const char *backing)
+{
+	active_image = image;
+	active_backing = backing;
+	return in_transaction(v, write_active, 0);
+}
+
 static int write_discard_keys(struct xbd_vbd *v, uint32_t tx)
 {
 	int r = write_key(v, tx, "feature-discard", "%d", v->offer_discard);

@@ -83,6 +83,7 @@ static struct json_object *info(struct xbd_ctl *c)
 	json_object_object_add(lim, "iops", json_object_new_uint64(v->limit_iops));
 	json_object_object_add(lim, "bps", json_object_new_uint64(v->limit_bps));
 	json_object_object_add(o, "limits", lim);
+	xbd_ctl_image_info(c, o);
 	return o;
 }
 
@@ -192,6 +193,14 @@ void xbd_ctl_command(struct xbd_ctl *c, char *line, struct json_object **reply)
 		*reply = pause_cmd(c, argc, argv);
 	else if (!strcmp(verb, "resume") && argc == 1)
 		*reply = resume_cmd(c);
+	else if (!strcmp(verb, "resume") && argc <= 3)
+		*reply = xbd_ctl_resume_image(c, argv[1], argc == 3 ? argv[2] : NULL);
+	else if (!strcmp(verb, "mirror") && argc == 2)
+		*reply = xbd_ctl_mirror(c, verb, argv[1]);
+	else if (!strcmp(verb, "mirror-cancel") && argc == 1)
+		*reply = xbd_ctl_mirror(c, verb, NULL);
+	else if (!strcmp(verb, "mirror-status") && argc == 1)
+		*reply = xbd_ctl_mirror_status(c);
 	else if (!strcmp(verb, "resize") && argc == 1)
 		*reply = resize_cmd(c);
 	else if (!strcmp(verb, "log-level"))
@@ -200,5 +209,5 @@ void xbd_ctl_command(struct xbd_ctl *c, char *line, struct json_object **reply)
 		*reply = limits_cmd(c, argc, argv);
 	else
 		*reply = fail("unknown request '%s' (info, stats, pause, resume, resize, "
-			      "log-level, limits)", verb);
+			      "log-level, limits, mirror, mirror-cancel, mirror-status)", verb);
 }

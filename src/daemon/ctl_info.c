@@ -39,8 +39,18 @@ static char *domain_name(struct xbd_vbd *v)
 
 /* What the daemon serves and its format. The format is the toolstack's (the `params`
  * prefix), raw for an image given with --image, and "driver" for a test driver. */
+/* What the VBD serves now: the active image after a snapshot swap or a mirror switch
+ * (v->image_path, kept by the device object), else what it was started on. */
 static const char *served_image(const struct xbd_vbd *v, const char **format)
 {
+	if (v->opt->driver && !v->image_switched) {
+		*format = "driver";
+		return v->opt->driver;
+	}
+	if (v->image_path) {
+		*format = v->image_format == XBD_FORMAT_QCOW2 ? "qcow2" : "raw";
+		return v->image_path;
+	}
 	if (v->opt->image) {
 		*format = "raw";
 		return v->opt->image;

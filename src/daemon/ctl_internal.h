@@ -27,6 +27,11 @@ void xbd_ctl_command(struct xbd_ctl *c, char *line, struct json_object **reply);
 
 /* info.c: add frontend_id, domain, devid, device, mode, image and format to `o`. */
 void xbd_ctl_info_identity(struct xbd_vbd *v, struct json_object *o);
+/* ctl_image.c: resume onto a new image, the mirror's verbs, and the image fields of info. */
+struct json_object *xbd_ctl_resume_image(struct xbd_ctl *c, const char *image, const char *chain);
+struct json_object *xbd_ctl_mirror(struct xbd_ctl *c, const char *verb, const char *dest);
+struct json_object *xbd_ctl_mirror_status(struct xbd_ctl *c);
+void xbd_ctl_image_info(struct xbd_ctl *c, struct json_object *o);
 
 /* stats_json.c */
 struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s);

@@ -134,6 +134,8 @@ int xbd_image_open(struct xbd_disk *d, const char *path, bool readonly, int *fd,
 int xbd_image_apply_opts(struct xbd_disk *d);
 /* The image lock alone (lock.c), compatible with QEMU's; released when fd is closed. */
 int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix);
+/* Drop the locks fd holds and take them again for `readonly`. */
+int xbd_image_relock(int fd, bool readonly, const char *path, const char *log_prefix);
 
 /*
  * Opening an image without side effects (image_path.c): resolve with O_PATH only, check the

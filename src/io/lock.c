@@ -105,3 +105,9 @@ int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_pref
 	xbd_err(log_prefix, "%s: cannot lock: %s", path, strerror(-r));
 	return r;
 }
+
+int xbd_image_relock(int fd, bool readonly, const char *path, const char *log_prefix)
+{
+	unlock_all(fd);
+	return xbd_image_lock(fd, readonly, path, log_prefix);
+}

@@ -170,6 +170,13 @@ const struct xbd_disk_info *xbd_disk_get_info(const struct xbd_disk *d)
 	return &d->info;
 }
 
+int xbd_disk_relock(struct xbd_disk *d, bool readonly)
+{
+	if (d->fd < 0 || d->cfg.no_lock || d->info.readonly)
+		return 0;
+	return xbd_image_relock(d->fd, readonly, d->cfg.path, d->log_prefix);
+}
+
 int xbd_disk_refresh(struct xbd_disk *d)
 {
 	return d->drv->refresh ? d->drv->refresh(d) : -EOPNOTSUPP;

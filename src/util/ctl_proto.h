@@ -9,7 +9,7 @@
 #ifndef XENBLKD_UTIL_CTL_PROTO_H
 #define XENBLKD_UTIL_CTL_PROTO_H
 
-#define XBD_CTL_MAX_REQUEST 256
+#define XBD_CTL_MAX_REQUEST 8448 /* two paths of PATH_MAX and a verb (resume --image) */
 #define XBD_CTL_IO_TIMEOUT_MS 2000
 
 #endif

@@ -31,7 +31,12 @@ static void usage(FILE *out)
 		"                                 ring and in total; latency p50/p99/p999 and histogram\n"
 		"  pause VBD [--timeout MS]       stop taking requests, answer those in flight and\n"
 		"                                 flush (for snapshots; default timeout 10000)\n"
-		"  resume VBD                     take requests again\n"
+		"  resume VBD [--image [FMT:]PATH [--format raw|qcow2] [--backing FMT:PATH|...]]\n"
+		"                                 take requests again; with --image, on that image\n"
+		"                                 (an external snapshot's overlay) from now on\n"
+		"  mirror VBD --to [FMT:]DEST [--format raw|qcow2] | --cancel | --status\n"
+		"                                 copy the disk live to DEST (same size), then\n"
+		"                                 serve DEST\n"
 		"  resize VBD                     re-read the image size and tell the guest\n"
 		"  set-log-level VBD LEVEL        err, warn, info or debug\n"
 		"  limits VBD [--iops N] [--bps N[K|M|G]]  show or set the I/O limits (0: none)\n"
@@ -47,7 +52,8 @@ static void usage(FILE *out)
 }
 
 enum { OPT_RUN_DIR = 256, OPT_JSON, OPT_TIMEOUT, OPT_IOPS, OPT_BPS, OPT_INTERVAL,
-       OPT_ITERATIONS, OPT_HELP, OPT_VERSION };
+       OPT_ITERATIONS, OPT_HELP, OPT_VERSION, OPT_IMAGE, OPT_FORMAT, OPT_BACKING, OPT_TO,
+       OPT_CANCEL, OPT_STATUS };
 
 static const struct option long_opts[] = {
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
@@ -57,6 +63,12 @@ static const struct option long_opts[] = {
 	{ "bps", required_argument, NULL, OPT_BPS },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "iterations", required_argument, NULL, OPT_ITERATIONS },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "backing", required_argument, NULL, OPT_BACKING },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "cancel", no_argument, NULL, OPT_CANCEL },
+	{ "status", no_argument, NULL, OPT_STATUS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -72,6 +84,12 @@ static int set_option(struct ctl_args *a, int o, const char *arg)
 	case OPT_BPS: a->bps = arg; a->given |= XBD_OPT_BPS; return 0;
 	case OPT_INTERVAL: a->interval = arg; a->given |= XBD_OPT_INTERVAL; return 0;
 	case OPT_ITERATIONS: a->iterations = arg; a->given |= XBD_OPT_ITERATIONS; return 0;
+	case OPT_IMAGE: a->image = arg; a->given |= XBD_OPT_IMAGE; return 0;
+	case OPT_FORMAT: a->format = arg; a->given |= XBD_OPT_FORMAT; return 0;
+	case OPT_BACKING: a->backing = arg; a->given |= XBD_OPT_BACKING; return 0;
+	case OPT_TO: a->to = arg; a->given |= XBD_OPT_TO; return 0;
+	case OPT_CANCEL: a->cancel = true; a->given |= XBD_OPT_CANCEL; return 0;
+	case OPT_STATUS: a->status = true; a->given |= XBD_OPT_STATUS; return 0;
 	case OPT_HELP: usage(stdout); exit(0);
 	case OPT_VERSION: printf("xenblkctl %s\n", XBD_VERSION); exit(0);
 	default: return -EINVAL;
@@ -118,7 +136,10 @@ static const struct ctl_verb {
 	{ "list", 0, XBD_OPT_JSON, xbd_cmd_list },
 	{ "stats", 1, XBD_OPT_JSON, xbd_cmd_stats },
 	{ "pause", 1, XBD_OPT_JSON | XBD_OPT_TIMEOUT, xbd_cmd_simple },
-	{ "resume", 1, XBD_OPT_JSON, xbd_cmd_simple },
+	{ "resume", 1, XBD_OPT_JSON | XBD_OPT_IMAGE | XBD_OPT_FORMAT | XBD_OPT_BACKING,
+	  xbd_cmd_resume },
+	{ "mirror", 1, XBD_OPT_JSON | XBD_OPT_TO | XBD_OPT_FORMAT | XBD_OPT_CANCEL | XBD_OPT_STATUS,
+	  xbd_cmd_mirror },
 	{ "resize", 1, XBD_OPT_JSON, xbd_cmd_simple },
 	{ "set-log-level", 2, XBD_OPT_JSON, xbd_cmd_simple },
 	{ "limits", 1, XBD_OPT_JSON | XBD_OPT_IOPS | XBD_OPT_BPS, xbd_cmd_limits },
@@ -130,7 +151,8 @@ static const struct ctl_verb {
 static int check_options(const struct ctl_verb *v, unsigned int given)
 {
 	static const char *const names[] = { "--json", "--timeout", "--iops", "--bps",
-					     "--interval", "--iterations" };
+					     "--interval", "--iterations", "--image", "--format",
+					     "--backing", "--to", "--cancel", "--status" };
 
 	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((given & ~v->options) & (1u << i)) {

@@ -22,6 +22,12 @@ enum {
 	XBD_OPT_BPS = 1u << 3,
 	XBD_OPT_INTERVAL = 1u << 4,
 	XBD_OPT_ITERATIONS = 1u << 5,
+	XBD_OPT_IMAGE = 1u << 6,
+	XBD_OPT_FORMAT = 1u << 7,
+	XBD_OPT_BACKING = 1u << 8,
+	XBD_OPT_TO = 1u << 9,
+	XBD_OPT_CANCEL = 1u << 10,
+	XBD_OPT_STATUS = 1u << 11,
 };
 
 struct ctl_args {
@@ -29,6 +35,8 @@ struct ctl_args {
 	bool json;
 	const char *timeout, *iops, *bps, *interval, *iterations;
 	unsigned int given; /* XBD_OPT_* of the options on the command line */
+	const char *image, *format, *backing, *to; /* resume --image, mirror --to */
+	bool cancel, status;                       /* mirror --cancel, --status */
 	int argc;      /* the command and its arguments */
 	char **argv;
 };
@@ -39,6 +47,9 @@ int xbd_cmd_stats(const struct ctl_args *a);
 int xbd_cmd_simple(const struct ctl_args *a); /* pause, resume, resize, set-log-level */
 int xbd_cmd_limits(const struct ctl_args *a);
 int xbd_cmd_top(const struct ctl_args *a);
+/* ctl_image.c */
+int xbd_cmd_resume(const struct ctl_args *a); /* resume [--image ... [--backing ...]] */
+int xbd_cmd_mirror(const struct ctl_args *a);
 
 /* The run directory's sockets, sorted: *names is malloc'd, each entry too. 0, or -errno
  * (a run directory that does not exist has no sockets: 0). */

@@ -35,7 +35,7 @@ OWNER = {
     'storage.h': 'io',
     'dataplane.h': 'backend', 'grant.h': 'backend', 'vbd.h': 'backend',
     'vbd_config.h': 'backend', 'xen_ops.h': 'backend', 'xenbus_fsm.h': 'backend',
-    'xs_value.h': 'backend',
+    'xs_value.h': 'backend', 'mirror.h': 'backend',
 }
 
 # Which planes' files each plane may include (its own always).

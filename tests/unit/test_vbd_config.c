@@ -215,6 +215,31 @@ static void test_bad_values(void **state)
 	expect_bad("discard-enable", "2", "discard-enable is '2', not 0 or 1");
 	expect_bad("removable", "yes", "removable is 'yes', not 0 or 1");
 	expect_bad("direct-io-safe", " 1", "direct-io-safe is ' 1', not 0 or 1");
+	expect_bad("xenblkd-active-image", "over.qcow2", "is not FORMAT:/absolute/path");
+	expect_bad("xenblkd-active-image", "vhd:/srv/x.vhd", "is not FORMAT:/absolute/path");
+	expect_bad("xenblkd-active-backing", "raw:rel", "xenblkd-active-backing 'raw:rel' is not");
+}
+
+/* The image the daemon recorded at its last switch, with its chain; absent by default. */
+static void test_active_image(void **state)
+{
+	(void)state;
+	assert_int_equal(read_cfg(), 0);
+	assert_null(cfg.active);
+	assert_null(cfg.active_image);
+	assert_int_equal(cfg.active_chain_len, 0);
+	xbd_vbd_config_free(&cfg);
+	put(BE "/xenblkd-active-image", "qcow2:/srv/over.qcow2");
+	put(BE "/xenblkd-active-backing", "qcow2:/srv/mid.qcow2|raw:/srv/base.img");
+	assert_int_equal(read_cfg(), 0);
+	assert_string_equal(cfg.active_image, "/srv/over.qcow2");
+	assert_int_equal(cfg.active_format, XBD_FORMAT_QCOW2);
+	assert_string_equal(cfg.image, "/srv/disk.img"); /* params is still read as it is */
+	assert_int_equal(cfg.active_chain_len, 2);
+	assert_string_equal(cfg.active_chain[0].path, "/srv/mid.qcow2");
+	assert_int_equal(cfg.active_chain[0].format, XBD_FORMAT_QCOW2);
+	assert_string_equal(cfg.active_chain[1].path, "/srv/base.img");
+	assert_int_equal(cfg.active_chain[1].format, XBD_FORMAT_RAW);
 }
 
 /* The first fault is the one told, and the rest is still read. */
@@ -264,6 +289,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_xenstore_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_fault_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_active_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_params, setup, teardown),
 	};
 
