@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "vbd_names.h"
 #include "xenblkctl.h"
 
 static int call_vbd(const struct ctl_args *a, const char *request, struct json_object **reply)
@@ -19,10 +20,9 @@ static int call_vbd(const struct ctl_args *a, const char *request, struct json_o
 	const char *err;
 	int r;
 
-	if (xbd_client_socket(a->run_dir, a->argv[1], sock, sizeof(sock))) {
-		fprintf(stderr, "xenblkctl: '%s' is too long for a VBD name\n", a->argv[1]);
-		return 2;
-	}
+	r = xbd_vbd_socket(a->run_dir, a->argv[1], sock, sizeof(sock));
+	if (r)
+		return r; /* said why: usage (2) or no such VBD (1) */
 	r = xbd_client_call(sock, request, reply);
 	if (r) {
 		fprintf(stderr, "xenblkctl: %s: %s%s\n", sock, strerror(-r),
