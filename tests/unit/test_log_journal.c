@@ -24,35 +24,8 @@
 
 #include "fake_journal.h"
 #include "util/log_internal.h"
+#include "stderr_capture.h"
 #include "xenblkd/log.h"
-
-static int saved_stderr = -1, pipe_rd = -1;
-
-/* stderr into a pipe; the fake journal (when used) is installed after this, on the pipe. */
-static void capture_begin(void)
-{
-	int p[2];
-
-	assert_int_equal(pipe(p), 0);
-	saved_stderr = dup(STDERR_FILENO);
-	assert_true(saved_stderr >= 0);
-	assert_true(dup2(p[1], STDERR_FILENO) >= 0);
-	close(p[1]);
-	pipe_rd = p[0];
-}
-
-static void capture_end(char *buf, size_t len)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
-	close(saved_stderr);
-	while (n < len - 1 && (r = read(pipe_rd, buf + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	close(pipe_rd);
-	buf[n] = '\0';
-}
 
 static int teardown(void **state)
 {
