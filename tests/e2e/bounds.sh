@@ -33,13 +33,14 @@ flood_err=
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# A guest still flooding when the test ends is killed before the platform goes.
+# A guest still flooding when the test ends is killed before the platform goes; then the
+# simulated platform's own clean-up (simplat.sh) stops xenstored and removes the work dir.
 bounds_cleanup() {
     local rc=$?
     set +e
     [ -n "$flood_pid" ] && kill -KILL "$flood_pid" 2>/dev/null
     (exit $rc)
-    feat_cleanup
+    sp_cleanup
 }
 
 need_qemu_img() {
