@@ -12,8 +12,10 @@
 #    frontend (sim-blkfront --dump);
 # 4. a second read-write client refused, a write on the read-only export refused with EPERM,
 #    out-of-turn input refused (tests/ops/nbd_raw.py);
-# 5. nbdfuse of the read-only export, when FUSE works here;
-# 6. detach: the daemon exits 0 and both sockets are gone.
+# 5. pause holds the export's requests, resume releases them;
+# 6. nbdfuse of the read-only export, when FUSE works here;
+# 7. detach: the daemon exits 0 and both sockets are gone;
+# 8. a qcow2 image, through the daemon's qcow2 driver both ways.
 #
 # usage: nbd-export.sh BUILD_DIR
 set -euo pipefail
@@ -123,7 +125,26 @@ grep -q "refused a client of $rw: it has a read-write client already" "$ops_daem
     ops_fail "qemu-io wrote through the read-only export"
 cmp "$ops_work/dump.img" "$img" || ops_fail "the refused writes changed the image"
 
-# 5. nbdfuse, where FUSE can mount.
+# 5. Pause (snapshots) holds the export's requests too; resume lets them through.
+"$XENBLKCTL" pause "$be" --timeout 5000 || ops_fail "xenblkctl pause"
+before=$(grep -c "connected to vbd-1-51712-ro" "$ops_daemon_log" || true)
+qemu-io -f raw -r -c "read -P 0x5a 40M 4k" "$ro_uri" >"$ops_work/paused-read.txt" 2>&1 &
+reader=$!
+sp_track "$reader"
+# Its request is on the socket once it has connected (the daemon logs that); then give it
+# time to get through if the pause did not hold it.
+for _ in $(seq 100); do
+    [ "$(grep -c "connected to vbd-1-51712-ro" "$ops_daemon_log" || true)" -gt "$before" ] && break
+    sleep 0.05
+done
+sleep 1
+kill -0 "$reader" 2>/dev/null || ops_fail "a read went through the paused export: $(cat "$ops_work/paused-read.txt")"
+"$XENBLKCTL" resume "$be" || ops_fail "xenblkctl resume"
+wait "$reader" || ops_fail "the read held by the pause failed: $(cat "$ops_work/paused-read.txt")"
+sp_untrack "$reader"
+ops_log "pause held an NBD read for 1 s, resume let it through with the right data"
+
+# 6. nbdfuse, where FUSE can mount.
 if command -v nbdfuse >/dev/null && [ -c /dev/fuse ] && command -v fusermount >/dev/null; then
     mnt=$ops_work/fuse
     mkdir "$mnt"
@@ -143,9 +164,36 @@ if command -v nbdfuse >/dev/null && [ -c /dev/fuse ] && command -v fusermount >/
     fi
 fi
 
-# 6. Detach removes the sockets.
+# 7. Detach removes the sockets.
 ops_detach "$be"
 sp_wait_exit "$ops_daemon_pid" 10 || ops_fail "the daemon did not exit after the detach"
 ops_expect_eq "exit status" "$SP_EXIT_STATUS" 0
 [ ! -e "$rw" ] && [ ! -e "$ro" ] || ops_fail "sockets left behind: $(ls -la "$nbd")"
-ops_log "PASS: listening at InitWait with private modes, nbdinfo, qemu-img compare under load, writes read back by the guest, refusals, sockets removed at detach"
+# 8. A qcow2 image: the export goes through the daemon's qcow2 driver (its metadata), both
+# ways: the guest's writes read through NBD, NBD's allocating writes read by the guest.
+q=$ops_work/disk.qcow2
+qemu-img create -q -f qcow2 "$q" 64M
+be2=$(sp_attach --fe-domid 2 --devid 51712 --kind vbd --params "qcow2:$q") ||
+    ops_fail "attach of the qcow2 disk"
+ops_start_daemon "$be2" --nbd-export
+ops_wait_state "$be2" 2 5
+rw2="nbd+unix:///?socket=$nbd/vbd-2-51712.sock"
+ro2="nbd+unix:///?socket=$nbd/vbd-2-51712-ro.sock"
+ops_front_pass 2 51712 --span 32768 --requests 5000
+qemu-img compare -U -f raw -F qcow2 "$ro2" "$q" >"$ops_work/cmp2.txt" 2>&1 ||
+    ops_fail "qcow2: the export differs from the image: $(cat "$ops_work/cmp2.txt")"
+qemu-io -f raw -c "write -P 0x3c 50M 2M" "$rw2" >"$ops_work/qemu-io2.txt" 2>&1 ||
+    ops_fail "qcow2: qemu-io write: $(cat "$ops_work/qemu-io2.txt")"
+xenstore-write "$be2/state" 2
+ops_front 2 51712 --dump "$ops_work/dump2.img" || {
+    cat "$ops_summary" "$ops_summary.err" >&2; ops_fail "qcow2: sim-blkfront --dump"; }
+python3 - "$ops_work/dump2.img" <<'PY' || ops_fail "qcow2: the frontend does not read what NBD wrote"
+import sys
+d = open(sys.argv[1], 'rb').read()
+assert d[50 << 20:52 << 20] == b'\x3c' * (2 << 20)
+PY
+qemu-img compare -U -f raw -F qcow2 "$ops_work/dump2.img" "$q" >"$ops_work/cmp3.txt" 2>&1 ||
+    ops_fail "qcow2: the guest's view differs from the image: $(cat "$ops_work/cmp3.txt")"
+ops_log "qcow2: guest writes read over NBD, NBD's allocating writes read by the guest, both identical to the image"
+
+ops_log "PASS: listening at InitWait with private modes, nbdinfo, qemu-img compare under load, writes read back by the guest, refusals, pause, sockets removed at detach, qcow2"
