@@ -15,7 +15,7 @@
 # 5. pause holds the export's requests, resume releases them;
 # 6. nbdfuse of the read-only export, when FUSE works here;
 # 7. detach: the daemon exits 0 and both sockets are gone;
-# 8. a qcow2 image, through the daemon's qcow2 driver both ways.
+# 8. a qcow2 image (exported by a [vbd] section), through the daemon's qcow2 driver both ways.
 #
 # usage: nbd-export.sh BUILD_DIR
 set -euo pipefail
@@ -175,7 +175,9 @@ q=$ops_work/disk.qcow2
 qemu-img create -q -f qcow2 "$q" 64M
 be2=$(sp_attach --fe-domid 2 --devid 51712 --kind vbd --params "qcow2:$q") ||
     ops_fail "attach of the qcow2 disk"
-ops_start_daemon "$be2" --nbd-export
+# This one asks for the export in a [vbd] section of the configuration file.
+printf '[vbd]\nmatch-image = %s\nnbd-export = yes\n' "$q" >"$ops_work/xenblkd.conf"
+ops_start_daemon "$be2" --config "$ops_work/xenblkd.conf"
 ops_wait_state "$be2" 2 5
 rw2="nbd+unix:///?socket=$nbd/vbd-2-51712.sock"
 ro2="nbd+unix:///?socket=$nbd/vbd-2-51712-ro.sock"
