@@ -21,6 +21,7 @@
 #define EXPORT_SLOTS (1 + XBD_EXPORT_MAX_READERS) /* slot 0: the read-write socket's client */
 #define EXPORT_QUEUE_DEPTH 4
 #define EXPORT_HANDSHAKE_TIMEOUT_S 30
+#define EXPORT_SETTLE_MS 2000 /* the longest wait for a gone client's thread to finish */
 
 struct xbd_export;
 

@@ -53,6 +53,28 @@ static void start_client(struct xbd_export *e, struct export_conn *c, int fd, bo
 	c->used = true;
 }
 
+/*
+ * A client that has gone (it hung up, or its thread shut the socket down) but whose thread
+ * is still finishing: give it a moment, so that a device model reconnecting at once is not
+ * refused for its own old connection. Only this thread changes `used` and `fd`, so they
+ * are read without the lock, which the finishing thread needs.
+ */
+static void settle(struct xbd_export *e, bool ro)
+{
+	unsigned int first = ro ? 1 : 0, end = ro ? EXPORT_SLOTS : 1;
+
+	for (unsigned int i = first; i < end; i++) {
+		struct export_conn *c = &e->conns[i];
+		struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
+
+		if (!c->used || atomic_load(&c->finished) || poll(&p, 1, 0) != 1 ||
+		    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			continue;
+		for (int t = 0; t < EXPORT_SETTLE_MS && !atomic_load(&c->finished); t += 10)
+			poll(NULL, 0, 10);
+	}
+}
+
 static void take_client(struct xbd_export *e, int lfd, bool ro)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -60,6 +82,7 @@ static void take_client(struct xbd_export *e, int lfd, bool ro)
 
 	if (fd < 0)
 		return;
+	settle(e, ro);
 	/* Under the lock: xbd_export_set_disk() walks the slots from the control thread. */
 	pthread_mutex_lock(&e->lock);
 	c = free_slot(e, ro);
