@@ -8,7 +8,6 @@
  * receive timeout, so that a silent client does not hold its slot for ever.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -21,7 +21,7 @@
 set -euo pipefail
 ops_build=$(realpath "$1")
 ops_src=$(realpath "$(dirname "$0")/../..")
-ops_case=nbd-export
+ops_case="nbd-export"
 . "$ops_src/tests/ops/ops-lib.sh"
 for t in nbdinfo nbdcopy qemu-img qemu-io; do
     command -v "$t" >/dev/null ||
