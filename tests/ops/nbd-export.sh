@@ -10,8 +10,9 @@
 #    read-only export against the image file; once it stopped, of the whole disk, on both;
 # 3. writes through the read-write export (nbdcopy, qemu-io) read back by a simulated
 #    frontend (sim-blkfront --dump);
-# 4. a second read-write client refused, a write on the read-only export refused with EPERM,
-#    out-of-turn input refused (tests/ops/nbd_raw.py);
+# 4. a second read-write client and a fifth reader refused, a write on the read-only export
+#    refused with EPERM, out-of-turn input refused (tests/ops/nbd_raw.py); a VBD that does
+#    not ask for it is not exported;
 # 5. pause holds the export's requests, resume releases them;
 # 6. nbdfuse of the read-only export, when FUSE works here;
 # 7. detach: the daemon exits 0 and both sockets are gone;
@@ -97,7 +98,8 @@ ops_log "qemu-img compare: $compares identical while the guest wrote ($(ops_get 
 ops_wait_state "$be" 6 10
 head -c 2M /dev/urandom >"$ops_work/src.bin"
 nbdcopy "$ops_work/src.bin" "$rw_uri" || ops_fail "nbdcopy into $rw"
-qemu-io -f raw -c "write -P 0x5a 40M 1M" -c "write -z 48M 1M" -c flush "$rw_uri" \
+qemu-io -f raw -c "write -f -P 0x5a 40M 1M" -c "write -z 48M 1M" -c "discard 56M 1M" \
+    -c flush "$rw_uri" \
     >"$ops_work/qemu-io.txt" 2>&1 || ops_fail "qemu-io on $rw: $(cat "$ops_work/qemu-io.txt")"
 # The daemon is Closed after the first frontend; back to InitWait for the next, as
 # tests/ops/snapshot.sh does for its second workload.
@@ -113,14 +115,17 @@ assert d[40 << 20:41 << 20] == b'\x5a' * (1 << 20), 'pattern'
 assert d[48 << 20:49 << 20] == bytes(1 << 20), 'zeroes'
 PY
 cmp "$ops_work/dump.img" "$img" || ops_fail "the frontend's dump differs from the image file"
-ops_log "nbdcopy (2 MiB) and qemu-io (pattern, write-zeroes) through $rw read back by the frontend"
+ops_log "nbdcopy (2 MiB) and qemu-io (FUA write, write-zeroes, trim, flush) through $rw read back by the frontend"
 
 # 4. Refusals.
 raw exclusive "$rw" >&2
 raw ro-write "$ro" >&2
+raw readers "$ro" >&2
 raw strict "$rw" >&2
 grep -q "refused a client of $rw: it has a read-write client already" "$ops_daemon_log" ||
     ops_fail "no log line for the refused second client"
+grep -q "refused a client of $ro: too many readers" "$ops_daemon_log" ||
+    ops_fail "no log line for the refused fifth reader"
 ! qemu-io -f raw -c "write -P 1 0 4k" "$ro_uri" >"$ops_work/qemu-io-ro.txt" 2>&1 ||
     ops_fail "qemu-io wrote through the read-only export"
 cmp "$ops_work/dump.img" "$img" || ops_fail "the refused writes changed the image"
@@ -179,6 +184,12 @@ be2=$(sp_attach --fe-domid 2 --devid 51712 --kind vbd --params "qcow2:$q") ||
 printf '[vbd]\nmatch-image = %s\nnbd-export = yes\n' "$q" >"$ops_work/xenblkd.conf"
 ops_start_daemon "$be2" --config "$ops_work/xenblkd.conf"
 ops_wait_state "$be2" 2 5
+# The same file for a VBD its section does not match: no export.
+be3=$(ops_attach 3 51712 vbd)
+ops_start_daemon "$be3" --config "$ops_work/xenblkd.conf"
+ops_wait_state "$be3" 2 5
+[ ! -e "$nbd/vbd-3-51712.sock" ] && [ ! -e "$nbd/vbd-3-51712-ro.sock" ] ||
+    ops_fail "a VBD without nbd-export is exported"
 rw2="nbd+unix:///?socket=$nbd/vbd-2-51712.sock"
 ro2="nbd+unix:///?socket=$nbd/vbd-2-51712-ro.sock"
 ops_front_pass 2 51712 --span 32768 --requests 5000

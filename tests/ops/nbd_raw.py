@@ -8,6 +8,8 @@ socket while a second client knocks, speak out of turn). Written from the protoc
 usage: nbd_raw.py ro-write SOCKET        a write (and a trim) on the read-only export: EPERM
        nbd_raw.py exclusive SOCKET       a second client of the read-write socket is refused
                                          while one is connected, accepted once it left
+       nbd_raw.py readers SOCKET         the read-only socket takes 4 readers at once and
+                                         refuses a fifth; a place freed is taken again
        nbd_raw.py strict SOCKET          out-of-turn input: EXPORT_NAME, bad magic, a write
                                          over the payload bound each end the connection;
                                          unknown options get ERR_UNSUP, GO without block
@@ -148,6 +150,26 @@ def exclusive(path):
     print('nbd_raw: exclusive: second client refused, the next one served once the first left')
 
 
+def readers(path):
+    held = [open_export(path) for _ in range(4)]
+    extra = connect(path)
+    try:
+        got = extra.recv(18)
+    except ConnectionResetError:
+        got = b''
+    if got:
+        fail('a fifth reader was served')
+    request(held[0], 2, 0, 0)
+    closed(held[0])
+    again = open_export(path)
+    for s in held[1:] + [again]:
+        request(s, 0, 0, 512)
+        if reply(s)[0]:
+            fail('a reader stopped working')
+        request(s, 2, 0, 0)
+    print('nbd_raw: readers: 4 served at once, a fifth refused, a freed place taken again')
+
+
 def strict(path):
     s = connect(path)
     greet(s)
@@ -182,11 +204,12 @@ def strict(path):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ('ro-write', 'exclusive', 'strict'):
+    if len(sys.argv) != 3 or sys.argv[1] not in ('ro-write', 'exclusive', 'readers', 'strict'):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     try:
-        {'ro-write': ro_write, 'exclusive': exclusive, 'strict': strict}[sys.argv[1]](sys.argv[2])
+        {'ro-write': ro_write, 'exclusive': exclusive, 'readers': readers,
+         'strict': strict}[sys.argv[1]](sys.argv[2])
     except (EOFError, OSError) as e:
         fail('%s: %s' % (sys.argv[1], e))
 
