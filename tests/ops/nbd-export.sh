@@ -13,7 +13,8 @@
 # 4. a second read-write client and a fifth reader refused, a write on the read-only export
 #    refused with EPERM, out-of-turn input refused (tests/ops/nbd_raw.py); a VBD that does
 #    not ask for it is not exported;
-# 5. pause holds the export's requests, resume releases them;
+# 5. pause holds the export's requests, resume releases them; a snapshot's swap to an overlay
+#    with a client connected sends its writes to the overlay;
 # 6. nbdfuse of the read-only export, when FUSE works here;
 # 7. detach: the daemon exits 0 and both sockets are gone;
 # 8. a qcow2 image (exported by a [vbd] section), through the daemon's qcow2 driver both ways.
@@ -149,6 +150,30 @@ wait "$reader" || ops_fail "the read held by the pause failed: $(cat "$ops_work/
 sp_untrack "$reader"
 ops_log "pause held an NBD read for 1 s, resume let it through with the right data"
 
+# 5b. A snapshot's swap while a client is connected: its queue on the old image is closed
+# before that image is, and its next write goes into the overlay, not the base.
+over=$ops_work/over.qcow2
+qemu-io -f raw -c "read -P 0x5a 40M 4k" -c "sleep 4000" -c "write -P 0x77 60M 64k" "$rw_uri" \
+    >"$ops_work/swap-io.txt" 2>&1 &
+swapper=$!
+sp_track "$swapper"
+for _ in $(seq 200); do grep -q "^read 4096/4096" "$ops_work/swap-io.txt" && break; sleep 0.05; done
+grep -q "^read 4096/4096" "$ops_work/swap-io.txt" || ops_fail "the swap's client did not read"
+"$XENBLKCTL" pause "$be" --timeout 5000 || ops_fail "xenblkctl pause before the swap"
+base_sum=$(md5sum <"$img")
+qemu-img create -q -f qcow2 -b "$img" -F raw "$over" || ops_fail "qemu-img create"
+"$XENBLKCTL" resume "$be" --image "qcow2:$over" --backing "raw:$img" ||
+    ops_fail "xenblkctl resume --image"
+wait "$swapper" || ops_fail "the client across the swap failed: $(cat "$ops_work/swap-io.txt")"
+sp_untrack "$swapper"
+grep -q "^wrote 65536/65536" "$ops_work/swap-io.txt" || ops_fail "no write after the swap"
+ops_expect_eq "base after the swap" "$(md5sum <"$img")" "$base_sum"
+qemu-io -U -r -f qcow2 -c "read -P 0x77 60M 64k" "$over" >/dev/null ||
+    ops_fail "the write after the swap is not in the overlay"
+qemu-img compare -U -f raw -F qcow2 "$ro_uri" "$over" >"$ops_work/cmp-over.txt" 2>&1 ||
+    ops_fail "the export does not serve the overlay: $(cat "$ops_work/cmp-over.txt")"
+ops_log "swap to an overlay with a client connected: its write went to the overlay, the base unchanged"
+
 # 6. nbdfuse, where FUSE can mount.
 if command -v nbdfuse >/dev/null && [ -c /dev/fuse ] && command -v fusermount >/dev/null; then
     mnt=$ops_work/fuse
@@ -158,7 +183,8 @@ if command -v nbdfuse >/dev/null && [ -c /dev/fuse ] && command -v fusermount >/
     sp_track "$fuse_pid"
     for _ in $(seq 100); do [ -f "$mnt/nbd" ] && break; sleep 0.05; done
     if [ -f "$mnt/nbd" ]; then
-        cmp "$mnt/nbd" "$img" || ops_fail "nbdfuse's view differs from the image"
+        qemu-img compare -U -f raw -F qcow2 "$mnt/nbd" "$over" >/dev/null ||
+            ops_fail "nbdfuse's view differs from the image"
         fusermount -u "$mnt"
         wait "$fuse_pid" 2>/dev/null || true
         sp_untrack "$fuse_pid"
