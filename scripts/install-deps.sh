@@ -14,7 +14,11 @@ packages=(
     e2fsprogs util-linux procps
     debhelper dpkg-dev systemd
     python3-seccomp
+    libnbd-bin
 )
+# libnbd-bin: nbdinfo, nbdcopy (and, on Debian 12, nbdfuse) for the NBD export's test
+# (tests/ops/nbd-export.sh); Debian 13 ships nbdfuse in a package of its own.
+if grep -qs '^VERSION_CODENAME=trixie' /etc/os-release; then packages+=(nbdfuse); fi
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
 
 # Every package in state "install ok installed"? dpkg-query reads the database without a lock.

@@ -47,7 +47,12 @@ struct xbd_vbd_options {
 	bool backing_trust_header_format;
 	bool backing_raw_ok;
 	uint64_t l2_cache_bytes;
+	/* The NBD export (xenblkd/export.h): on, and the directory of its sockets. */
+	bool nbd_export;
+	const char *nbd_dir;
 };
+
+struct xbd_export;
 
 struct xbd_vbd {
 	const struct xbd_xen_ops *xen;
@@ -92,6 +97,7 @@ struct xbd_vbd {
 	struct xbd_disk *mirror_dst;
 	char *mirror_dest;              /* FORMAT:PATH */
 	char mirror_last[320];          /* "" or how the last mirror ended */
+	struct xbd_export *export;      /* the NBD export (vbd_export.c), or NULL */
 };
 
 /* What the frontend asked for at connect time, read and validated by xenbus.c. */
@@ -177,6 +183,16 @@ void xbd_vbd_mapped_bounds(const struct xbd_vbd_options *opt, unsigned int *per_
 /* Per-queue statistics into out[0..nr_queues-1]; returns the number of queues. */
 unsigned int xbd_vbd_get_stats(struct xbd_vbd *v, struct xbd_dataplane_stats *out,
 			       unsigned int max);
+
+/* vbd_export.c: when the options ask for it, export the disk on NBD sockets (before the
+ * device is published: the hotplug script looks for them at InitWait). 0, or -errno after
+ * reporting the failure in xenstore as a fatal error. */
+int xbd_vbd_export_start(struct xbd_vbd *v);
+/* The export's part of pause, resume and an image switch (the VBD is paused). */
+int xbd_vbd_export_pause(struct xbd_vbd *v, int timeout_ms);
+void xbd_vbd_export_resume(struct xbd_vbd *v);
+void xbd_vbd_export_switch(struct xbd_vbd *v, struct xbd_disk *d);
+void xbd_vbd_export_stop(struct xbd_vbd *v);
 
 /* True while the closing timer runs (the control loop then wakes up every second). */
 bool xbd_vbd_closing_pending(const struct xbd_vbd *v);

@@ -40,6 +40,8 @@ struct xbd_vbd_config {
 	uint64_t limit_iops;
 	bool has_limit_bps;        /* `limit-bps`: bytes per second, K/M/G suffixes; 0 is none */
 	uint64_t limit_bps;
+	bool has_nbd_export;       /* `nbd-export` (0 or 1) given: it overrides the options */
+	bool nbd_export;
 	char *backing;             /* `xenblkd-backing`: the qcow2 backing chain, checked; NULL */
 	/* `xenblkd-active-image` (FORMAT:PATH) and `xenblkd-active-backing` (its chain, as
 	 * xenblkd-backing): written by the daemon when it switched to another image (a resume

@@ -267,6 +267,7 @@ void xbd_vbd_fini(struct xbd_vbd *v)
 {
 	char why[64];
 
+	xbd_vbd_export_stop(v);
 	xbd_vbd_disconnect(v);
 	xbd_vbd_mirror_cancel(v, why, sizeof(why));
 	xbd_disk_close(v->disk);
@@ -559,7 +560,7 @@ int xbd_vbd_resize(struct xbd_vbd *v)
 
 int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms)
 {
-	int r = 0;
+	int r = 0, ex;
 
 	v->paused = true;
 	for (unsigned int q = 0; q < v->nr_queues; q++) {
@@ -567,7 +568,8 @@ int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms)
 
 		r = r ? r : e;
 	}
-	return r;
+	ex = xbd_vbd_export_pause(v, timeout_ms);
+	return r ? r : ex;
 }
 
 void xbd_vbd_resume(struct xbd_vbd *v)
@@ -575,6 +577,7 @@ void xbd_vbd_resume(struct xbd_vbd *v)
 	v->paused = false;
 	for (unsigned int q = 0; q < v->nr_queues; q++)
 		xbd_dataplane_resume(v->dp[q]);
+	xbd_vbd_export_resume(v);
 }
 
 /* A share of a per-VBD limit, rounded up so that no queue is left at zero (unlimited). */

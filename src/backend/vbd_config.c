@@ -174,6 +174,19 @@ static void read_active(struct reader *rd, struct xbd_vbd_config *c)
 			"16 separated by |", c->active_backing);
 }
 
+/* nbd-export: the toolstack's say on the NBD export (docs/admin.md), over the options. */
+static void read_nbd_export(struct reader *rd, struct xbd_vbd_config *c)
+{
+	char *s = read_at(rd, rd->dir, "nbd-export");
+	uint64_t v = 0;
+
+	c->has_nbd_export = s && !xbd_parse_uint(s, 1, &v);
+	if (s && !c->has_nbd_export)
+		problem(rd, -EINVAL, "nbd-export is '%.32s', not 0 or 1", s);
+	c->nbd_export = v;
+	free(s);
+}
+
 static void read_options(struct reader *rd, struct xbd_vbd_config *c)
 {
 	char *s = read_at(rd, rd->dir, "grant-mode");
@@ -189,6 +202,7 @@ static void read_options(struct reader *rd, struct xbd_vbd_config *c)
 	c->removable = flag(rd, "removable", false);
 	c->discard_enable = flag(rd, "discard-enable", true);
 	c->direct_io_safe = flag(rd, "direct-io-safe", false);
+	read_nbd_export(rd, c);
 	read_limits(rd, c);
 	read_backing(rd, c);
 	read_active(rd, c);

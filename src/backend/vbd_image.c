@@ -109,6 +109,7 @@ int xbd_vbd_switch_disk(struct xbd_vbd *v, struct xbd_disk *d, const char *path,
 	v->info = xbd_disk_get_info(d);
 	v->image_format = fmt;
 	v->image_switched = true;
+	xbd_vbd_export_switch(v, d); /* its clients' queues on the old disk close first */
 	xbd_disk_close(old);
 	return 0;
 }

@@ -106,11 +106,12 @@ int xbd_vbd_mirror_start(struct xbd_vbd *v, const char *spec, char *why, size_t 
 	bool was_paused;
 	int r;
 
-	if (v->mirror || !v->nr_queues || v->readonly || v->opt->driver) {
+	if (v->mirror || !v->nr_queues || v->readonly || v->opt->driver || v->export) {
 		snprintf(why, len, "%s", v->mirror ? "a mirror is running already (--status, "
 			 "--cancel)" : v->readonly ? "the VBD is read-only: copy it with qemu-img"
-			 : v->opt->driver ? "this VBD serves a test driver" :
-			 "the frontend is not connected: copy the image offline");
+			 : v->opt->driver ? "this VBD serves a test driver" : v->export ?
+			 "the disk is exported on NBD (nbd-export), whose writes a mirror would "
+			 "miss" : "the frontend is not connected: copy the image offline");
 		return -EBUSY;
 	}
 	r = open_destination(v, spec, why, len);

@@ -56,14 +56,23 @@ static struct xbd_ctl *open_ctl(struct xbd_vbd *v, const char *run_dir,
 	return xbd_ctl_open(v, &co, &ctl) ? NULL : ctl;
 }
 
-static int serve(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *o,
+static int serve(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *opt,
 		 const struct xbd_vbd_config *cfg, const struct xbd_daemon_ops *ops,
 		 const char *run_dir)
 {
 	static struct xbd_vbd v;
+	static struct xbd_vbd_options o;
+	static char nbd_dir[4096];
 	struct xbd_ctl *ctl;
-	int r = xbd_vbd_init(&v, xen, o, cfg);
+	int r;
 
+	/* The export's sockets live in the run directory's nbd/ (docs/admin.md). */
+	o = *opt;
+	snprintf(nbd_dir, sizeof(nbd_dir), "%s/nbd", run_dir);
+	o.nbd_dir = nbd_dir;
+	r = xbd_vbd_init(&v, xen, &o, cfg);
+	if (!r)
+		r = xbd_vbd_export_start(&v);
 	if (!r) {
 		if (ops->limit_iops || ops->limit_bps)
 			xbd_vbd_set_limits(&v, ops->limit_iops, ops->limit_bps);

@@ -75,7 +75,11 @@ static void usage(FILE *out)
 		"      --limit-iops N             at most N requests per second (0: no limit)\n"
 		"      --limit-bps N[K|M|G]       at most N bytes per second (0: no limit); backend\n"
 		"                                 keys limit-iops and limit-bps override both\n"
-		"      --run-dir DIR              lock file and control socket (default /run/xenblkd)\n"
+		"      --run-dir DIR              lock file and control socket (default /run/xenblkd)\n");
+	fprintf(out,
+		"      --nbd-export               export the disk on the NBD sockets DIR/nbd/\n"
+		"                                 KIND-DOMID-DEVID.sock (read-write, one client) and\n"
+		"                                 ...-ro.sock (read-only); backend key nbd-export\n"
 		"      --log-level LEVEL          err, warn, info (default) or debug\n"
 		"  -x, --xen real|sim             the real Xen (default) or the simulated platform\n"
 		"                                 of the tests (docs/simulation.md)\n"
@@ -113,7 +117,7 @@ enum {
 	OPT_NO_FLUSH, OPT_NO_BARRIER, OPT_NO_DISCARD, OPT_CLOSING, OPT_BACKING_DIR,
 	OPT_RAW_BACKING, OPT_L2_CACHE, OPT_LOCAL_MAP, OPT_LIMIT_IOPS, OPT_LIMIT_BPS, OPT_RUN_DIR,
 	OPT_LOG_LEVEL, OPT_BACKING, OPT_BACKING_FORMAT, OPT_TRUST_FORMAT, OPT_MAPPED_QUEUE,
-	OPT_MAPPED,
+	OPT_MAPPED, OPT_NBD_EXPORT,
 };
 
 static const struct option long_opts[] = {
@@ -145,6 +149,7 @@ static const struct option long_opts[] = {
 	{ "limit-iops", required_argument, NULL, OPT_LIMIT_IOPS },
 	{ "limit-bps", required_argument, NULL, OPT_LIMIT_BPS },
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
+	{ "nbd-export", no_argument, NULL, OPT_NBD_EXPORT },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "xen", required_argument, NULL, 'x' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -375,6 +380,7 @@ static int one_option(struct cli *c, int o, const char *arg)
 	case OPT_RAW_BACKING: c->vbd.backing_raw_ok = true; return 0;
 	case OPT_TRUST_FORMAT: c->vbd.backing_trust_header_format = true; return 0;
 	case OPT_LOCAL_MAP: c->vbd.allow_local_map = true; return 0;
+	case OPT_NBD_EXPORT: c->vbd.nbd_export = true; return 0;
 	default: return string_option(c, o, arg);
 	}
 }
@@ -614,6 +620,8 @@ static int layer(struct cli *c, const struct args *a, const struct xbd_vbd_confi
 		c->ops.limit_iops = t->limit_iops;
 	if (!r && t && t->has_limit_bps)
 		c->ops.limit_bps = t->limit_bps;
+	if (!r && t && t->has_nbd_export)
+		c->vbd.nbd_export = t->nbd_export;
 	if (!r && t && t->backing)
 		r = backend_chain(c, a, t->backing);
 	return r;

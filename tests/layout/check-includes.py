@@ -5,7 +5,7 @@
 usage: check-includes.py [SOURCE_ROOT]     (default: the tree this script is in)
 
 The tree has one folder per plane and per program under src/: ring, io (with io/qcow2),
-backend, sim, util, daemon, xenblkctl, watcher. include/xenblkd/ holds only the contracts
+export, backend, sim, util, daemon, xenblkctl, watcher. include/xenblkd/ holds only the contracts
 between them; each contract belongs to one plane (OWNER below). A file may include
   - a header of its own folder by its bare name, or of its own plane;
   - a header of util/ ("util/x.h"), the helpers every program shares;
@@ -36,6 +36,7 @@ OWNER = {
     'dataplane.h': 'backend', 'grant.h': 'backend', 'vbd.h': 'backend',
     'vbd_config.h': 'backend', 'xen_ops.h': 'backend', 'xenbus_fsm.h': 'backend',
     'xs_value.h': 'backend', 'mirror.h': 'backend',
+    'export.h': 'export',
 }
 
 # Which planes' files each plane may include (its own always).
@@ -43,7 +44,8 @@ MAY_USE = {
     'ring': set(),
     'util': set(),
     'io': {'util'},
-    'backend': {'ring', 'io', 'util'},
+    'export': {'io', 'util'},
+    'backend': {'ring', 'io', 'export', 'util'},
     'sim': {'backend', 'util'},
     'daemon': {'backend', 'ring', 'io', 'util'},
     'xenblkctl': {'util'},

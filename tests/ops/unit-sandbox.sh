@@ -63,6 +63,18 @@ status_is() {
     [ "$got" = "$2" ] || fail "daemon's $1 is '$got', not $2"
 }
 
+# export_ok NAME: the NBD export listens from inside the sandbox, and serves (when nbdinfo is
+# there: tests/ops/nbd-export.sh checks the rest).
+export_ok() {
+    local ro=$XENBLKD_SIM_DIR/run/nbd/vbd-1-51712-ro.sock
+    [ -S "$ro" ] || fail "$1: no NBD socket $ro in the sandbox"
+    if command -v nbdinfo >/dev/null; then
+        nbdinfo --size "nbd+unix:///?socket=$ro" >"$work/$1-nbd.txt" 2>&1 ||
+            fail "$1: nbdinfo on the sandboxed export: $(cat "$work/$1-nbd.txt")"
+        log "$1: NBD export served from the sandbox ($(cat "$work/$1-nbd.txt") bytes)"
+    fi
+}
+
 # run NAME IMAGE_SPEC DAEMON_ARGS FRONTEND_ARGS: one attach, workload with reconnect, detach.
 run() {
     local name=$1 params=$2 dargs=$3 fargs=$4 be dlog="$work/$1.log"
@@ -77,6 +89,7 @@ run() {
         fail "$name: the daemon shares the host's network namespace"
     grep -q " /proc proc .*subset=pid" "/proc/$SP_DAEMON_PID/mounts" ||
         fail "$name: the daemon's /proc is not subset=pid"
+    case " $dargs " in *" --nbd-export "*) export_ok "$name" ;; esac
     # shellcheck disable=SC2086
     "${guest[@]}" --frontend /local/domain/1/device/vbd/51712 --requests 3000 --reconnect \
         --quiet $fargs >"$work/$name-front.log" 2>&1 || fail "$name: the workload failed"
@@ -87,7 +100,7 @@ run() {
 }
 
 truncate -s 256M "$work/disk.img"
-run io_uring "aio:$work/disk.img" "" "--ring-order 4 --queues 2 --indirect 256"
+run io_uring "aio:$work/disk.img" "--nbd-export" "--ring-order 4 --queues 2 --indirect 256"
 grep -q ": serving .*, engine io_uring)$" "$work/io_uring.log" || fail "io_uring: the daemon fell back"
 grep -q "io_uring: fixed-file" "$work/io_uring.log" || fail "io_uring: no fixed file"
 

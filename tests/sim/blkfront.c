@@ -10,6 +10,7 @@
  * is tests/sim/sim_guest.c, and requests are laid out by our own reading of blkif.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,9 +221,31 @@ static int front_resize_phase(struct front *f)
 	return rc;
 }
 
+/* --dump: the span, as the backend serves it, into the file (front_run passes only the
+ * workload). */
+static const char *front_dump_path;
+
+static int front_dump(struct workload *wl)
+{
+	int fd = open(front_dump_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = workload_dump(wl, fd);
+	if (close(fd) && !rc)
+		rc = -EIO;
+	return rc;
+}
+
 static int front_workloads(struct front *f)
 {
 	int rc = 0;
+
+	if (f->opt.dump) {
+		front_dump_path = f->opt.dump;
+		return front_run(f, "dump of the span", front_dump);
+	}
 
 	if (f->connections > 1)
 		rc = front_run(f, "re-check of the data written before", workload_sweep);

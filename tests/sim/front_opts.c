@@ -47,7 +47,9 @@ static void front_usage_features(FILE *out)
 		"  --watch-pid PID  with --attack: report this process's CPU time per phase\n"
 		"  --discard-flood N  keep every ring slot busy with discards of the whole disk,\n"
 		"                   N in all (0: until the backend closes); a `flood:` summary\n"
-		"  --discard-sectors N  with --discard-flood: discards of N sectors from sector 0\n",
+		"  --discard-sectors N  with --discard-flood: discards of N sectors from sector 0\n"
+		"  --dump FILE      instead of the workload, read the span (written by another\n"
+		"                   path, unchecked) into FILE at the same offsets\n",
 		FRING_MAX_ORDER, FCONN_MAX_QUEUES, FRING_MAX_SEGS);
 }
 
@@ -123,6 +125,7 @@ enum {
 	OPT_WATCH_PID,
 	OPT_DISCARD_FLOOD,
 	OPT_DISCARD_SECTORS,
+	OPT_DUMP,
 };
 
 static const struct option front_longopts[] = {
@@ -164,6 +167,7 @@ static const struct option front_longopts[] = {
 	{ "watch-pid", required_argument, NULL, OPT_WATCH_PID },
 	{ "discard-flood", required_argument, NULL, OPT_DISCARD_FLOOD },
 	{ "discard-sectors", required_argument, NULL, OPT_DISCARD_SECTORS },
+	{ "dump", required_argument, NULL, OPT_DUMP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -307,6 +311,9 @@ static int front_one_opt(struct front_opts *o, int opt, const char *arg)
 	case OPT_ATTACK:
 		o->attack = arg;
 		return fhostile_check_name(arg);
+	case OPT_DUMP:
+		o->dump = arg;
+		return 0;
 	default:
 		return front_number_opt(o, opt, arg);
 	}

@@ -7,6 +7,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "sim_guest.h"
 #include "wl_internal.h"
@@ -41,6 +42,23 @@ static void wl_canary_error(struct workload *wl, const char *what, uint64_t sect
 			"changed segment %u's page outside what it may write\n", what, sector, seg);
 }
 
+/* workload_dump(): the sectors read go to the file, as they are. */
+static void wl_dump_read(struct workload *wl, const struct fring_req *req)
+{
+	uint64_t lba = req->sector;
+	const unsigned char *page;
+
+	for (unsigned int i = 0; i < req->nr_segs; i++) {
+		unsigned int n = req->seg[i].last_sect - req->seg[i].first_sect + 1u;
+
+		page = sim_frame(wl->dom, req->seg[i].frame);
+		if (pwrite(wl->dump_fd, page + req->seg[i].first_sect * FDATA_SECTOR,
+			   n * FDATA_SECTOR, (off_t)(lba * FDATA_SECTOR)) != (ssize_t)(n * FDATA_SECTOR))
+			wl->stats->mismatches++; /* a dump that could not be written fails the run */
+		lba += n;
+	}
+}
+
 static void wl_verify_read(struct workload *wl, const struct wl_io *io,
 			   const struct fring_req *req)
 {
@@ -48,6 +66,10 @@ static void wl_verify_read(struct workload *wl, const struct wl_io *io,
 	unsigned int i, s;
 	const unsigned char *page;
 
+	if (wl->dump_fd >= 0) {
+		wl_dump_read(wl, req);
+		return;
+	}
 	for (i = 0; i < req->nr_segs; i++) {
 		page = sim_frame(wl->dom, req->seg[i].frame);
 		if (!fdata_canary_intact(page, req->seg[i].first_sect, req->seg[i].last_sect))

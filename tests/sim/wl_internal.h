@@ -90,7 +90,8 @@ struct workload {
 	/* The current stream. */
 	wl_next_fn *next;
 	unsigned long random_left;
-	uint64_t cursor; /* sweep, fill, trim, sequential benchmark */
+	uint64_t cursor; /* sweep, fill, trim, sequential benchmark, dump */
+	int dump_fd; /* workload_dump(): reads go to this file, unchecked; -1 otherwise */
 	uint64_t cursor_end;
 	unsigned int probe_step;
 	uint64_t deadline_ns; /* benchmark */
@@ -115,6 +116,7 @@ uint64_t wl_discard_gran(const struct workload *wl);
 uint64_t wl_discard_align(const struct workload *wl);
 wl_next_fn wl_next_random;
 wl_next_fn wl_next_sweep;
+wl_next_fn wl_next_dump;
 wl_next_fn wl_next_none;
 wl_next_fn wl_next_probe;
 wl_next_fn wl_next_fill;

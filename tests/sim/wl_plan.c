@@ -293,6 +293,22 @@ int wl_next_sweep(struct workload *wl, struct wl_plan *p)
 	return 0;
 }
 
+/* The dump reads the whole span in order, written or not. */
+int wl_next_dump(struct workload *wl, struct wl_plan *p)
+{
+	uint64_t start = wl->cursor, chunk = wl_chunk(wl, WL_SWEEP_MAX_SECTORS);
+	uint64_t n = wl->span - start < chunk ? wl->span - start : chunk;
+
+	if (start >= wl->span)
+		return 0;
+	wl->cursor += n;
+	wl_plan_clear(p);
+	p->op = BLKIF_OP_READ;
+	p->sector = start;
+	wl_plan_pages(p, n);
+	return 1;
+}
+
 /* ---- requests not aligned to the sector size ---- */
 
 int wl_next_probe(struct workload *wl, struct wl_plan *p)

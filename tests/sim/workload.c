@@ -32,6 +32,7 @@ int workload_create(const struct wl_config *cfg, struct sim_domain *dom, struct 
 	if (!wl)
 		return -ENOMEM;
 	wl->cfg = *cfg;
+	wl->dump_fd = -1;
 	wl->dom = dom;
 	wl->stats = stats;
 	wl->next_gen = 1;
@@ -559,6 +560,17 @@ int workload_sweep(struct workload *wl)
 {
 	wl->cursor = 0;
 	return wl_drive(wl, wl_next_sweep);
+}
+
+int workload_dump(struct workload *wl, int fd)
+{
+	int rc;
+
+	wl->cursor = 0;
+	wl->dump_fd = fd;
+	rc = wl_drive(wl, wl_next_dump);
+	wl->dump_fd = -1;
+	return rc;
 }
 
 int workload_probe_misaligned(struct workload *wl)

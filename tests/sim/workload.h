@@ -83,6 +83,9 @@ uint64_t workload_span(const struct workload *wl);
 int workload_random(struct workload *wl); /* cfg->requests random requests */
 int workload_sweep(struct workload *wl); /* read back and check every sector written */
 int workload_drain(struct workload *wl); /* nothing new: wait for what is in flight */
+/* Read the whole span in order into the file `fd` (at the same offsets), checking nothing:
+ * for tests that wrote the disk through another path (the NBD export). */
+int workload_dump(struct workload *wl, int fd);
 /* Requests not aligned to the sector size (only when it is above 512): each must fail. */
 int workload_probe_misaligned(struct workload *wl);
 /* Write every sector from `from` to the end of the span (at most 32 MiB of them). */

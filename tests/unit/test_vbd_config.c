@@ -129,6 +129,7 @@ static void test_defaults(void **state)
 	assert_false(cfg.has_grant_mode);
 	assert_false(cfg.has_limit_iops);
 	assert_false(cfg.has_limit_bps);
+	assert_false(cfg.has_nbd_export);
 	assert_null(cfg.type);
 	assert_string_equal(cfg.domain, "web-7");
 }
@@ -148,6 +149,7 @@ static void test_every_key(void **state)
 	put(BE "/grant-mode", "persistent");
 	put(BE "/limit-iops", "2000");
 	put(BE "/limit-bps", "50M");
+	put(BE "/nbd-export", "1");
 	assert_int_equal(read_cfg(), 0);
 	assert_true(cfg.readonly);
 	assert_string_equal(cfg.image, "/srv/q.qcow2");
@@ -163,6 +165,8 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.limit_iops, 2000);
 	assert_true(cfg.has_limit_bps);
 	assert_int_equal(cfg.limit_bps, 50ull << 20);
+	assert_true(cfg.has_nbd_export);
+	assert_true(cfg.nbd_export);
 }
 
 static void test_missing_directory(void **state)
@@ -215,6 +219,8 @@ static void test_bad_values(void **state)
 	expect_bad("discard-enable", "2", "discard-enable is '2', not 0 or 1");
 	expect_bad("removable", "yes", "removable is 'yes', not 0 or 1");
 	expect_bad("direct-io-safe", " 1", "direct-io-safe is ' 1', not 0 or 1");
+	expect_bad("nbd-export", "yes", "nbd-export is 'yes', not 0 or 1");
+	expect_bad("nbd-export", "2", "nbd-export is '2', not 0 or 1");
 	expect_bad("xenblkd-active-image", "over.qcow2", "is not FORMAT:/absolute/path");
 	expect_bad("xenblkd-active-image", "vhd:/srv/x.vhd", "is not FORMAT:/absolute/path");
 	expect_bad("xenblkd-active-backing", "raw:rel", "xenblkd-active-backing 'raw:rel' is not");
