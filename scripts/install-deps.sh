@@ -3,7 +3,8 @@
 # package is already installed it does nothing (no apt-get, no dpkg lock). Otherwise it runs
 # `apt-get update` once unless XENBLKD_SKIP_APT_UPDATE=1, then installs, waiting up to
 # XENBLKD_APT_LOCK_WAIT seconds (default 600) for another program's apt or dpkg to finish.
-# The real-Xen suite's extra host packages are installed by tests/xen/deps.sh.
+# The real-Xen suite's extra host packages are installed by tests/xen/deps.sh. With --bench it
+# also installs the benchmark's plotting tool.
 set -euo pipefail
 packages=(
     meson ninja-build pkg-config gcc gcc-multilib clang
@@ -15,6 +16,8 @@ packages=(
     debhelper dpkg-dev systemd
     python3-seccomp
 )
+# Optional, for bench/bench.sh --out only (its PNG plot), never for the tests: --bench.
+[ "${1:-}" = --bench ] && packages+=(gnuplot-nox)
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
 
 # Every package in state "install ok installed"? dpkg-query reads the database without a lock.
