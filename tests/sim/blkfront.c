@@ -110,7 +110,7 @@ static int front_size_memory(struct front *f, unsigned int *frames)
 	if (o->attack)
 		total += FHOSTILE_FRAMES;
 	if (total > FRONT_MAX_FRAMES) {
-		ERR("%llu pages of guest memory needed; lower --queues, --indirect or "
+		ERR("%llu pages of guest memory needed; lower --queues, --indirect, --depth or "
 		    "--persistent-pool\n", (unsigned long long)total);
 		return -E2BIG;
 	}
