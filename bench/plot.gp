@@ -12,7 +12,7 @@ set style histogram errorbars gap 2 lw 1
 set style fill solid 0.6 border -1
 set boxwidth 0.9
 set xtics rotate by -30 noenhanced
-set key top right
+set key outside top center horizontal
 set logscale y
 set ylabel "IOPS (median, min-max)"
 set grid ytics
