@@ -10,10 +10,12 @@
 #
 # usage: bench.sh BUILD_DIR [--runs N] [--duration S] [--engines "io_uring libaio threads"]
 #                 [--targets "disk tmpfs null"] [--jobs "randread-1 randread-32 seqread-8-1m"]
-#                 [--grant-modes "copy map persistent"] [--size-mib N] [--out DIR]
+#                 [--grant-modes "copy map persistent"] [--size-mib N] [--out DIR] [--perf]
 # A job is RW-DEPTH[-BS]: RW is randread, randwrite, seqread or seqwrite; BS is 4k by default
 # (k and m suffixes). --out DIR keeps the table as DIR/bench.tsv and, when gnuplot is installed
-# (gnuplot-nox; scripts/install-deps.sh --bench), draws DIR/bench.png from it.
+# (gnuplot-nox; scripts/install-deps.sh --bench), draws DIR/bench.png from it. --perf records
+# the daemon with perf during each of its runs and also gives its CPU per request without the
+# simulated platform's (the inclusive share of the simulator's grant and event-channel calls).
 #
 # Targets (contract B): bench/targets/<name>.sh is sourced for each name in --targets, after
 # tests/sim/simplat.sh is loaded and $work (a scratch dir) is set. It defines
@@ -32,7 +34,7 @@ set -uo pipefail
 build=$(realpath "$1"); shift
 src=$(realpath "$(dirname "$0")/..")
 runs=5 duration=3 engines="io_uring libaio threads" targets="disk tmpfs null"
-jobs="randread-1 randread-32 randwrite-1 randwrite-32" modes="copy" size_mib=256 out=
+jobs="randread-1 randread-32 randwrite-1 randwrite-32" modes="copy" size_mib=256 out= perf=
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
@@ -43,10 +45,13 @@ while [ $# -gt 0 ]; do
         --grant-modes) modes=$2; shift 2 ;;
         --size-mib) size_mib=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --perf) perf=1; shift ;;
         *) echo "bench: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 command -v fio >/dev/null || { echo "bench: fio is needed (apt-get install fio)" >&2; exit 1; }
+[ -z "$perf" ] || command -v perf >/dev/null ||
+    { echo "bench: --perf needs perf (apt-get install linux-perf)" >&2; exit 1; }
 for t in $targets; do
     [ -f "$src/bench/targets/$t.sh" ] || { echo "bench: no target bench/targets/$t.sh" >&2; exit 2; }
 done
@@ -111,14 +116,29 @@ stop_daemon() {
     daemon_pid=
 }
 
+# The simulated platform's share (0..1) of the daemon's samples in a perf.data: the inclusive
+# shares of the simulator's entry points, none of which calls another.
+sim_share() {
+    perf report -i "$1" --children --sort sym --stdio -g none 2>/dev/null | awk '
+        $NF ~ /^(xbd_sim_gnt_copy|xbd_sim_gnt_map|xbd_sim_gnt_unmap|sim_evt_send|xbd_sim_evtchn_pending|xbd_sim_evtchn_unmask)$/ {
+            sub("%", "", $1); s += $1 }
+        END { printf "%.3f\n", s / 100 }'
+}
+
 # One frontend run: prints "iops p50_us daemon_us_per_req front_us_per_req syscalls_per_req
-# mean_inflight".
+# mean_inflight sim_share" (sim_share -1 without --perf).
 run_xenblkd() {
-    local rw=$1 qd=$2 bs=$3 mode=$4 d0 d1 out front_cpu sc0 sc1 extra=()
+    local rw=$1 qd=$2 bs=$3 mode=$4 d0 d1 out front_cpu sc0 sc1 extra=() pp= share=-1
     [ "$mode" = persistent ] && extra+=(--persistent)
     [ "$bs" -gt $((11 * 4096)) ] && extra+=(--indirect $(( (bs + 4095) / 4096 )))
     d0=$(ticks "$daemon_pid")
     sc0=$(grep -o '[0-9]* syscalls' "$work/daemon.log" | awk '{ s += $1 } END { print s + 0 }')
+    if [ -n "$perf" ]; then
+        perf record -q -e cpu-clock -F 499 --call-graph dwarf,8192 -p "$daemon_pid" \
+            -o "$work/perf.data" >/dev/null 2>&1 &
+        pp=$!
+        sleep 0.5 # attached
+    fi
     local TIMEFORMAT='%U %S'
     { time "$SP_BLKFRONT" --frontend "/local/domain/$fe/device/vbd/$devid" \
         --domid $fe --pattern "$rw" --bs "$bs" --depth "$qd" --duration "$duration" --no-verify \
@@ -126,16 +146,22 @@ run_xenblkd() {
         >"$work/front.out" 2>"$work/front.err" || { cat "$work/front.err" >&2; \
         tail -5 "$work/daemon.log" >&2; } ; } 2>"$work/front.time"
     d1=$(ticks "$daemon_pid")
+    if [ -n "$pp" ]; then
+        kill -INT "$pp"
+        wait "$pp"
+        share=$(sim_share "$work/perf.data")
+    fi
     sleep 0.2 # the disconnect line with the syscall count
     sc1=$(grep -o '[0-9]* syscalls' "$work/daemon.log" | awk '{ s += $1 } END { print s + 0 }')
     out=$(grep '^bench:' "$work/front.out")
     front_cpu=$(awk '{ print $1 + $2 }' "$work/front.time")
-    awk -v d=$((d1 - d0)) -v hz="$hz" -v f="$front_cpu" -v sc=$((sc1 - sc0)) -v line="$out" '
+    awk -v d=$((d1 - d0)) -v hz="$hz" -v f="$front_cpu" -v sc=$((sc1 - sc0)) -v line="$out" \
+        -v share="$share" '
         BEGIN { n = split(line, kv, " "); for (i = 2; i <= n; i++) { split(kv[i], a, "=");
                 v[a[1]] = a[2] }
                 r = v["requests"] ? v["requests"] : 1;
-                printf "%d %s %.2f %.2f %.2f %s\n", v["iops"], v["lat_p50_us"],
-                    d / hz * 1e6 / r, f * 1e6 / r, sc / r, v["mean_inflight"] }'
+                printf "%d %s %.2f %.2f %.2f %s %s\n", v["iops"], v["lat_p50_us"],
+                    d / hz * 1e6 / r, f * 1e6 / r, sc / r, v["mean_inflight"], share }'
 }
 
 # "median (min-max)" of column $1 of a file of rounds; median alone with --med.
@@ -150,11 +176,11 @@ engine_ok() {
 }
 
 tsv=$work/bench.tsv
-printf 'target\tengine\tgrant\tjob\tfio_iops\tfio_min\tfio_max\tx_iops\tx_min\tx_max\tratio\tratio_min\tratio_max\tfio_p50_us\tx_p50_us\td_us_req\tf_us_req\tsc_req\tmean_inflight\n' >"$tsv"
+printf 'target\tengine\tgrant\tjob\tfio_iops\tfio_min\tfio_max\tx_iops\tx_min\tx_max\tratio\tratio_min\tratio_max\tfio_p50_us\tx_p50_us\td_us_req\tf_us_req\tsc_req\tmean_inflight\td_nosim_us_req\n' >"$tsv"
 echo "load: $(cat /proc/loadavg)  ($(nproc) CPUs, $(date -u +%FT%TZ))"
-printf '%-6s %-8s %-5s %-13s %-24s %-24s %-17s %6s %6s %6s %7s %7s %6s %6s\n' target engine \
-    grant job "fio IOPS med (min-max)" "xenblkd IOPS med" "x/fio med (min-max)" "fio-p50" \
-    "x-p50" "+p50" "d-us/rq" "f-us/rq" "sc/rq" "depth"
+printf '%-6s %-8s %-5s %-13s %-24s %-24s %-17s %6s %6s %6s %7s %7s %6s %6s %7s\n' target \
+    engine grant job "fio IOPS med (min-max)" "xenblkd IOPS med" "x/fio med (min-max)" \
+    "fio-p50" "x-p50" "+p50" "d-us/rq" "f-us/rq" "sc/rq" "depth" "d-nosim"
 for target in $targets; do
     # shellcheck source=/dev/null
     . "$src/bench/targets/$target.sh"
@@ -177,18 +203,21 @@ for target in $targets; do
                 : >"$work/rounds"
                 for _ in $(seq "$runs"); do
                     read -r fio_i fio_p < <(run_fio "$target" "$rw" "$qd" "$bs")
-                    read -r xi xp d f s m < <(run_xenblkd "$rw" "$qd" "$bs" "$mode")
+                    read -r xi xp d f s m sh < <(run_xenblkd "$rw" "$qd" "$bs" "$mode")
                     awk -v a="$fio_i" -v b="$xi" -v c="$fio_p" -v e="$xp" -v d="$d" -v f="$f" \
-                        -v s="$s" -v m="$m" 'BEGIN { printf "%d %d %.3f %s %s %s %s %s %s\n",
-                        a, b, a ? b / a : 0, c, e, d, f, s, m }' >>"$work/rounds"
+                        -v s="$s" -v m="$m" -v sh="$sh" 'BEGIN {
+                        printf "%d %d %.3f %s %s %s %s %s %s %s\n", a, b, a ? b / a : 0, c, e,
+                        d, f, s, m, sh < 0 ? -1 : sprintf("%.2f", d * (1 - sh)) }' \
+                        >>"$work/rounds"
                 done
                 fp=$(median "$work/rounds" 4) xp=$(median "$work/rounds" 5)
-                printf '%-6s %-8s %-5s %-13s %-24s %-24s %-17s %6s %6s %6s %7s %7s %6s %6s\n' \
+                printf '%-6s %-8s %-5s %-13s %-24s %-24s %-17s %6s %6s %6s %7s %7s %6s %6s %7s\n' \
                     "$target" "$engine" "$mode" "$job" "$(stats "$work/rounds" 1)" \
                     "$(stats "$work/rounds" 2)" "$(stats "$work/rounds" 3)" "$fp" "$xp" \
                     "$(awk -v a="$fp" -v b="$xp" 'BEGIN { printf "%.1f", b - a }')" \
                     "$(median "$work/rounds" 6)" "$(median "$work/rounds" 7)" \
-                    "$(median "$work/rounds" 8)" "$(median "$work/rounds" 9)"
+                    "$(median "$work/rounds" 8)" "$(median "$work/rounds" 9)" \
+                    "$(median "$work/rounds" 10 | awk '{ print $1 < 0 ? "-" : $1 }')"
                 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
                     "$target" "$engine" "$mode" "$job" "$(median "$work/rounds" 1)" \
                     "$(col "$work/rounds" 1 | head -1)" "$(col "$work/rounds" 1 | tail -1)" \
@@ -196,7 +225,8 @@ for target in $targets; do
                     "$(col "$work/rounds" 2 | tail -1)" "$(median "$work/rounds" 3)" \
                     "$(col "$work/rounds" 3 | head -1)" "$(col "$work/rounds" 3 | tail -1)" \
                     "$fp" "$xp" "$(median "$work/rounds" 6)" "$(median "$work/rounds" 7)" \
-                    "$(median "$work/rounds" 8)" "$(median "$work/rounds" 9)" >>"$tsv"
+                    "$(median "$work/rounds" 8)" "$(median "$work/rounds" 9)" \
+                    "$(median "$work/rounds" 10)" >>"$tsv"
             done
             grep -m1 'storage:' "$work/daemon.log" | sed 's/^/    /'
             stop_daemon
@@ -208,7 +238,8 @@ echo "load: $(cat /proc/loadavg)"
 echo "x/fio: median and min-max of the per-round ratios. p50: completion latency in us (fio's"
 echo "clat, the frontend's submit-to-response); +p50 what xenblkd adds. d-us/rq: xenblkd CPU per"
 echo "request; f-us/rq: simulated frontend CPU per request; sc/rq: xenblkd storage syscalls per"
-echo "request; depth: requests the frontend really kept in flight (time-weighted mean)."
+echo "request; depth: requests the frontend really kept in flight (time-weighted mean);"
+echo "d-nosim (--perf): d-us/rq less the simulated platform's share of the daemon's samples."
 if [ -n "$out" ]; then
     mkdir -p "$out" && cp "$tsv" "$out/bench.tsv"
     if command -v gnuplot >/dev/null; then
