@@ -34,7 +34,7 @@ set -uo pipefail
 build=$(realpath "$1"); shift
 src=$(realpath "$(dirname "$0")/..")
 runs=5 duration=3 engines="io_uring libaio threads" targets="disk tmpfs null"
-jobs="randread-1 randread-32 randwrite-1 randwrite-32" modes="copy" size_mib=256 out= perf=
+jobs="randread-1 randread-32 randwrite-1 randwrite-32" modes="copy" size_mib=256 out='' perf=''
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
@@ -63,7 +63,7 @@ SP_XENBLKD=$SP_XENBLKD_BUILT
 SP_LOG_PREFIX=bench
 sp_work xenblkd-bench
 work=$SP_WORK
-daemon_pid= backend= torn_down=
+daemon_pid='' backend='' torn_down=''
 fe=1 devid=51712
 sp_start || exit 1
 teardown_target() { [ -z "$torn_down" ] || "bt_${torn_down}_teardown"; torn_down=; }
@@ -93,7 +93,8 @@ run_fio() {
     [[ " ${args[*]} " == *" --size="* ]] || args+=(--size="${size_mib}M")
     fio "${args[@]}" 2>/dev/null | python3 -c '
 import json, sys
-j = json.load(sys.stdin)["jobs"][0]
+t = sys.stdin.read()  # fio may print notes before the JSON
+j = json.loads(t[t.find("{"):])["jobs"][0]
 d = j["read"] if j["read"]["io_bytes"] else j["write"]
 p = d["clat_ns"].get("percentile", {}).get("50.000000", 0)
 print(int(j["read"]["iops"] + j["write"]["iops"]), round(p / 1000, 1))'
@@ -122,13 +123,13 @@ sim_share() {
     perf report -i "$1" --children --sort sym --stdio -g none 2>/dev/null | awk '
         $NF ~ /^(xbd_sim_gnt_copy|xbd_sim_gnt_map|xbd_sim_gnt_unmap|sim_evt_send|xbd_sim_evtchn_pending|xbd_sim_evtchn_unmask)$/ {
             sub("%", "", $1); s += $1 }
-        END { printf "%.3f\n", s / 100 }'
+        END { if (NR) printf "%.3f\n", s / 100; else print -1 }'
 }
 
 # One frontend run: prints "iops p50_us daemon_us_per_req front_us_per_req syscalls_per_req
 # mean_inflight sim_share" (sim_share -1 without --perf).
 run_xenblkd() {
-    local rw=$1 qd=$2 bs=$3 mode=$4 d0 d1 out front_cpu sc0 sc1 extra=() pp= share=-1
+    local rw=$1 qd=$2 bs=$3 mode=$4 d0 d1 out front_cpu sc0 sc1 extra=() pp='' share=-1
     [ "$mode" = persistent ] && extra+=(--persistent)
     [ "$bs" -gt $((11 * 4096)) ] && extra+=(--indirect $(( (bs + 4095) / 4096 )))
     d0=$(ticks "$daemon_pid")
@@ -184,7 +185,8 @@ printf '%-6s %-8s %-5s %-13s %-24s %-24s %-17s %6s %6s %6s %7s %7s %6s %6s %7s\n
 for target in $targets; do
     # shellcheck source=/dev/null
     . "$src/bench/targets/$target.sh"
-    bt_engine= bt_fio_engine=
+    # shellcheck disable=SC2034 # read by the target's functions
+    bt_engine='' bt_fio_engine=''
     "bt_${target}_setup" "$size_mib"
     rc=$?
     if [ "$rc" = 77 ]; then echo "$target: skipped"; continue; fi
@@ -192,7 +194,9 @@ for target in $targets; do
     torn_down=$target
     for engine in $engines; do
         engine_ok "$target" "$engine" || continue
+        # shellcheck disable=SC2034 # read by the target's functions
         bt_engine=$engine bt_fio_engine=$engine
+        # shellcheck disable=SC2034
         [ "$engine" = threads ] && bt_fio_engine=psync
         for mode in $modes; do
             start_daemon "$target" "$mode"
@@ -218,7 +222,7 @@ for target in $targets; do
                     "$(median "$work/rounds" 6)" "$(median "$work/rounds" 7)" \
                     "$(median "$work/rounds" 8)" "$(median "$work/rounds" 9)" \
                     "$(median "$work/rounds" 10 | awk '{ print $1 < 0 ? "-" : $1 }')"
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
                     "$target" "$engine" "$mode" "$job" "$(median "$work/rounds" 1)" \
                     "$(col "$work/rounds" 1 | head -1)" "$(col "$work/rounds" 1 | tail -1)" \
                     "$(median "$work/rounds" 2)" "$(col "$work/rounds" 2 | head -1)" \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # $work, $bt_engine, $bt_fio_engine: set by bench.sh
 # Benchmark target "disk": an image file on this machine's disk (the bench's scratch dir,
 # usually ext4 under /var/tmp), served through the daemon's storage engine; fio reads the same
 # file with O_DIRECT. Sourced by bench/bench.sh (contract B in bench.sh's header).

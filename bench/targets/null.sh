@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # $work, $bt_engine, $bt_fio_engine: set by bench.sh
 # Benchmark target "null": the daemon's null driver (reads return zeros, writes are dropped),
 # so only the daemon and the simulated platform cost anything. The native baseline makes real
 # system calls too: fio with io_uring reading /dev/zero or writing /dev/null (not fio's null

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # $work, $bt_engine, $bt_fio_engine: set by bench.sh
 # Benchmark target "tmpfs": an image file in /dev/shm, so the storage costs almost nothing and
 # the daemon's own overhead shows; fio reads the same file. tmpfs has no O_DIRECT libaio, so
 # the libaio engine is skipped. Sourced by bench/bench.sh (contract B in bench.sh's header).
