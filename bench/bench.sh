@@ -135,10 +135,17 @@ run_xenblkd() {
     d0=$(ticks "$daemon_pid")
     sc0=$(grep -o '[0-9]* syscalls' "$work/daemon.log" | awk '{ s += $1 } END { print s + 0 }')
     if [ -n "$perf" ]; then
-        perf record -q -e cpu-clock -F 499 --call-graph dwarf,8192 -p "$daemon_pid" \
+        # Started disabled, then enabled through its control fifo: the ack says it records
+        # (under load, attaching can take seconds, and an interrupt before leaves no samples).
+        rm -f "$work/perf.ctl" "$work/perf.ack"
+        mkfifo "$work/perf.ctl" "$work/perf.ack"
+        perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -D -1 \
+            --control "fifo:$work/perf.ctl,$work/perf.ack" -p "$daemon_pid" \
             -o "$work/perf.data" >/dev/null 2>&1 &
         pp=$!
-        sleep 0.5 # attached
+        exec {perf_ctl}>"$work/perf.ctl" {perf_ack}<"$work/perf.ack"
+        echo enable >&"$perf_ctl"
+        read -r -t 60 _ <&"$perf_ack" || echo "bench: perf did not start recording" >&2
     fi
     local TIMEFORMAT='%U %S'
     { time "$SP_BLKFRONT" --frontend "/local/domain/$fe/device/vbd/$devid" \
@@ -150,6 +157,7 @@ run_xenblkd() {
     if [ -n "$pp" ]; then
         kill -INT "$pp"
         wait "$pp"
+        exec {perf_ctl}>&- {perf_ack}<&-
         share=$(sim_share "$work/perf.data")
     fi
     sleep 0.2 # the disconnect line with the syscall count
