@@ -91,6 +91,9 @@ run_fio() {
     args+=(--name=b --rw="$(fio_rw "$rw")" --bs="$bs" --iodepth="$qd" --runtime="$duration"
            --time_based --output-format=json --randrepeat=0)
     [[ " ${args[*]} " == *" --size="* ]] || args+=(--size="${size_mib}M")
+    # A synchronous engine keeps one request in flight per job: the depth is jobs instead.
+    [[ " ${args[*]} " == *" --ioengine=psync "* ]] && [ "$qd" -gt 1 ] &&
+        args+=(--numjobs="$qd" --group_reporting)
     fio "${args[@]}" 2>/dev/null | python3 -c '
 import json, sys
 t = sys.stdin.read()  # fio may print notes before the JSON
