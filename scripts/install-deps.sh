@@ -3,7 +3,8 @@
 # package is already installed it does nothing (no apt-get, no dpkg lock). Otherwise it runs
 # `apt-get update` once unless XENBLKD_SKIP_APT_UPDATE=1, then installs, waiting up to
 # XENBLKD_APT_LOCK_WAIT seconds (default 600) for another program's apt or dpkg to finish.
-# The real-Xen suite's extra host packages are installed by tests/xen/deps.sh.
+# The real-Xen suite's extra host packages are installed by tests/xen/deps.sh. With --bench it
+# also installs the benchmark's plotting tool.
 set -euo pipefail
 packages=(
     meson ninja-build pkg-config gcc gcc-multilib clang
@@ -19,6 +20,8 @@ packages=(
 # libnbd-bin: nbdinfo, nbdcopy (and, on Debian 12, nbdfuse) for the NBD export's test
 # (tests/ops/nbd-export.sh); Debian 13 ships nbdfuse in a package of its own.
 if grep -qs '^VERSION_CODENAME=trixie' /etc/os-release; then packages+=(nbdfuse); fi
+# Optional, for bench/bench.sh --out only (its PNG plot), never for the tests: --bench.
+[ "${1:-}" = --bench ] && packages+=(gnuplot-nox)
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
 
 # Every package in state "install ok installed"? dpkg-query reads the database without a lock.

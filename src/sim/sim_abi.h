@@ -52,6 +52,23 @@
 /* As with Xen's FIFO event channel ABI. */
 #define XBD_SIM_EVTCHN_MAX_PORT ((1u << 17) - 1)
 
+/*
+ * The liveness word, so that a mapper need not make system calls per grant call to learn that a
+ * domain it already opened still stands. At XBD_SIM_LIFE_OFFSET in the header page the guest
+ * keeps a process-shared robust pthread mutex, locked by its main thread (so the owner's TID
+ * is its pid) before it publishes the link, until it retires the table (sim_domain_destroy
+ * unlocks it before unpublishing). The mutex's first 32-bit word is the Linux futex word: the
+ * owner's TID; when the owner exits or is killed, the kernel replaces it with FUTEX_OWNER_DIED
+ * before the process can be reaped. A mapper that read the word equal to the pid the link
+ * names may use its cached table while the word keeps that value: one load per grant call.
+ * Any other value (a table without the mutex, a retired or dead owner) sends it to the exact
+ * check (link and process) on every call. Only a hostile guest can break the rule, and only
+ * for itself: it can make its table look retired (slower), or keep it looking current after
+ * replacing its link or, through a forked helper, after its death (its old, still sealed pages
+ * keep being used); the mapper stays safe either way.
+ */
+#define XBD_SIM_LIFE_OFFSET 2048u
+
 struct xbd_sim_gnttab_hdr {
 	char magic[8];          /* XBD_SIM_MAGIC, no NUL */
 	uint32_t version;       /* XBD_SIM_VERSION */

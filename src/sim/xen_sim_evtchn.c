@@ -240,27 +240,32 @@ static bool sim_from_peer(const struct sim_port *p, const struct sockaddr_un *fr
 					     len - offsetof(struct sockaddr_un, sun_path));
 }
 
-/* Reads up to SIM_EVT_DRAIN_MAX datagrams; true if an event from the peer was among them. */
+/*
+ * Reads up to SIM_EVT_DRAIN_MAX datagrams in one recvmmsg (the usual case is one kick: one
+ * system call, not a read per datagram and one more for EAGAIN); true if an event from the
+ * peer was among them.
+ */
 static bool sim_port_drain(struct sim_port *p)
 {
-	struct sockaddr_un from;
+	struct sockaddr_un from[SIM_EVT_DRAIN_MAX];
+	struct mmsghdr m[SIM_EVT_DRAIN_MAX];
+	struct iovec iov[SIM_EVT_DRAIN_MAX];
+	char msg[SIM_EVT_DRAIN_MAX][2];
 	bool event = false;
-	socklen_t len;
-	char msg[2];
-	ssize_t n;
-	int i;
+	int i, n;
 
 	for (i = 0; i < SIM_EVT_DRAIN_MAX; i++) {
-		len = sizeof(from);
-		n = recvfrom(p->fd, msg, sizeof(msg), MSG_DONTWAIT, (struct sockaddr *)&from,
-			     &len);
-		if (n < 0)
-			break;
-		if (n != 1 || !sim_from_peer(p, &from, len))
+		iov[i] = (struct iovec){ .iov_base = msg[i], .iov_len = sizeof(msg[i]) };
+		m[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &from[i],
+			.msg_namelen = sizeof(from[i]), .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	n = recvmmsg(p->fd, m, SIM_EVT_DRAIN_MAX, MSG_DONTWAIT, NULL);
+	for (i = 0; i < n; i++) {
+		if (m[i].msg_len != 1 || !sim_from_peer(p, &from[i], m[i].msg_hdr.msg_namelen))
 			continue;
-		if (msg[0] == XBD_SIM_EVT_EVENT && !p->peer_closed)
+		if (msg[i][0] == XBD_SIM_EVT_EVENT && !p->peer_closed)
 			event = true;
-		else if (msg[0] == XBD_SIM_EVT_CLOSE)
+		else if (msg[i][0] == XBD_SIM_EVT_CLOSE)
 			p->peer_closed = true;
 	}
 	return event;

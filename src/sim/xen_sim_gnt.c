@@ -68,6 +68,8 @@ struct sim_dom {
 	ino_t link_ino;       /* the registry link itself: a new incarnation makes a new link, */
 	struct timespec link_ctime; /* whose inode number may be recycled, but not its ctime */
 	int pidfd;            /* the guest process, readable once it died; -1 if unknown */
+	const uint32_t *life; /* the liveness word (sim_abi.h), in the header page */
+	uint32_t life_owner;  /* its value while this incarnation stands; 0: not usable */
 	uint32_t nr_grants;
 	uint32_t nr_frames;
 	uint64_t frames_offset;
@@ -268,18 +270,29 @@ static void sim_dom_identify(struct xbd_gnt *gnt, struct sim_dom *d)
 	if (n <= 0)
 		return;
 	target[n] = '\0';
-	if (sscanf(target, "/proc/%d/fd/", &pid) == 1 && pid > 0)
-		d->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (sscanf(target, "/proc/%d/fd/", &pid) != 1 || pid <= 0)
+		return;
+	d->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* Read after the pidfd: a word still naming a live owner now names this process. */
+	d->life = (const uint32_t *)(d->base + XBD_SIM_LIFE_OFFSET);
+	if (d->pidfd >= 0 && __atomic_load_n(d->life, __ATOMIC_ACQUIRE) == (uint32_t)pid)
+		d->life_owner = (uint32_t)pid;
 }
 
-/* The cached incarnation still stands: same link, guest process alive. Two short syscalls
- * instead of the full path walk through /proc that the slow path does. */
+/*
+ * The cached incarnation still stands: its owner holds the liveness word as when we opened it
+ * (one load, no system call: the kernel rewrites the word when the owner dies, and the guest
+ * when it retires the table), or else the same link still names it and the guest process
+ * lives (two short syscalls instead of the full path walk through /proc of the slow path).
+ */
 static bool sim_dom_still_current(struct xbd_gnt *gnt, const struct sim_dom *d)
 {
 	struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
 	struct stat lst;
 	char name[16];
 
+	if (d->life_owner && __atomic_load_n(d->life, __ATOMIC_ACQUIRE) == d->life_owner)
+		return true;
 	if (d->pidfd < 0)
 		return false;
 	snprintf(name, sizeof(name), "%u", d->domid);

@@ -119,6 +119,14 @@ case_indirect() {
     feat_expect features indirect = 4096
     feat_expect requests max_segs -gt 2048
     feat_detach
+    # A benchmark of 1 MiB reads at depth 8 keeps 8 requests in flight: the frontend's request
+    # pages hold them all (sized as Linux does, they would hold one).
+    feat_serve_image 64
+    feat_front_pass --indirect 256 --pattern seqread --bs 1048576 --depth 8 --duration 1 \
+        --no-verify
+    feat_expect bench depth = 8
+    feat_expect queues max_inflight = 8
+    feat_detach
     # 0 turns it off: no key, and a frontend then sends direct requests only.
     feat_serve_image 64 --max-indirect-segments 0
     feat_front_pass --indirect 256 --requests 500

@@ -70,9 +70,12 @@ static int front_find_backend(struct front *f)
 /*
  * Request pages per queue. As Linux sizes its grant lists: a ring's worth of requests (up
  * to 128 of them) of up to 11 pages, but always room for the largest request. With
- * --persistent-pool the test sets the working set itself.
+ * --persistent-pool the test sets the working set itself. A benchmark gets room for its
+ * --depth requests of --bs bytes on each queue, so that the pages never cap the depth (a
+ * 1 MiB request takes 258 pages: Linux's sizing would keep one in flight).
  */
-static uint32_t front_pool_size(const struct front_opts *o, unsigned int order)
+static uint32_t front_pool_size(const struct front_opts *o, unsigned int order,
+				unsigned int queues)
 {
 	unsigned int max_segs = o->wl.max_segs;
 	uint32_t need = max_segs + fring_indirect_pages(max_segs) + 1;
@@ -81,6 +84,13 @@ static uint32_t front_pool_size(const struct front_opts *o, unsigned int order)
 	per = (slots < 128 ? slots : 128) * FRING_DIRECT_SEGS;
 	if (o->persistent_pool)
 		per = o->persistent_pool;
+	if (o->bench && o->wl.depth && !o->persistent_pool) {
+		uint32_t segs = (o->wl.bs + 4095) / 4096;
+		uint32_t depth = (o->wl.depth + queues - 1) / queues;
+		uint32_t bench = depth * (segs + fring_indirect_pages(segs) + 1);
+
+		per = per > bench ? per : bench;
+	}
 	return per > need ? per : need;
 }
 
@@ -95,13 +105,13 @@ static int front_size_memory(struct front *f, unsigned int *frames)
 
 	f->ring_area = queues << order;
 	f->data_first = 2 * f->ring_area;
-	f->pool_cap = front_pool_size(o, order);
+	f->pool_cap = front_pool_size(o, order, queues);
 	total = f->data_first + (uint64_t)queues * f->pool_cap;
 	f->hostile_first = (uint32_t)total;
 	if (o->attack)
 		total += FHOSTILE_FRAMES;
 	if (total > FRONT_MAX_FRAMES) {
-		ERR("%llu pages of guest memory needed; lower --queues, --indirect or "
+		ERR("%llu pages of guest memory needed; lower --queues, --indirect, --depth or "
 		    "--persistent-pool\n", (unsigned long long)total);
 		return -E2BIG;
 	}

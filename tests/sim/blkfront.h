@@ -98,6 +98,7 @@ struct front {
 	unsigned long matrix_configs;
 	unsigned long matrix_clamped; /* configurations the backend gave less than asked */
 	uint64_t bench_ns;
+	uint64_t bench_inflight_area; /* request-nanoseconds in flight during the run */
 	unsigned long bench_requests;
 	unsigned int bench_depth;
 	bool watching;

@@ -99,7 +99,7 @@ int front_matrix(struct front *f)
 
 int front_bench(struct front *f)
 {
-	uint64_t busy;
+	uint64_t busy, area;
 	size_t done;
 	unsigned int q;
 	int rc, rc_close;
@@ -114,7 +114,9 @@ int front_bench(struct front *f)
 		f->bench_depth += f->conn.ring[q].nr_slots;
 	busy = f->stats.busy_ns;
 	done = f->stats.nr_lat;
+	area = f->stats.inflight_area;
 	rc = front_run(f, "benchmark", workload_bench);
+	f->bench_inflight_area = f->stats.inflight_area - area;
 	f->bench_ns = f->stats.busy_ns - busy;
 	f->bench_requests = f->stats.nr_lat - done;
 	rc_close = front_close(f);
@@ -141,12 +143,16 @@ static void front_print_bench(struct front *f, FILE *out)
 	double iops = secs > 0 ? (double)f->bench_requests / secs : 0;
 
 	fstats_sort(&f->stats);
+	/* mean_inflight: the depth really kept (time-weighted), to compare with depth. */
 	fprintf(out, "bench: pattern=%s bs=%u depth=%u verify=%d requests=%lu elapsed_s=%.3f "
-		"iops=%.0f mib_s=%.1f lat_p50_us=%u lat_p99_us=%u lat_p999_us=%u\n",
+		"iops=%.0f mib_s=%.1f lat_p50_us=%u lat_p99_us=%u lat_p999_us=%u "
+		"mean_inflight=%.2f max_inflight=%u\n",
 		front_pattern_name(f->opt.wl.pattern), f->opt.wl.bs, f->bench_depth,
 		!f->opt.wl.no_verify, f->bench_requests, secs, iops,
 		iops * f->opt.wl.bs / (1024.0 * 1024.0), fstats_permille(&f->stats, 500),
-		fstats_permille(&f->stats, 990), fstats_permille(&f->stats, 999));
+		fstats_permille(&f->stats, 990), fstats_permille(&f->stats, 999),
+		f->bench_ns ? (double)f->bench_inflight_area / (double)f->bench_ns : 0.0,
+		f->rstats.max_inflight);
 }
 
 static void front_print_features(struct front *f, FILE *out)

@@ -44,6 +44,10 @@ struct fstats {
 	unsigned long mismatches; /* sectors read back wrong */
 	unsigned long canary_errors; /* pages changed where the backend must not write */
 	uint64_t busy_ns; /* time spent running workloads */
+	/* Requests in flight integrated over time (request-nanoseconds), and the last change:
+	 * divided by the run's time, the depth a benchmark really kept. */
+	uint64_t inflight_area;
+	uint64_t inflight_since;
 	uint32_t *lat_us; /* one latency per completed request, microseconds */
 	size_t nr_lat;
 	size_t cap_lat;

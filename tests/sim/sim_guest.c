@@ -6,9 +6,11 @@
  * written apart from the daemon's (src/sim/xen_sim_*.c) so that the two check each other.
  * A struct sim_domain is used by one thread at a time.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,8 @@ struct sim_domain {
 	size_t mem_size;
 	grant_entry_v1_t *gnttab;
 	uint8_t *frames;
+	pthread_mutex_t *life; /* locked while the table is current (sim_abi.h) */
+	bool life_locked;
 	unsigned int nr_grants;
 	unsigned int nr_frames;
 	/* Free grant refs, a stack as in Linux's free list: the last ended is reused first. */
@@ -104,6 +108,34 @@ static int make_memfd(struct sim_domain *d, const struct xbd_sim_gnttab_hdr *h)
 	if (fcntl(d->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
 		return -errno;
 	return 0;
+}
+
+/*
+ * The liveness word (sim_abi.h): a robust mutex the kernel marks when this process dies, so
+ * mappers learn of the death without asking the kernel on each grant call. Taken before the
+ * link is published; a table without it is still valid, only slower for mappers.
+ */
+static int lock_life(struct sim_domain *d)
+{
+	pthread_mutexattr_t a;
+	int rc;
+
+	static_assert(sizeof(struct xbd_sim_gnttab_hdr) <= XBD_SIM_LIFE_OFFSET, "header fits");
+	static_assert(XBD_SIM_LIFE_OFFSET + sizeof(pthread_mutex_t) <= PG, "mutex fits");
+	d->life = (pthread_mutex_t *)(d->mem + XBD_SIM_LIFE_OFFSET);
+	rc = pthread_mutexattr_init(&a);
+	if (rc)
+		return -rc;
+	rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (!rc)
+		rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (!rc)
+		rc = pthread_mutex_init(d->life, &a);
+	pthread_mutexattr_destroy(&a);
+	if (!rc)
+		rc = pthread_mutex_lock(d->life);
+	d->life_locked = !rc;
+	return -rc;
 }
 
 /* DIR/gnttab/<domid> -> /proc/<pid>/fd/<n>, replacing a stale link atomically. */
@@ -185,6 +217,8 @@ int sim_domain_create(const char *simdir, uint16_t domid, unsigned int nr_grants
 	if (!rc)
 		rc = make_memfd(d, &h);
 	if (!rc)
+		rc = lock_life(d);
+	if (!rc)
 		rc = init_refs(d);
 	if (!rc && (d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		rc = -errno;
@@ -204,6 +238,9 @@ void sim_domain_destroy(struct sim_domain *d)
 		return;
 	while (d->ports)
 		sim_evtchn_close(d, d->ports->port);
+	/* Retired before unpublished: a mapper that sees the word change checks the link. */
+	if (d->life_locked)
+		pthread_mutex_unlock(d->life);
 	unpublish(d);
 	if (d->epfd >= 0)
 		close(d->epfd);

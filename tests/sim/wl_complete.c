@@ -223,6 +223,7 @@ void workload_complete(void *ctx, const struct fring_req *req, int16_t status)
 	wl_mark(wl, p, false);
 	wl_return_frames(wl, io->queue, req);
 	io->busy = false;
-	wl->inflight--;
 	wl->last_progress = wl_now_ns();
+	wl_inflight_changes(wl, wl->last_progress);
+	wl->inflight--;
 }

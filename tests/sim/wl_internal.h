@@ -123,4 +123,7 @@ wl_next_fn wl_next_fill;
 wl_next_fn wl_next_trim;
 wl_next_fn wl_next_bench;
 
+/* Accounts the in-flight count up to `now`, before it changes (fstats.inflight_area). */
+void wl_inflight_changes(struct workload *wl, uint64_t now);
+
 #endif

@@ -385,6 +385,15 @@ static void wl_io_set_plan(struct wl_io *io, const struct wl_plan *p)
 		memcpy(seg, p->seg, p->nr_segs * sizeof(*seg));
 }
 
+/* Before wl->inflight changes at `now`: the area under the in-flight curve so far. */
+void wl_inflight_changes(struct workload *wl, uint64_t now)
+{
+	if (wl->stats->inflight_since && now > wl->stats->inflight_since)
+		wl->stats->inflight_area += (uint64_t)wl->inflight *
+					    (now - wl->stats->inflight_since);
+	wl->stats->inflight_since = now;
+}
+
 static int wl_issue(struct workload *wl, const struct wl_plan *p, unsigned int q)
 {
 	struct wl_io *io = wl_io_get(wl, p);
@@ -404,6 +413,7 @@ static int wl_issue(struct workload *wl, const struct wl_plan *p, unsigned int q
 	req.cookie = io;
 	wl_place_segments(wl, io, &req);
 	io->t_submit = wl_now_ns();
+	wl_inflight_changes(wl, io->t_submit);
 	rc = fring_submit(&wl->conn->ring[q], &req);
 	if (rc) {
 		wl_return_frames(wl, q, &req);

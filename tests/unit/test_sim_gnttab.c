@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -490,6 +491,80 @@ static void test_dead_frontend_keeps_mapping(void **state)
 	assert_int_equal(OPS->gnt_unmap(f->gnt, addr, 1), 0);
 }
 
+/*
+ * The mapper keeps a domain it opened while the liveness word (sim_abi.h) says so, without
+ * system calls: a guest killed after a first copy must fail the very next copy, which only
+ * works if the kernel's mark on the word is seen.
+ */
+static void test_killed_frontend_fails_next_copy(void **state)
+{
+	struct fix *f = *state;
+	int to_parent[2], from_parent[2], status;
+	struct xbd_gnt_copy_seg s;
+	uint8_t buf[16];
+	uint32_t ref;
+	pid_t pid;
+
+	assert_int_equal(pipe(to_parent), 0);
+	assert_int_equal(pipe(from_parent), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(to_parent[0]);
+		close(from_parent[1]);
+		run_child_frontend(f->dir, 9, 0xcd, to_parent[1], from_parent[0]);
+	}
+	close(to_parent[1]);
+	close(from_parent[0]);
+	assert_int_equal(read(to_parent[0], &ref, sizeof(ref)), sizeof(ref));
+	s = seg(buf, ref, 0, sizeof(buf), false);
+	s.domid = 9;
+	assert_int_equal(OPS->gnt_copy(f->gnt, &s, 1), 0);
+	assert_int_equal(s.status, GNTST_okay);
+	assert_int_equal(buf[0], 0xcd);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	s = seg(buf, ref, 0, sizeof(buf), false);
+	s.domid = 9;
+	assert_int_equal(OPS->gnt_copy(f->gnt, &s, 1), 0);
+	assert_int_equal(s.status, GNTST_bad_domain);
+	close(to_parent[0]);
+	close(from_parent[1]);
+}
+
+/* A guest that spoils its own liveness word only sends the mapper to the exact check. */
+static void test_spoiled_life_word_still_exact(void **state)
+{
+	struct fix *f = *state;
+	uint32_t ref = grant(f, 1, false, BACK_DOMID);
+	struct xbd_gnt_copy_seg s;
+	uint32_t *life, saved;
+	char link[128];
+	uint8_t buf[8];
+
+	memset(sim_frame(f->dom, 1), 'l', PG);
+	s = seg(buf, ref, 0, sizeof(buf), false);
+	assert_int_equal(OPS->gnt_copy(f->gnt, &s, 1), 0);
+	assert_int_equal(s.status, GNTST_okay);
+	/* sim_guest.c lays the entries out right after the header page. */
+	life = (uint32_t *)((uint8_t *)sim_grant_entry(f->dom, 0) - PG + XBD_SIM_LIFE_OFFSET);
+	saved = *life;
+	assert_int_equal(saved, (uint32_t)getpid());
+	*life = 12345;
+	s = seg(buf, ref, 0, sizeof(buf), false);
+	assert_int_equal(OPS->gnt_copy(f->gnt, &s, 1), 0);
+	assert_int_equal(s.status, GNTST_okay);
+	assert_int_equal(buf[0], 'l');
+	/* Gone from the registry while the word still looks alive to nobody: the copy fails. */
+	snprintf(link, sizeof(link), "%s/gnttab/%u", f->dir, FRONT_DOMID);
+	assert_int_equal(unlink(link), 0);
+	s = seg(buf, ref, 0, sizeof(buf), false);
+	assert_int_equal(OPS->gnt_copy(f->gnt, &s, 1), 0);
+	assert_int_equal(s.status, GNTST_bad_domain);
+	*life = saved;
+}
+
 /* A frontend that restarts as the same domid gets its new table seen, old mappings intact. */
 static void test_new_incarnation(void **state)
 {
@@ -825,6 +900,8 @@ int main(void)
 		T(test_pins_race_end_access),
 		T(test_dead_frontend_keeps_mapping),
 		T(test_new_incarnation),
+		T(test_killed_frontend_fails_next_copy),
+		T(test_spoiled_life_word_still_exact),
 		T(test_hostile_tables),
 		T(test_evtchn_notify_then_pending),
 		T(test_evtchn_kicks_coalesce),
