@@ -30,7 +30,8 @@ static void usage(FILE *out)
 		"                             " XBD_CONF_DEFAULT ", read when it exists)\n"
 		"  -k, --kind KIND[:DOMIDS]   serve backend/KIND (qdisk, vbd or vbd3), only for the\n"
 		"                             frontend domains DOMIDS (e.g. 0 or 0,7) when given;\n"
-		"                             repeatable (default: qdisk:0, dom0 local attach)\n"
+		"                             repeatable (default: qdisk:0, dom0 local attach,\n"
+		"                             and vbd3, Xen 4.19's backendtype=tap)\n"
 		"  -m, --mode MODE            auto (default: systemd when it runs the machine),\n"
 		"                             systemd (systemctl start xenblkd@PATH.service) or\n"
 		"                             supervise (start and restart the daemons ourselves)\n"
@@ -265,7 +266,12 @@ int watch_parse(int argc, char **argv, struct watch_opts *o)
 		o->nr_kinds = 0; /* kinds on the command line replace the file's */
 	if (!r)
 		r = parse_argv(argc, argv, o);
-	if (!r && !o->nr_kinds)
+	/* dom0 local attach, and Xen 4.19's tap disks (backend/vbd3), which nothing else
+	 * serves on a Debian dom0 and which 4.17 never creates. */
+	if (!r && !o->nr_kinds) {
 		r = parse_kind(o, "qdisk:0");
+		if (!r)
+			r = parse_kind(o, "vbd3");
+	}
 	return r;
 }
