@@ -5,6 +5,7 @@
  * summary, so a test can assert that the feature really went over the ring.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -76,6 +77,8 @@ static void front_usage(FILE *out)
 		"\n"
 		"Benchmark: --pattern randread|randwrite|seqread --bs BYTES --duration S\n"
 		"  [--no-verify]: IOPS, MiB/s and latency percentiles, at --depth.\n"
+		"Dump: --dump FILE reads the span once, in order (--bs, default 4096), and writes\n"
+		"  what the backend returned to FILE at the same offsets.\n"
 		"\n"
 		"The disk must start zeroed: sectors this program has not written are expected to\n"
 		"read as zeros. Xenstore is reached through XENSTORED_PATH.\n"
@@ -118,6 +121,7 @@ enum {
 	OPT_BS,
 	OPT_DURATION,
 	OPT_NO_VERIFY,
+	OPT_DUMP,
 	OPT_ATTACK,
 	OPT_LIST_ATTACKS,
 	OPT_WATCH_PID,
@@ -159,6 +163,7 @@ static const struct option front_longopts[] = {
 	{ "bs", required_argument, NULL, OPT_BS },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+	{ "dump", required_argument, NULL, OPT_DUMP },
 	{ "attack", required_argument, NULL, OPT_ATTACK },
 	{ "list-attacks", no_argument, NULL, OPT_LIST_ATTACKS },
 	{ "watch-pid", required_argument, NULL, OPT_WATCH_PID },
@@ -285,6 +290,23 @@ static int front_pattern_opt(struct front_opts *o, const char *arg)
 	return 0;
 }
 
+/* --dump FILE: a sequential read benchmark of one pass that keeps what it read. */
+static int front_dump_opt(struct front_opts *o, const char *arg)
+{
+	int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		ERR("--dump %s: %s\n", arg, strerror(errno));
+		return -EINVAL;
+	}
+	o->wl.dump = true;
+	o->wl.dump_fd = fd;
+	o->wl.pattern = WL_PATTERN_SEQREAD;
+	o->wl.no_verify = true;
+	o->bench = true;
+	return 0;
+}
+
 static int front_one_opt(struct front_opts *o, int opt, const char *arg)
 {
 	bool *flag = front_flag_of(o, opt);
@@ -304,6 +326,8 @@ static int front_one_opt(struct front_opts *o, int opt, const char *arg)
 		return fabi_parse(arg, &o->abi);
 	case OPT_PATTERN:
 		return front_pattern_opt(o, arg);
+	case OPT_DUMP:
+		return front_dump_opt(o, arg);
 	case OPT_ATTACK:
 		o->attack = arg;
 		return fhostile_check_name(arg);
@@ -320,7 +344,9 @@ static int front_check_args(struct front_opts *o)
 		why = "--frontend is required";
 	else if (!o->sim_dir || !*o->sim_dir)
 		why = "no simulation directory (--sim-dir or XENBLKD_SIM_DIR)";
-	else if (o->bench && !o->wl.bs)
+	else if (o->wl.dump && o->wl.pattern != WL_PATTERN_SEQREAD)
+		why = "--dump reads in order: no --pattern";
+	else if (o->bench && !o->wl.bs && !o->wl.dump)
 		why = "a benchmark needs --bs";
 	else if (o->wl.no_verify && !o->bench)
 		why = "--no-verify is for benchmarks (--pattern) only";
@@ -343,6 +369,10 @@ static int front_check_args(struct front_opts *o)
 		return -EINVAL;
 	}
 	o->wl.timeout_ms = o->timeout_s * 1000;
+	if (o->wl.dump && !o->wl.bs)
+		o->wl.bs = 4096;
+	if (o->wl.dump && !o->wl.duration_s)
+		o->wl.duration_s = 86400; /* the pass ends it */
 	if (o->bench && !o->wl.duration_s)
 		o->wl.duration_s = 10;
 	if (o->matrix && !o->wl.span)

@@ -7,6 +7,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "sim_guest.h"
 #include "wl_internal.h"
@@ -185,6 +186,27 @@ static void wl_account(struct workload *wl, const struct wl_io *io, int16_t stat
 	wl_check_status(wl, p, status);
 }
 
+/* --dump: the sectors this read returned, at their place in the dump file. */
+static void wl_dump_read(struct workload *wl, const struct fring_req *req)
+{
+	uint64_t lba = req->sector;
+	unsigned int i;
+
+	for (i = 0; i < req->nr_segs; i++) {
+		const unsigned char *page = sim_frame(wl->dom, req->seg[i].frame);
+		unsigned int first = req->seg[i].first_sect, n = req->seg[i].last_sect - first + 1;
+		ssize_t w = pwrite(wl->cfg.dump_fd, page + first * FDATA_SECTOR, n * FDATA_SECTOR,
+				   (off_t)(lba * FDATA_SECTOR));
+
+		if (w != (ssize_t)(n * FDATA_SECTOR)) {
+			wl->stats->status_errors++;
+			fprintf(stderr, "sim-blkfront: --dump: cannot write sector %" PRIu64 "\n",
+				lba);
+		}
+		lba += n;
+	}
+}
+
 void workload_complete(void *ctx, const struct fring_req *req, int16_t status)
 {
 	struct workload *wl = ctx;
@@ -197,6 +219,8 @@ void workload_complete(void *ctx, const struct fring_req *req, int16_t status)
 	else if (!wl->cfg.no_verify && p->op == BLKIF_OP_READ && status == BLKIF_RSP_OKAY &&
 		 p->expect == WL_EXPECT_OKAY)
 		wl_verify_read(wl, io, req);
+	if (wl->cfg.dump && p->op == BLKIF_OP_READ && status == BLKIF_RSP_OKAY)
+		wl_dump_read(wl, req);
 	wl_commit(wl, p, status);
 	wl_mark(wl, p, false);
 	wl_return_frames(wl, io->queue, req);

@@ -374,6 +374,11 @@ int wl_next_bench(struct workload *wl, struct wl_plan *p)
 		return 0;
 	wl_plan_clear(p);
 	p->op = wl->cfg.pattern == WL_PATTERN_RANDWRITE ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+	if (wl->cfg.dump) {
+		if (wl->cursor >= wl->span)
+			return 0; /* one pass */
+		nsect = wl->span - wl->cursor < nsect ? wl->span - wl->cursor : nsect;
+	}
 	if (wl->cfg.pattern == WL_PATTERN_SEQREAD) {
 		if (wl->cursor + nsect > wl->span)
 			wl->cursor = 0;

@@ -58,6 +58,11 @@ struct wl_config {
 	unsigned int bs; /* benchmark: bytes per request */
 	unsigned int duration_s; /* benchmark: how long */
 	unsigned int max_segs; /* the most segments any connection will use (>= 11) */
+	/* --dump: one sequential pass over the span; what each read returned is written to
+	 * dump_fd at its own offset, so that a test can compare the disk the guest saw with a
+	 * file. */
+	bool dump;
+	int dump_fd;
 };
 
 struct workload;
