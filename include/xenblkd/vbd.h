@@ -47,6 +47,10 @@ struct xbd_vbd_options {
 	bool backing_trust_header_format;
 	bool backing_raw_ok;
 	uint64_t l2_cache_bytes;
+	/* The top image's format when the administrator (image-format) or the toolstack
+	 * (xenblkd-format) stated it: it replaces the params prefix's. Never probed. */
+	bool has_image_format;
+	enum xbd_format image_format;
 };
 
 struct xbd_vbd {
