@@ -13,7 +13,8 @@
 # 3. libxl's detach (online=0, Closing, Closed within 10 s, directories removed) and
 #    `script remove` succeed, and the daemon leaves;
 # 4. contract C: with the daemon's read-write NBD socket present (a stand-in listener), `add`
-#    writes its path to physical-device-path; a non-socket at that name is not written;
+#    writes its path to physical-device-path (an HVM guest's device, which the daemon serves
+#    too); a non-socket at that name is not written;
 # 5. with no daemon serving a vbd3 device, `add` starts none, fails (non-zero exit) within
 #    its bound and leaves hotplug-error for xl to print; a XENBUS_TYPE that does not match
 #    the path fails too.
@@ -82,8 +83,9 @@ ops_log "detach (Closed, directories removed, script remove) took" \
 for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.05; done
 [ ! -d "/proc/$pid" ] || ops_fail "xenblkd $pid still runs after the detach"
 
-# 4. Contract C, with a stand-in for the daemon's read-write export socket.
-be=$(ops_attach 3 51744 vbd3)
+# 4. Contract C, with a stand-in for the daemon's read-write export socket, on a device of an
+#    HVM guest (libxl writes no frontend protocol), where libxl hands the socket to QEMU.
+be=$(ops_attach 3 51744 vbd3 --hvm)
 ops_wait_state "$be" 2 10
 mkdir -p -m 0700 "$ops_run/nbd"
 sock=$ops_run/nbd/vbd3-3-51744.sock
@@ -93,6 +95,8 @@ ops_pids+=($!)
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 hotplug add "$be" || ops_fail "block-xenblkd add failed with an NBD socket"
 ops_expect_eq "physical-device-path" "$(xenstore-read "$be/physical-device-path")" "$sock"
+ops_log "an HVM guest's QEMU would get -drive file=nbd+unix:///?socket=$sock,format=raw"
+ops_front_pass 3 51744 --requests 200
 ops_detach "$be" 10
 be=$(ops_attach 3 51760 vbd3)
 ops_wait_state "$be" 2 10
