@@ -17,7 +17,10 @@
 #    too); a non-socket at that name is not written;
 # 5. with no daemon serving a vbd3 device, `add` starts none, fails (non-zero exit) within
 #    its bound and leaves hotplug-error for xl to print; a XENBUS_TYPE that does not match
-#    the path fails too.
+#    the path fails too;
+# 6. `xenblkd-watch --claims-local-qdisk` (the unit's condition for stopping the dom0 QEMU)
+#    answers yes for the default kinds and qdisk:0, no for kind = vbd3 alone (Xen 4.19+,
+#    the dom0 QEMU keeps running) or qdisk of other frontends.
 #
 # usage: vbd3.sh BUILD_DIR
 set -euo pipefail
@@ -121,5 +124,20 @@ xenstore-read "$bad/hotplug-error" | grep -q "is xenblkd-watch running and claim
 ops_expect_eq "daemons after a failed vbd3 add" "$(ops_all_daemons | wc -l)" "$before"
 [ ! -e "$ops_run/local-domain-0-backend-vbd3-4-51712.lock" ] || ops_fail "a daemon was started"
 ! hotplug add "$bad" vbd 2>/dev/null || ops_fail "add succeeded with XENBUS_TYPE=vbd on vbd3"
+# 6. The unit's question: is qdisk of dom0 claimed?
+claims() { # EXPECTED-EXIT [--config FILE | --kind K]...
+    local want=$1 rc=0
+    shift
+    "$XENBLKD_WATCH" "$@" --claims-local-qdisk 2>"$ops_work/claims.err" || rc=$?
+    ops_expect_eq "xenblkd-watch $* --claims-local-qdisk, exit" "$rc" "$want"
+}
+claims 0 --config "$ops_work/empty.conf"
+printf '[watch]\nkind = vbd3\n' >"$ops_work/vbd3.conf"
+claims 1 --config "$ops_work/vbd3.conf"
+claims 0 --config "$ops_work/vbd3.conf" --kind qdisk:5,0
+claims 1 --config "$ops_work/empty.conf" --kind qdisk:5 --kind vbd
+claims 0 --config "$ops_work/empty.conf" --kind qdisk
+printf '[watch]\nclaims-local-qdisk = yes\n' >"$ops_work/bad.conf"
+claims 2 --config "$ops_work/bad.conf"
 ops_log "PASS: vbd3 claimed in $ms ms by default, script add/remove as libxl runs them," \
     "NBD path written only for a socket, failures reported without starting a daemon"
