@@ -163,16 +163,16 @@ fio_verify() {
 	grep -E 'IOPS' "$out" | sed 's/^/    /'
 }
 
-# detach_checked VDEV BE [PID]: xl block-detach; the backend must have reached Closed (6)
-# before libxl removed it (a poller records its states: under TCG load, time says nothing),
-# /dev/VDEV must go and, with PID, that daemon must exit.
+# detach_checked VDEV BE [PID]: xl block-detach must succeed and remove the directories (for
+# vbd3 libxl removes them only after the backend reached Closed, and fails otherwise; a
+# poller shows the states it sampled, which may miss a short Closed of QEMU's or blkback's;
+# under TCG load, time says nothing), /dev/VDEV must go and, with PID, that daemon must exit.
 detach_checked() {
 	local vdev=$1 be=$2 pid=${3:-} states=$XENLAB_OUT/states.$RANDOM poller
 	poller=$(record_states "$be" "$states")
 	detach_disk "$vdev" 120 || die "xl block-detach $vdev failed"
 	wait_up 10 "the state poller" sh -c "! kill -0 $poller 2>/dev/null" || kill "$poller" || true
 	say "$vdev: backend states seen during the detach: $(tr '\n' ' ' <"$states")"
-	grep -qx 6 "$states" || die "$be never reached Closed before libxl removed it"
 	xs_absent "$be" || die "$be still exists after the detach"
 	wait_until 5 "/dev/$vdev to go" sh -c "! test -b /dev/$vdev" || die "/dev/$vdev stays"
 	[ -z "$pid" ] || wait_up 15 "xenblkd $pid to exit" sh -c "! kill -0 $pid 2>/dev/null" ||
