@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Install what xenblkd needs to build, test and package on Debian 12, as root. When every
+# Install what xenblkd needs to build, test and package on Debian 12 or 13, as root. When every
 # package is already installed it does nothing (no apt-get, no dpkg lock). Otherwise it runs
 # `apt-get update` once unless XENBLKD_SKIP_APT_UPDATE=1, then installs, waiting up to
 # XENBLKD_APT_LOCK_WAIT seconds (default 600) for another program's apt or dpkg to finish.
 # The real-Xen suite's extra host packages are installed by tests/xen/deps.sh. With --bench it
 # also installs the benchmark's plotting tool.
 set -euo pipefail
+# The Xen tools of this release (the simulated suites run their xenstore-* and xl bits).
+. /etc/os-release
+case "${VERSION_CODENAME:-}" in
+    trixie) xen_utils=xen-utils-4.20 ;;
+    *) xen_utils=xen-utils-4.17 ;;
+esac
 packages=(
     meson ninja-build pkg-config gcc gcc-multilib clang
-    libxen-dev xen-utils-4.17 xenstore-utils
+    libxen-dev "$xen_utils" xenstore-utils
     liburing-dev libaio-dev libcmocka-dev libsystemd-dev systemtap-sdt-dev
     zlib1g-dev libzstd-dev qemu-utils python3 fio
     libjson-c-dev scdoc
@@ -25,7 +31,8 @@ if grep -qs '^VERSION_CODENAME=trixie' /etc/os-release; then packages+=(nbdfuse)
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
 
 # Every package in state "install ok installed"? dpkg-query reads the database without a lock.
-missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>/dev/null |
+# dpkg-query fails when a package is unknown to dpkg (a fresh root): that is not an error.
+missing=$({ dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>/dev/null || true; } |
     awk '$1 == "ii" { print $2 }' | sort | comm -13 - <(printf '%s\n' "${packages[@]}" | sort))
 if [ -z "$missing" ]; then
     echo "install-deps: all ${#packages[@]} packages are installed"

@@ -50,6 +50,10 @@ struct xbd_vbd_options {
 	/* The NBD export (xenblkd/export.h): on, and the directory of its sockets. */
 	bool nbd_export;
 	const char *nbd_dir;
+	/* The top image's format when the administrator (image-format) or the toolstack
+	 * (xenblkd-format) stated it: it replaces the params prefix's. Never probed. */
+	bool has_image_format;
+	enum xbd_format image_format;
 };
 
 struct xbd_export;

@@ -43,6 +43,11 @@ struct xbd_vbd_config {
 	bool has_nbd_export;       /* `nbd-export` (0 or 1) given: it overrides the options */
 	bool nbd_export;
 	char *backing;             /* `xenblkd-backing`: the qcow2 backing chain, checked; NULL */
+	/* `xenblkd-format` (qcow2 or raw): the toolstack says what the image is, whatever the
+	 * params prefix (libxl's tap path can only say aio:, i.e. raw); it wins over the
+	 * administrator's image-format. */
+	bool has_format_key;
+	enum xbd_format format_key;
 	/* `xenblkd-active-image` (FORMAT:PATH) and `xenblkd-active-backing` (its chain, as
 	 * xenblkd-backing): written by the daemon when it switched to another image (a resume
 	 * with --image, a mirror's switch), served in preference to params and --image. */

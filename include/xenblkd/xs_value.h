@@ -35,5 +35,10 @@ int xbd_parse_backing_chain(char *s, struct xbd_backing_file *out, unsigned int 
 
 /* The toolstack's `mode`: "r" (read-only) or "w" (read-write; libxl also writes "w!"). */
 int xbd_parse_mode(const char *mode, bool *readonly);
+/* An image format named by the administrator or the toolstack (image-format, xenblkd-format,
+ * qcow2-backing-format): exactly "qcow2" or "raw". 0 or -EINVAL. */
+int xbd_parse_format(const char *s, enum xbd_format *fmt);
+/* "qcow2" or "raw", as xbd_parse_format() reads it. */
+const char *xbd_format_name(enum xbd_format fmt);
 
 #endif

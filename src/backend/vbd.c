@@ -157,6 +157,13 @@ static void choose_image(struct xbd_vbd *v, struct xbd_disk_config *cfg)
 		cfg->format = t->format; /* from params' prefix, never from the image */
 		cfg->path = t->image;
 	}
+	if (cfg->path && v->opt->has_image_format) {
+		if (cfg->format != v->opt->image_format)
+			xbd_info(v->prefix, "serving %s as %s, as configured (image-format or "
+				 "xenblkd-format), not as %s", cfg->path,
+				 xbd_format_name(v->opt->image_format), xbd_format_name(cfg->format));
+		cfg->format = v->opt->image_format;
+	}
 }
 
 static int open_image(struct xbd_vbd *v)

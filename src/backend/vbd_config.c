@@ -153,6 +153,18 @@ static void read_backing(struct reader *rd, struct xbd_vbd_config *c)
 	free(copy);
 }
 
+/* xenblkd-format: the image's format as the toolstack states it, beside params (whose
+ * prefix libxl's tap path always writes as aio:). Never taken from the image's bytes. */
+static void read_format(struct reader *rd, struct xbd_vbd_config *c)
+{
+	char *s = read_at(rd, rd->dir, "xenblkd-format");
+
+	c->has_format_key = s && !xbd_parse_format(s, &c->format_key);
+	if (s && !c->has_format_key)
+		problem(rd, -EINVAL, "xenblkd-format '%.32s' is not qcow2 or raw", s);
+	free(s);
+}
+
 /* What the daemon recorded when it switched images (vbd_image.c); a bad value is refused,
  * never replaced by params, which would silently serve an older image. */
 static void read_active(struct reader *rd, struct xbd_vbd_config *c)
@@ -205,6 +217,7 @@ static void read_options(struct reader *rd, struct xbd_vbd_config *c)
 	read_nbd_export(rd, c);
 	read_limits(rd, c);
 	read_backing(rd, c);
+	read_format(rd, c);
 	read_active(rd, c);
 }
 

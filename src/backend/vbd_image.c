@@ -17,14 +17,9 @@
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"
 
-static const char *format_name(enum xbd_format f)
-{
-	return f == XBD_FORMAT_QCOW2 ? "qcow2" : "raw";
-}
-
 void xbd_vbd_image_describe(const struct xbd_vbd *v, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s:%s", format_name(v->image_format),
+	snprintf(buf, len, "%s:%s", xbd_format_name(v->image_format),
 		 v->image_path ? v->image_path : "-");
 }
 
@@ -95,7 +90,7 @@ int xbd_vbd_switch_disk(struct xbd_vbd *v, struct xbd_disk *d, const char *path,
 		snprintf(why, len, "a queue cannot switch to it: %s", strerror(-r));
 		return r;
 	}
-	snprintf(spec, sizeof(spec), "%s:%s", format_name(fmt), path);
+	snprintf(spec, sizeof(spec), "%s:%s", xbd_format_name(fmt), path);
 	/* Recorded before the guest can write to it: a restart from now on serves it. */
 	r = xbd_xb_record_active(v, spec, chain);
 	if (!r)

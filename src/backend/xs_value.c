@@ -122,6 +122,22 @@ int xbd_parse_backing_chain(char *s, struct xbd_backing_file *out, unsigned int 
 	return 0;
 }
 
+int xbd_parse_format(const char *s, enum xbd_format *fmt)
+{
+	if (s && !strcmp(s, "qcow2"))
+		*fmt = XBD_FORMAT_QCOW2;
+	else if (s && !strcmp(s, "raw"))
+		*fmt = XBD_FORMAT_RAW;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *xbd_format_name(enum xbd_format fmt)
+{
+	return fmt == XBD_FORMAT_QCOW2 ? "qcow2" : "raw";
+}
+
 int xbd_parse_mode(const char *mode, bool *readonly)
 {
 	if (!mode)

@@ -60,7 +60,11 @@ static void usage(FILE *out)
 		"      --sector-size N            512 or 4096: force the logical sector size\n"
 		"      --no-flush, --no-barrier, --no-discard   do not offer these\n"
 		"      --closing-timeout S        disconnect a frontend stuck in Closing (default 60;\n"
-		"                                 0 waits forever)\n"
+		"                                 0 waits forever)\n");
+	fprintf(out,
+		"      --image-format FMT         the image is qcow2 or raw, whatever the params\n"
+		"                                 prefix says (libxl's tap disks say aio:); backend\n"
+		"                                 key xenblkd-format; never probed\n"
 		"      --qcow2-backing FMT:PATH   the qcow2 image's backing chain, exactly: qcow2 or\n"
 		"                                 raw, the top image's backing file first (repeat\n"
 		"                                 or separate with |); backend key xenblkd-backing\n"
@@ -117,7 +121,7 @@ enum {
 	OPT_NO_FLUSH, OPT_NO_BARRIER, OPT_NO_DISCARD, OPT_CLOSING, OPT_BACKING_DIR,
 	OPT_RAW_BACKING, OPT_L2_CACHE, OPT_LOCAL_MAP, OPT_LIMIT_IOPS, OPT_LIMIT_BPS, OPT_RUN_DIR,
 	OPT_LOG_LEVEL, OPT_BACKING, OPT_BACKING_FORMAT, OPT_TRUST_FORMAT, OPT_MAPPED_QUEUE,
-	OPT_MAPPED, OPT_NBD_EXPORT,
+	OPT_MAPPED, OPT_NBD_EXPORT, OPT_IMAGE_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -139,6 +143,7 @@ static const struct option long_opts[] = {
 	{ "no-barrier", no_argument, NULL, OPT_NO_BARRIER },
 	{ "no-discard", no_argument, NULL, OPT_NO_DISCARD },
 	{ "closing-timeout", required_argument, NULL, OPT_CLOSING },
+	{ "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
 	{ "qcow2-backing", required_argument, NULL, OPT_BACKING },
 	{ "qcow2-backing-dir", required_argument, NULL, OPT_BACKING_DIR },
 	{ "qcow2-backing-format", required_argument, NULL, OPT_BACKING_FORMAT },
@@ -335,6 +340,25 @@ static int backing_dir_option(struct cli *c, int o, const char *arg)
 	return 0;
 }
 
+/* qcow2-backing-format and image-format: the administrator names a format, never the image. */
+static int format_option(struct cli *c, int o, const char *arg)
+{
+	enum xbd_format f;
+
+	if (xbd_parse_format(arg, &f)) {
+		opt_error(c, o, "'%s' is not qcow2 or raw", arg);
+		return -EINVAL;
+	}
+	if (o == OPT_IMAGE_FORMAT) {
+		c->vbd.has_image_format = true;
+		c->vbd.image_format = f;
+	} else {
+		c->vbd.has_backing_dir_format = true;
+		c->vbd.backing_dir_format = f;
+	}
+	return 0;
+}
+
 static int string_option(struct cli *c, int o, const char *arg)
 {
 	switch (o) {
@@ -359,13 +383,7 @@ static int string_option(struct cli *c, int o, const char *arg)
 	case OPT_BACKING: return chain_option(c, o, arg);
 	case OPT_BACKING_DIR: return backing_dir_option(c, o, arg);
 	case OPT_BACKING_FORMAT:
-		if (strcmp(arg, "qcow2") && strcmp(arg, "raw")) {
-			opt_error(c, o, "'%s' is not qcow2 or raw", arg);
-			return -EINVAL;
-		}
-		c->vbd.has_backing_dir_format = true;
-		c->vbd.backing_dir_format = strcmp(arg, "raw") ? XBD_FORMAT_QCOW2 : XBD_FORMAT_RAW;
-		return 0;
+	case OPT_IMAGE_FORMAT: return format_option(c, o, arg);
 	default: return number_option(c, o, arg);
 	}
 }
@@ -601,7 +619,7 @@ static int backend_chain(struct cli *c, const struct args *a, const char *chain)
 /*
  * The options in force, lowest precedence first: defaults, the file's daemon options, its
  * [vbd] sections that match the VBD (once the toolstack's configuration `t` is known), the
- * command line, the toolstack's limit keys and qcow2 chain. Every value was checked before: the command line
+ * command line, the toolstack's limit keys, qcow2 chain and format. Every value was checked before: the command line
  * by parse_argv(), the file by main().
  */
 static int layer(struct cli *c, const struct args *a, const struct xbd_vbd_config *t)
@@ -624,6 +642,10 @@ static int layer(struct cli *c, const struct args *a, const struct xbd_vbd_confi
 		c->vbd.nbd_export = t->nbd_export;
 	if (!r && t && t->backing)
 		r = backend_chain(c, a, t->backing);
+	if (!r && t && t->has_format_key) {
+		c->vbd.has_image_format = true;
+		c->vbd.image_format = t->format_key;
+	}
 	return r;
 }
 

@@ -197,6 +197,9 @@ int main(int argc, char **argv)
 
 	if (r)
 		return r > 0 ? 0 : 2;
+	/* For the unit's ExecStartPre: stop the dom0 QEMU only if we take its qdisk:0 devices. */
+	if (w.o.query_local_qdisk)
+		return serves_local_qdisk(&w) ? 0 : 1;
 	if (!w.o.run_dir)
 		w.o.run_dir = xbd_run_dir_default(true);
 	w.systemd = w.o.mode == WATCH_SYSTEMD || (w.o.mode == WATCH_AUTO && sd_booted() > 0);

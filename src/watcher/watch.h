@@ -46,6 +46,7 @@ struct watch_opts {
 	unsigned int crash_after;     /* tests: SIGKILL ourselves after this many spawns */
 	long self_domid;              /* -1: ask xenstore */
 	bool verbose;
+	bool query_local_qdisk;       /* --claims-local-qdisk: answer by exit status, then exit */
 };
 
 enum dev_state {

@@ -30,7 +30,8 @@ static void usage(FILE *out)
 		"                             " XBD_CONF_DEFAULT ", read when it exists)\n"
 		"  -k, --kind KIND[:DOMIDS]   serve backend/KIND (qdisk, vbd or vbd3), only for the\n"
 		"                             frontend domains DOMIDS (e.g. 0 or 0,7) when given;\n"
-		"                             repeatable (default: qdisk:0, dom0 local attach)\n"
+		"                             repeatable (default: qdisk:0, dom0 local attach,\n"
+		"                             and vbd3, Xen 4.19's backendtype=tap)\n"
 		"  -m, --mode MODE            auto (default: systemd when it runs the machine),\n"
 		"                             systemd (systemctl start xenblkd@PATH.service) or\n"
 		"                             supervise (start and restart the daemons ourselves)\n"
@@ -48,6 +49,9 @@ static void usage(FILE *out)
 		"      --max-restarts N       restarts of one VBD within 60 s before giving up\n"
 		"                             (default 5)\n"
 		"      --domid N              this backend domain's id (default: xenstore's domid)\n"
+		"      --claims-local-qdisk   exit 0 if the kinds configured include qdisk for\n"
+		"                             frontend 0 (then the dom0 QEMU must be stopped), 1 if\n"
+		"                             not; start nothing\n"
 		"  -v, --verbose              debug logging\n"
 		"  -h, --help\n"
 		"  -V, --version\n"
@@ -56,7 +60,7 @@ static void usage(FILE *out)
 
 enum {
 	OPT_XENBLKD = 256, OPT_XENBLKD_ARG, OPT_SYSTEMCTL, OPT_UNIT, OPT_RUN_DIR, OPT_DM_PID,
-	OPT_RESTART_DELAY, OPT_MAX_RESTARTS, OPT_DOMID, OPT_CRASH_AFTER,
+	OPT_RESTART_DELAY, OPT_MAX_RESTARTS, OPT_DOMID, OPT_CRASH_AFTER, OPT_QUERY_QDISK,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +77,7 @@ static const struct option long_opts[] = {
 	{ "max-restarts", required_argument, NULL, OPT_MAX_RESTARTS },
 	{ "domid", required_argument, NULL, OPT_DOMID },
 	{ "test-crash-after", required_argument, NULL, OPT_CRASH_AFTER }, /* tests only */
+	{ "claims-local-qdisk", no_argument, NULL, OPT_QUERY_QDISK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -173,6 +178,7 @@ static int one_option(struct watch_opts *o, int opt, const char *arg)
 	case OPT_MAX_RESTARTS: r = number(opt, arg, 1000, &v); o->max_restarts = (unsigned)v; break;
 	case OPT_DOMID: r = number(opt, arg, 0x7fef, &v); o->self_domid = (long)v; break;
 	case OPT_CRASH_AFTER: r = number(opt, arg, 1u << 20, &v); o->crash_after = (unsigned)v; break;
+	case OPT_QUERY_QDISK: o->query_local_qdisk = true; return 0;
 	case 'h': usage(stdout); return 1;
 	case 'V': printf("xenblkd-watch %s\n", XBD_VERSION); return 1;
 	default: return -EINVAL;
@@ -230,7 +236,7 @@ static int apply_file(struct watch_opts *o, const char *path, bool must_exist)
 		where = loc;
 		while (p->name && strcmp(p->name, e->key))
 			p++;
-		if (!p->name || p->val == 'c' || p->val == 'h') {
+		if (!p->name || p->val == 'c' || p->val == 'h' || p->val == OPT_QUERY_QDISK) {
 			xbd_err("watch", "%sunknown option '%s'", loc, e->key);
 			r = -EINVAL;
 		} else if (p->has_arg == no_argument) {
@@ -265,7 +271,12 @@ int watch_parse(int argc, char **argv, struct watch_opts *o)
 		o->nr_kinds = 0; /* kinds on the command line replace the file's */
 	if (!r)
 		r = parse_argv(argc, argv, o);
-	if (!r && !o->nr_kinds)
+	/* dom0 local attach, and Xen 4.19's tap disks (backend/vbd3), which nothing else
+	 * serves on a Debian dom0 and which 4.17 never creates. */
+	if (!r && !o->nr_kinds) {
 		r = parse_kind(o, "qdisk:0");
+		if (!r)
+			r = parse_kind(o, "vbd3");
+	}
 	return r;
 }

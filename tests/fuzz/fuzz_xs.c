@@ -3,7 +3,8 @@
  * libFuzzer target for the parsers of every xenstore value the daemon reads: numbers
  * (xbd_parse_uint: ring-page-order, multi-queue-num-queues, ring-ref*, event-channel,
  * feature-persistent, frontend-id, the toolstack's flags), the toolstack's params and mode,
- * states (xbd_fsm_parse_state), the frontend's protocol, the grant-mode key and the qcow2
+ * the image format a toolstack writes (xenblkd-format, xbd_parse_format; with the mode, as
+ * both are one word), states (xbd_fsm_parse_state), the frontend's protocol, the grant-mode key and the qcow2
  * backing chain a toolstack writes (xenblkd-backing, xbd_parse_backing_chain). A frontend
  * writes some of these and may write anything. Each verdict is compared with a reference
  * written independently from the rule the parser documents; the string is handed over in a
@@ -107,6 +108,20 @@ static void fuzz_mode(const char *s)
 		CHECK(!err && !ro);
 	else
 		CHECK(err == -EINVAL);
+}
+
+/* Exactly "qcow2" or "raw"; a refusal leaves the result alone. */
+static void fuzz_format(const char *s)
+{
+	enum xbd_format fmt = (enum xbd_format)-1;
+	int err = xbd_parse_format(s, &fmt);
+
+	if (!strcmp(s, "qcow2"))
+		CHECK(!err && fmt == XBD_FORMAT_QCOW2 && !strcmp(xbd_format_name(fmt), s));
+	else if (!strcmp(s, "raw"))
+		CHECK(!err && fmt == XBD_FORMAT_RAW && !strcmp(xbd_format_name(fmt), s));
+	else
+		CHECK(err == -EINVAL && fmt == (enum xbd_format)-1);
 }
 
 /* Digits only, value 0..8 (leading zeros allowed); anything else is Unknown. */
@@ -224,7 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (which) {
 	case 0: fuzz_uint(s, max); break;
 	case 1: fuzz_params(s); break;
-	case 2: fuzz_mode(s); break;
+	case 2: fuzz_mode(s); fuzz_format(s); break;
 	case 3: fuzz_state(s); break;
 	case 4: fuzz_protocol(size == 1 ? NULL : s); break;
 	case 5: fuzz_grant_mode(size == 1 ? NULL : s); break;

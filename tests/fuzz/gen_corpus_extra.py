@@ -74,6 +74,9 @@ def xs_seeds():
         out[f'params-{i:02d}'] = xs(1, s)
     for i, s in enumerate(['r', 'w', 'w!', 'rw', 'W', '', 'r ', 'w!!']):
         out[f'mode-{i:02d}'] = xs(2, s)
+    # parser 2 also checks xenblkd-format (xbd_parse_format) on the same word
+    for i, s in enumerate(['qcow2', 'raw', 'QCOW2', 'qcow2 ', 'aio', 'vhd', 'raw\x01']):
+        out[f'format-{i:02d}'] = xs(2, s)
     for i, s in enumerate(['0', '1', '4', '6', '8', '9', '08', '0004', '-1', '+4', '4 ', '',
                            '99999999999999999999999', '4x']):
         out[f'state-{i:02d}'] = xs(3, s)

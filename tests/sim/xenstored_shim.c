@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * LD_PRELOAD shim that lets Debian's C xenstored (4.17) run on a machine without a hypervisor,
+ * LD_PRELOAD shim that lets Debian's C xenstored (4.17 or 4.20) run on a machine without a
+ * hypervisor,
  * for the simulated Xen platform (docs/simulation.md). It replaces what xenstored imports from
  * libxenctrl, libxengnttab and libxenevtchn (found with nm -D and strace) and the two dom0
  * files it opens at start-up: /proc/xen/xsd_port and /proc/xen/xsd_kva. Every domid below
@@ -97,6 +98,12 @@ static unsigned int shim_next_domain(const struct shim_xc *xc, unsigned int firs
 	return first;
 }
 
+/*
+ * Xen 4.17's xenstored asks xc_domain_getinfo, whose xc_dominfo_t Xen 4.18 removed (4.20's
+ * xenstored asks xc_domain_getinfo_single); meson defines SHIM_HAVE_XC_DOMINFO when the
+ * installed <xenctrl.h> still has the type.
+ */
+#ifdef SHIM_HAVE_XC_DOMINFO
 static void shim_fill_dominfo(xc_dominfo_t *info, unsigned int domid)
 {
 	memset(info, 0, sizeof(*info));
@@ -124,6 +131,29 @@ SHIM_EXPORT int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
 	return n;
 }
 
+#endif
+
+static void shim_fill_domaininfo(xc_domaininfo_t *info, unsigned int domid)
+{
+	memset(info, 0, sizeof(*info));
+	info->domain = domid;
+	info->flags = XEN_DOMINF_running;
+	info->max_vcpu_id = 0;
+}
+
+/* Xen >= 4.18: one domain; -1 with errno ESRCH when it does not exist (is dead). */
+SHIM_EXPORT int xc_domain_getinfo_single(xc_interface *xch, uint32_t domid, xc_domaininfo_t *info)
+{
+	const struct shim_xc *xc = (const struct shim_xc *)xch;
+
+	if (domid >= DOMID_FIRST_RESERVED || !shim_domain_alive(xc, domid)) {
+		errno = ESRCH;
+		return -1;
+	}
+	shim_fill_domaininfo(info, domid);
+	return 0;
+}
+
 SHIM_EXPORT int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
 				      unsigned int max_domains, xc_domaininfo_t *info)
 {
@@ -134,11 +164,7 @@ SHIM_EXPORT int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
 		domid = shim_next_domain(xc, domid);
 		if (domid >= DOMID_FIRST_RESERVED)
 			break;
-		memset(&info[n], 0, sizeof(info[n]));
-		info[n].domain = domid++;
-		info[n].flags = XEN_DOMINF_running;
-		info[n].max_vcpu_id = 0;
-		n++;
+		shim_fill_domaininfo(&info[n++], domid++);
 	}
 	return n;
 }

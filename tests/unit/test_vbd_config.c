@@ -131,6 +131,7 @@ static void test_defaults(void **state)
 	assert_false(cfg.has_limit_bps);
 	assert_false(cfg.has_nbd_export);
 	assert_null(cfg.type);
+	assert_false(cfg.has_format_key);
 	assert_string_equal(cfg.domain, "web-7");
 }
 
@@ -150,7 +151,10 @@ static void test_every_key(void **state)
 	put(BE "/limit-iops", "2000");
 	put(BE "/limit-bps", "50M");
 	put(BE "/nbd-export", "1");
+	put(BE "/xenblkd-format", "raw");
 	assert_int_equal(read_cfg(), 0);
+	assert_true(cfg.has_format_key);
+	assert_int_equal(cfg.format_key, XBD_FORMAT_RAW);
 	assert_true(cfg.readonly);
 	assert_string_equal(cfg.image, "/srv/q.qcow2");
 	assert_int_equal(cfg.format, XBD_FORMAT_QCOW2);
@@ -224,6 +228,23 @@ static void test_bad_values(void **state)
 	expect_bad("xenblkd-active-image", "over.qcow2", "is not FORMAT:/absolute/path");
 	expect_bad("xenblkd-active-image", "vhd:/srv/x.vhd", "is not FORMAT:/absolute/path");
 	expect_bad("xenblkd-active-backing", "raw:rel", "xenblkd-active-backing 'raw:rel' is not");
+	expect_bad("xenblkd-format", "vhd", "xenblkd-format 'vhd' is not qcow2 or raw");
+	expect_bad("xenblkd-format", "QCOW2", "xenblkd-format 'QCOW2' is not qcow2 or raw");
+	expect_bad("xenblkd-format", "qcow2 ", "xenblkd-format 'qcow2 ' is not qcow2 or raw");
+	expect_bad("xenblkd-format", "", "xenblkd-format '' is not qcow2 or raw");
+}
+
+/* libxl's tap path writes params = aio:PATH; the toolstack's key says what it is instead. */
+static void test_format_key(void **state)
+{
+	(void)state;
+	drop(BE "/params");
+	put(BE "/params", "aio:/srv/disk.qcow2");
+	put(BE "/xenblkd-format", "qcow2");
+	assert_int_equal(read_cfg(), 0);
+	assert_int_equal(cfg.format, XBD_FORMAT_RAW); /* params' prefix, as written */
+	assert_true(cfg.has_format_key);
+	assert_int_equal(cfg.format_key, XBD_FORMAT_QCOW2);
 }
 
 /* The image the daemon recorded at its last switch, with its chain; absent by default. */
@@ -297,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_first_fault_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_active_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_params, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_key, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

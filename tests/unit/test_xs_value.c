@@ -95,6 +95,26 @@ static void test_mode(void **state)
 	assert_int_equal(xbd_parse_mode(NULL, &ro), -EINVAL);
 }
 
+/* A format named by the administrator or the toolstack: exactly qcow2 or raw. */
+static void test_format(void **state)
+{
+	enum xbd_format f = XBD_FORMAT_RAW;
+
+	(void)state;
+	assert_int_equal(xbd_parse_format("qcow2", &f), 0);
+	assert_int_equal(f, XBD_FORMAT_QCOW2);
+	assert_string_equal(xbd_format_name(f), "qcow2");
+	assert_int_equal(xbd_parse_format("raw", &f), 0);
+	assert_int_equal(f, XBD_FORMAT_RAW);
+	assert_string_equal(xbd_format_name(f), "raw");
+	assert_int_equal(xbd_parse_format("aio", &f), -EINVAL);
+	assert_int_equal(xbd_parse_format("vhd", &f), -EINVAL);
+	assert_int_equal(xbd_parse_format("qcow2:", &f), -EINVAL);
+	assert_int_equal(xbd_parse_format("", &f), -EINVAL);
+	assert_int_equal(xbd_parse_format(NULL, &f), -EINVAL);
+	assert_int_equal(f, XBD_FORMAT_RAW);
+}
+
 /* The qcow2 chain a toolstack writes (xenblkd-backing) or an administrator configures. */
 static void test_backing_chain(void **state)
 {
@@ -149,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_backing_chain),
+		cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests_name("xs_value", tests, NULL, NULL);

@@ -1,44 +1,65 @@
 #!/bin/bash
-# tests/xen/build-cache.sh: builds (once) what the real-Xen harness boots, from Debian packages
-# only, into ${XENBLKD_XENLAB_CACHE:-/var/cache/xenblkd-xenlab}/<key>/, where <key> is a hash of
-# this file and stage1-init.sh, so a changed recipe rebuilds. Artefacts:
-#   xen              the 4.17 hypervisor (gunzipped xen-4.17-amd64.gz, an ELF32 multiboot image)
-#   vmlinuz          the Debian 6.1 kernel that dom0 runs
-#   stage1.cpio.gz   a busybox initramfs: virtio/ext4/9p modules + stage1-init.sh
-#   rootfs.img       the dom0 root: debootstrap minbase bookworm (+updates, +security,
+# tests/xen/build-cache.sh: builds (once) what the real-Xen harness boots for one lab flavour,
+# from Debian packages only, into
+# ${XENBLKD_XENLAB_CACHE:-/var/cache/xenblkd-xenlab}/flavour-<flavour>/<key>/, where <key> is a
+# hash of this file, stage1-init.sh and the flavour, so a changed recipe rebuilds. Flavours
+# (tests/xen/lib.sh): 4.17 = Xen 4.17 + Debian 12 (bookworm, Linux 6.1); 4.20 = Xen 4.20 +
+# Debian 13 (trixie, Linux 6.12, merged-/usr, .ko.xz modules). Artefacts:
+#   xen              the hypervisor (gunzipped xen-<version>-amd64.gz, an ELF32 multiboot image)
+#   vmlinuz          the Debian kernel that dom0 runs
+#   stage1.cpio.gz   a busybox initramfs: virtio/ext4/9p modules (decompressed) + stage1-init.sh
+#   rootfs.img       the dom0 root: debootstrap minbase <suite> (+updates, +security,
 #                    dist-upgraded) with the Xen tools, fio and xenblkd's run-time libraries
 #   manifest.txt     package versions
-# Run as root: tests/xen/build-cache.sh [--force]. Prints the cache directory on stdout.
+# The hypervisor and kernel .debs are fetched with apt-get download inside the chroot, so the
+# host's apt configuration is never touched.
+# Run as root: tests/xen/build-cache.sh [--force] [--flavour F] (default $XENBLKD_XENLAB_FLAVOUR
+# or 4.17). Prints the cache directory on stdout.
 # Exit 77 when it cannot build here (not root, no mirror reachable, host tools missing).
 # run.sh calls it; CI may call it on its own to warm the cache.
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SUITE=bookworm
 ROOTFS_FREE_MB=1536
-# What dom0 needs: the Xen tools (4.17.7 after the dist-upgrade), the dom0 QEMU for qdisk, the
-# test tools, and xenblkd's run-time libraries.
+# What dom0 needs: the Xen tools, the dom0 QEMU for qdisk, the test tools, and xenblkd's
+# run-time libraries; the flavour adds its versioned packages (set_flavour_recipe).
 DOM0_PACKAGES=(
-	xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen
+	xen-utils-common xenstore-utils qemu-system-xen
 	kmod procps e2fsprogs util-linux mount fio initscripts
 	fdisk qemu-utils     # partitioned and qcow2 guest images (pygrub, PV guest)
-	liburing2 libaio1 libsystemd0 libxenstore4 libxengnttab1 libxenevtchn1
-	libxenmisc4.17 zlib1g libzstd1 busybox-static
+	liburing2 libsystemd0 libxenstore4 libxengnttab1 libxenevtchn1
+	zlib1g libzstd1 libjson-c5 busybox-static
 	libasan8 libubsan1   # so sanitizer builds of xenblkd run in dom0 too
 )
 # Module trees dom0 never needs under QEMU (they take most of the image).
 PRUNED_MODULE_DIRS=(sound drivers/gpu drivers/media drivers/net/wireless drivers/net/ethernet
 	drivers/infiniband drivers/staging drivers/bluetooth drivers/iio net/wireless net/bluetooth)
-# Modules stage1 loads (with their dependencies, in order).
-STAGE1_MODULES=(virtio_pci virtio_blk crc32c_generic ext4 9pnet_virtio 9p)
+# Modules stage1 loads (with their dependencies, in order); set by set_flavour_recipe.
+STAGE1_MODULES=()
+XEN_PACKAGE=""  # the hypervisor's .deb
 
+# The parts of the recipe that differ between flavours (XENLAB.md: the 4.20 flavour).
+set_flavour_recipe() {
+	SUITE=$XENLAB_SUITE
+	XEN_PACKAGE=xen-hypervisor-$XENLAB_XEN_VERSION-amd64
+	DOM0_PACKAGES+=("xen-utils-$XENLAB_XEN_VERSION" "libxenmisc$XENLAB_XEN_VERSION")
+	# Linux 6.12 (4.20) builds virtio_pci in; module_closure skips built-in modules.
+	STAGE1_MODULES=(virtio_pci virtio_blk crc32c_generic ext4 9pnet_virtio 9p)
+	case "$XENLAB_FLAVOUR" in
+	4.17) DOM0_PACKAGES+=(libaio1) ;;
+	# t64 transition: libaio.so.1t64. xz-utils: the guest initrd's modules are .ko.xz.
+	4.20) DOM0_PACKAGES+=(libaio1t64 xz-utils) ;;
+	esac
+}
+
+FLAVOUR_ROOT="" # this flavour's caches: $XENLAB_CACHE_ROOT/flavour-<flavour>
 BUILD=""        # temporary build directory, removed on exit
 ROOT=""         # the dom0 root filesystem being built
 MOUNTS=()       # chroot mounts to undo
 
 usage() {
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 cleanup() {
@@ -82,9 +103,9 @@ in_chroot() {
 
 debootstrap_root() {
 	local mirror=$1
-	mkdir -p "$XENLAB_CACHE_ROOT/debs"
+	mkdir -p "$FLAVOUR_ROOT/debs"
 	xenlab_log "debootstrap --variant=minbase $SUITE from $mirror"
-	debootstrap --variant=minbase --cache-dir="$XENLAB_CACHE_ROOT/debs" "$SUITE" "$ROOT" "$mirror" \
+	debootstrap --variant=minbase --cache-dir="$FLAVOUR_ROOT/debs" "$SUITE" "$ROOT" "$mirror" \
 		>"$BUILD/debootstrap.log" 2>&1 || {
 		tail -n 30 "$BUILD/debootstrap.log" >&2
 		xenlab_die "debootstrap failed (log above)"
@@ -108,8 +129,8 @@ mount_chroot() {
 	chroot_mount proc proc /proc
 	chroot_mount sysfs sys /sys
 	chroot_mount devpts devpts /dev/pts
-	mkdir -p "$XENLAB_CACHE_ROOT/apt-archives/partial"
-	chroot_mount none "$XENLAB_CACHE_ROOT/apt-archives" /var/cache/apt/archives -o bind
+	mkdir -p "$FLAVOUR_ROOT/apt-archives/partial"
+	chroot_mount none "$FLAVOUR_ROOT/apt-archives" /var/cache/apt/archives -o bind
 }
 
 install_packages() {
@@ -141,13 +162,13 @@ unpack_kernel_and_xen() {
 	local kpkg pkg deb
 	kpkg=$(in_chroot apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 	[ -n "$kpkg" ] || xenlab_die "cannot resolve linux-image-amd64 in the chroot"
-	xenlab_log "downloading $kpkg and xen-hypervisor-4.17-amd64"
-	in_chroot sh -c "cd /var/cache/apt/archives && apt-get download -q $kpkg xen-hypervisor-4.17-amd64" \
+	xenlab_log "downloading $kpkg and $XEN_PACKAGE"
+	in_chroot sh -c "cd /var/cache/apt/archives && apt-get download -q $kpkg $XEN_PACKAGE" \
 		>>"$BUILD/apt.log" 2>&1 || {
 		tail -n 20 "$BUILD/apt.log" >&2
 		xenlab_die "apt-get download in the chroot failed (log above)"
 	}
-	for pkg in "$kpkg" xen-hypervisor-4.17-amd64; do
+	for pkg in "$kpkg" "$XEN_PACKAGE"; do
 		deb=$(deb_for "$pkg")
 		# Keep the merged-/usr symlinks (/lib -> usr/lib) that plain dpkg-deb -x would replace.
 		dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C "$ROOT"
@@ -157,7 +178,7 @@ unpack_kernel_and_xen() {
 	prune_modules
 	in_chroot depmod "$KVER"
 	cp "$ROOT/boot/vmlinuz-$KVER" "$BUILD/vmlinuz"
-	gunzip -c "$ROOT/boot/xen-4.17-amd64.gz" >"$BUILD/xen"
+	gunzip -c "$ROOT/boot/xen-$XENLAB_XEN_VERSION-amd64.gz" >"$BUILD/xen"
 }
 
 prune_modules() {
@@ -193,15 +214,17 @@ module_closure() {
 }
 
 build_stage1() {
-	local dir=$BUILD/stage1 moddir=$ROOT/lib/modules/$KVER m path
+	local dir=$BUILD/stage1 moddir=$ROOT/lib/modules/$KVER m path closure
 	mkdir -p "$dir/bin" "$dir/modules"
 	cp /bin/busybox "$dir/bin/busybox"
 	cp "$XENLAB_DIR/stage1-init.sh" "$dir/init"
 	chmod +x "$dir/init"
 	: >"$dir/modules.order"
 	for m in "${STAGE1_MODULES[@]}"; do
-		for path in $(module_closure "$m"); do
-			grep -qx "$(basename "$path")" "$dir/modules.order" && continue
+		# In a command substitution xenlab_die leaves only the subshell: pass its failure on.
+		closure=$(module_closure "$m") || xenlab_die "cannot resolve module $m"
+		for path in $closure; do
+			grep -qx "$(basename "${path%.xz}")" "$dir/modules.order" && continue
 			case "$path" in
 			*.ko) cp "$moddir/$path" "$dir/modules/" ;;
 			*.ko.xz) xz -dc "$moddir/$path" >"$dir/modules/$(basename "${path%.xz}")" ;;
@@ -224,16 +247,17 @@ build_image() {
 		|| xenlab_die "mke2fs -d failed"
 }
 
-# Removes caches of older recipes (not the shared .deb caches) and builds that were killed
-# (the caller holds the lock, so no other build is running).
+# Removes this flavour's caches of older recipes (not the shared .deb caches) and builds that
+# were killed (the caller holds the lock, so no other build is running). The other flavour's
+# directory, and caches of the older flat layout that other checkouts still use, stay.
 prune_old() {
 	local keep=$1 d
-	for d in "$XENLAB_CACHE_ROOT"/.build.*; do
+	for d in "$FLAVOUR_ROOT"/.build.*; do
 		[ -d "$d" ] && [ "$d" != "$BUILD" ] || continue
 		xenlab_log "removing an interrupted build: $d"
 		rm -rf --one-file-system "$d"
 	done
-	for d in "$XENLAB_CACHE_ROOT"/*/; do
+	for d in "$FLAVOUR_ROOT"/*/; do
 		d=${d%/}
 		case "$(basename "$d")" in debs | apt-archives | "$keep") continue ;; esac
 		[ -f "$d/complete" ] || [ -d "$d/rootfs" ] || continue
@@ -245,12 +269,12 @@ prune_old() {
 build() {
 	local key dest mirror security start
 	key=$(xenlab_cache_key)
-	dest=$XENLAB_CACHE_ROOT/$key
+	dest=$FLAVOUR_ROOT/$key
 	mirror=$(xenlab_mirror)
 	security=$(xenlab_security_mirror)
 	start=$SECONDS
 	prune_old "$key"
-	BUILD=$XENLAB_CACHE_ROOT/.build.$key.$$
+	BUILD=$FLAVOUR_ROOT/.build.$key.$$
 	ROOT=$BUILD/rootfs
 	mkdir -p "$ROOT"
 	: >"$BUILD/manifest.txt"
@@ -282,19 +306,23 @@ cleanup_mounts_only() {
 
 main() {
 	local force=0
-	case "${1:-}" in
-	--force) force=1 ;;
-	-h | --help) usage; return 0 ;;
-	"") ;;
-	*) usage >&2; return 2 ;;
-	esac
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--force) force=1; shift ;;
+		--flavour) xenlab_set_flavour "${2:?--flavour needs a value}"; shift 2 ;;
+		-h | --help) usage; return 0 ;;
+		*) usage >&2; return 2 ;;
+		esac
+	done
+	FLAVOUR_ROOT=$(xenlab_flavour_root)
+	set_flavour_recipe
 	if [ "$force" -eq 0 ] && xenlab_cache_ready; then
 		xenlab_cache_dir
 		return 0
 	fi
 	check_capabilities
-	mkdir -p "$XENLAB_CACHE_ROOT"
-	exec 9>"$XENLAB_CACHE_ROOT/.lock"
+	mkdir -p "$FLAVOUR_ROOT"
+	exec 9>"$FLAVOUR_ROOT/.lock"
 	flock 9
 	# Another run may have built it while this one waited for the lock.
 	if [ "$force" -eq 1 ] || ! xenlab_cache_ready; then

@@ -97,6 +97,11 @@ read_config() {
 run_scenario() {
 	local rc=0 start spid
 	export XENLAB_SHARE=$SHARE XENLAB_OUT=$OUT XENLAB_BIN=$SHARE/bin
+	# The lab flavour (run.sh --flavour): scenarios take Xen's paths from these, never a
+	# version of their own. Defaults: the 4.17 flavour, for a share written by an older run.sh.
+	export XENLAB_FLAVOUR=${XENLAB_FLAVOUR:-4.17} XENLAB_XEN_VERSION=${XENLAB_XEN_VERSION:-4.17}
+	export XENLAB_XEN_DIR=${XENLAB_XEN_DIR:-/usr/lib/xen-4.17}
+	export XENLAB_XEN_TOOLS=${XENLAB_XEN_TOOLS:-/usr/lib/xen-4.17/bin} XENLAB_DEBIAN=${XENLAB_DEBIAN:-bookworm}
 	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 	log "running scenario $XENLAB_SCENARIO ${ARGS[*]:-} (timeout ${XENLAB_GUEST_TIMEOUT} s)"
 	start=$(date +%s.%N)

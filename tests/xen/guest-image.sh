@@ -222,7 +222,7 @@ start_console_log() {
 		kill "$pid" 2>/dev/null || true
 		wait_until 10 "xenconsoled to exit" sh -c "! kill -0 $pid 2>/dev/null" || true
 	fi
-	/usr/lib/xen-4.17/bin/xenconsoled --pid-file /run/xenconsoled.pid --log=guest \
+	"$XENLAB_XEN_TOOLS/xenconsoled" --pid-file /run/xenconsoled.pid --log=guest \
 		--log-dir="$GUEST_CONSOLE_DIR" || die "xenconsoled did not start"
 }
 

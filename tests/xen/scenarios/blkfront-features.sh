@@ -309,7 +309,7 @@ sector4k() {
 	bounded 60 mount "/dev/$VDEV" "$MNT" || die "4k: mount failed"
 	say "4k: ext4 block size $(stat -f -c %S "$MNT")"
 	bounded 120 sh -c "dd if=/dev/urandom of=$MNT/r bs=1M count=24 status=none &&
-		cp -a /usr/lib/xen-4.17/bin $MNT/bin && cd $MNT && find . -type f -print0 |
+		cp -a $XENLAB_XEN_TOOLS $MNT/bin && cd $MNT && find . -type f -print0 |
 		xargs -0 sha256sum >/root/4k.sums && sync" || die "4k: writing files failed"
 	bounded 60 umount "$MNT" || die "4k: umount failed"
 	bounded 120 fsck.ext4 -f -n "/dev/$VDEV" >/dev/null || die "4k: fsck found errors"

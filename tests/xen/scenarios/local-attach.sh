@@ -70,7 +70,7 @@ attach() {
 
 write_files() {
 	dd if=/dev/urandom of="$MNT/random-32m" bs=1M count=32 status=none
-	cp -a /usr/lib/xen-4.17 "$MNT/tree"
+	cp -a "$XENLAB_XEN_DIR" "$MNT/tree"
 	(cd "$MNT" && find . -type f ! -name SHA256SUMS -print0 | xargs -0 sha256sum >SHA256SUMS)
 }
 

@@ -73,7 +73,7 @@ pygrub_raw() {
 	mkdir -p "$dir"
 	out=$XENLAB_OUT/pygrub-raw.out
 	: >"$out"    # pygrub opens --output without O_CREAT
-	bounded 120 /usr/lib/xen-4.17/bin/pygrub -q --output-format=simple --output="$out" \
+	bounded 120 "$XENLAB_XEN_TOOLS/pygrub" -q --output-format=simple --output="$out" \
 		--output-directory="$dir" /dev/xvdb || die "pygrub failed on /dev/xvdb"
 	sed 's/^/    pygrub: /' "$out"
 	kernel=$(awk '$1 == "kernel" { print $2 }' "$out")
