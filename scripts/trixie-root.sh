@@ -13,7 +13,7 @@
 #                                                   build-trixie), then `meson test TESTARGS`
 #                                                   when TESTARGS are given
 #   scripts/trixie-root.sh deb                      dpkg-buildpackage -b on a copy of the tree;
-#                                                   the .debs land in DIR-less build-trixie-deb/
+#                                                   the .debs land in build-trixie-deb/
 #   scripts/trixie-root.sh run CMD...               any command in the root, cwd = the tree
 # Environment: XENBLKD_TRIXIE_ROOT (where the root lives), XENBLKD_TRIXIE_MIRROR and
 # XENBLKD_TRIXIE_SECURITY_MIRROR (default: the sites of the host's bookworm sources).

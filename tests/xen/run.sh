@@ -17,7 +17,10 @@
 #                     scripts/trixie-root.sh, which debootstraps a Debian 13 root on first use.
 #                     $XENBLKD_XENLAB_FLAVOUR_BUILD_DIR sets it too.
 #   --scenario FILE   script run by bash in dom0 (its directory's files go along)
-#   --timeout SEC     kill QEMU after SEC seconds (default 540); the console log is kept
+#   --timeout SEC     kill QEMU after SEC seconds (default 540) times
+#                     $XENBLKD_XENLAB_TIMEOUT_SCALE (default 1: TCG at load 20 on 2 cores is
+#                     2-3 times slower than at load 8; use with meson test -t N); the console
+#                     log is kept
 #   --keep            keep the run directory (console log, share, outputs) after a pass
 #   -- ARGS           arguments for the scenario
 # Exit: the scenario's status; 77 (skip) when this machine cannot run it (no qemu-system-x86,
@@ -69,6 +72,9 @@ parse_args() {
 		|| xenlab_die "flavour build dir not found: $FLAVOUR_BUILD_DIR"
 	[[ "$TIMEOUT" =~ ^[0-9]+$ ]] && [ "$TIMEOUT" -gt "$GUEST_MARGIN" ] \
 		|| xenlab_die "--timeout must be a number of seconds above $GUEST_MARGIN"
+	local scale=${XENBLKD_XENLAB_TIMEOUT_SCALE:-1}
+	[[ "$scale" =~ ^[1-9][0-9]*$ ]] || xenlab_die "XENBLKD_XENLAB_TIMEOUT_SCALE must be a whole number >= 1"
+	TIMEOUT=$((TIMEOUT * scale))
 }
 
 check_host() {
