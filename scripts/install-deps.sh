@@ -18,7 +18,7 @@ packages=(
     zlib1g-dev libzstd-dev qemu-utils python3 fio
     libjson-c-dev scdoc
     e2fsprogs util-linux procps
-    debhelper dpkg-dev systemd
+    debhelper dpkg-dev build-essential systemd
     python3-seccomp
 )
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi

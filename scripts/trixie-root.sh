@@ -42,8 +42,10 @@ security_mirror() { echo "${XENBLKD_TRIXIE_SECURITY_MIRROR:-$(host_site bookworm
 # The dependencies stamp: install-deps.sh's hash, so a new dependency reaches the root.
 deps_stamp() { sha256sum "$TREE/scripts/install-deps.sh" | cut -c1-16; }
 
+# One stamp per version of install-deps.sh that ran, so checkouts of different versions
+# sharing the root do not reinstall in turn.
 root_ready() {
-	[ -f "$ROOT_DIR/complete" ] && [ "$(cat "$ROOT_DIR/deps" 2>/dev/null)" = "$(deps_stamp)" ]
+	[ -f "$ROOT_DIR/complete" ] && [ -f "$ROOT_DIR/deps.$(deps_stamp)" ]
 }
 
 check_capabilities() {
@@ -56,7 +58,7 @@ check_capabilities() {
 debootstrap_root() {
 	local m
 	m=$(mirror)
-	rm -rf --one-file-system "$ROOT" "$ROOT_DIR/complete"
+	rm -rf --one-file-system "$ROOT" "$ROOT_DIR/complete" "$ROOT_DIR"/deps.*
 	mkdir -p "$ROOT_DIR/debs"
 	log "debootstrap --variant=minbase $SUITE from $m (about a minute)"
 	debootstrap --variant=minbase --cache-dir="$ROOT_DIR/debs" "$SUITE" "$ROOT" "$m" \
@@ -100,7 +102,7 @@ install_deps() {
 		tail -n 30 "$ROOT_DIR/deps.log" >&2
 		die "installing the build dependencies failed (log above, $ROOT_DIR/deps.log)"
 	}
-	deps_stamp >"$ROOT_DIR/deps"
+	touch "$ROOT_DIR/deps.$(deps_stamp)"
 }
 
 # Creates or refreshes the root under a lock (concurrent callers wait, then find it ready).
