@@ -19,7 +19,7 @@ packages=(
     libjson-c-dev scdoc
     e2fsprogs util-linux procps
     debhelper dpkg-dev build-essential systemd
-    python3-seccomp
+    python3-seccomp libcap2-bin   # ops-unit-sandbox: seccomp, capsh
 )
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi
 
