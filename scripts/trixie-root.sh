@@ -84,6 +84,9 @@ in_root() {
 
 inside() {
 	cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+	# The root a mount point of its own, as / is on a machine: tests that remount / in a
+	# namespace (ops-unit-sandbox, as systemd's sandbox does) get EINVAL otherwise.
+	mount --bind "$ROOT" "$ROOT"
 	mount -t proc proc "$ROOT/proc"
 	mount -t sysfs sys "$ROOT/sys"
 	mount --rbind /dev "$ROOT/dev"
