@@ -19,13 +19,13 @@ packages=(
     zlib1g-dev libzstd-dev qemu-utils python3 fio
     libjson-c-dev scdoc
     e2fsprogs util-linux procps
-    debhelper dpkg-dev systemd
-    python3-seccomp
+    debhelper dpkg-dev build-essential systemd
+    python3-seccomp libcap2-bin   # ops-unit-sandbox: seccomp, capsh
     libnbd-bin
 )
 # libnbd-bin: nbdinfo, nbdcopy (and, on Debian 12, nbdfuse) for the NBD export's test
 # (tests/ops/nbd-export.sh); Debian 13 ships nbdfuse in a package of its own.
-if grep -qs '^VERSION_CODENAME=trixie' /etc/os-release; then packages+=(nbdfuse); fi
+[ "${VERSION_CODENAME:-}" = trixie ] && packages+=(nbdfuse)
 # Optional, for bench/bench.sh --out only (its PNG plot), never for the tests: --bench.
 [ "${1:-}" = --bench ] && packages+=(gnuplot-nox)
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run as root" >&2; exit 1; fi

@@ -13,7 +13,7 @@
 #                                                   build-trixie), then `meson test TESTARGS`
 #                                                   when TESTARGS are given
 #   scripts/trixie-root.sh deb                      dpkg-buildpackage -b on a copy of the tree;
-#                                                   the .debs land in DIR-less build-trixie-deb/
+#                                                   the .debs land in build-trixie-deb/
 #   scripts/trixie-root.sh run CMD...               any command in the root, cwd = the tree
 # Environment: XENBLKD_TRIXIE_ROOT (where the root lives), XENBLKD_TRIXIE_MIRROR and
 # XENBLKD_TRIXIE_SECURITY_MIRROR (default: the sites of the host's bookworm sources).
@@ -42,8 +42,10 @@ security_mirror() { echo "${XENBLKD_TRIXIE_SECURITY_MIRROR:-$(host_site bookworm
 # The dependencies stamp: install-deps.sh's hash, so a new dependency reaches the root.
 deps_stamp() { sha256sum "$TREE/scripts/install-deps.sh" | cut -c1-16; }
 
+# One stamp per version of install-deps.sh that ran, so checkouts of different versions
+# sharing the root do not reinstall in turn.
 root_ready() {
-	[ -f "$ROOT_DIR/complete" ] && [ "$(cat "$ROOT_DIR/deps" 2>/dev/null)" = "$(deps_stamp)" ]
+	[ -f "$ROOT_DIR/complete" ] && [ -f "$ROOT_DIR/deps.$(deps_stamp)" ]
 }
 
 check_capabilities() {
@@ -56,7 +58,7 @@ check_capabilities() {
 debootstrap_root() {
 	local m
 	m=$(mirror)
-	rm -rf --one-file-system "$ROOT" "$ROOT_DIR/complete"
+	rm -rf --one-file-system "$ROOT" "$ROOT_DIR/complete" "$ROOT_DIR"/deps.*
 	mkdir -p "$ROOT_DIR/debs"
 	log "debootstrap --variant=minbase $SUITE from $m (about a minute)"
 	debootstrap --variant=minbase --cache-dir="$ROOT_DIR/debs" "$SUITE" "$ROOT" "$m" \
@@ -82,6 +84,9 @@ in_root() {
 
 inside() {
 	cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+	# The root a mount point of its own, as / is on a machine: tests that remount / in a
+	# namespace (ops-unit-sandbox, as systemd's sandbox does) get EINVAL otherwise.
+	mount --bind "$ROOT" "$ROOT"
 	mount -t proc proc "$ROOT/proc"
 	mount -t sysfs sys "$ROOT/sys"
 	mount --rbind /dev "$ROOT/dev"
@@ -100,7 +105,7 @@ install_deps() {
 		tail -n 30 "$ROOT_DIR/deps.log" >&2
 		die "installing the build dependencies failed (log above, $ROOT_DIR/deps.log)"
 	}
-	deps_stamp >"$ROOT_DIR/deps"
+	touch "$ROOT_DIR/deps.$(deps_stamp)"
 }
 
 # Creates or refreshes the root under a lock (concurrent callers wait, then find it ready).

@@ -102,6 +102,7 @@ run_scenario() {
 	export XENLAB_FLAVOUR=${XENLAB_FLAVOUR:-4.17} XENLAB_XEN_VERSION=${XENLAB_XEN_VERSION:-4.17}
 	export XENLAB_XEN_DIR=${XENLAB_XEN_DIR:-/usr/lib/xen-4.17}
 	export XENLAB_XEN_TOOLS=${XENLAB_XEN_TOOLS:-/usr/lib/xen-4.17/bin} XENLAB_DEBIAN=${XENLAB_DEBIAN:-bookworm}
+	export XENLAB_TIMEOUT_SCALE=${XENLAB_TIMEOUT_SCALE:-1}
 	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 	log "running scenario $XENLAB_SCENARIO ${ARGS[*]:-} (timeout ${XENLAB_GUEST_TIMEOUT} s)"
 	start=$(date +%s.%N)

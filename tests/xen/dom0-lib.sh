@@ -76,8 +76,10 @@ run() {
 }
 
 # wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.1 s.
+# Waits and bounds scale with run.sh's XENBLKD_XENLAB_TIMEOUT_SCALE (a loaded host runs TCG
+# 2-3 times slower); the message names the scaled bound.
 wait_until() {
-	local secs=$1 what=$2 deadline
+	local secs=$(($1 * ${XENLAB_TIMEOUT_SCALE:-1})) what=$2 deadline
 	shift 2
 	deadline=$(($(date +%s) + secs))
 	until "$@"; do
@@ -281,7 +283,7 @@ record_states() {
 # or 124 if it runs longer. I/O stuck on a dead device can leave a process that not even
 # SIGKILL ends (D state), so it is left behind rather than waited for.
 bounded() {
-	local secs=$1 pid deadline rc=0
+	local secs=$(($1 * ${XENLAB_TIMEOUT_SCALE:-1})) pid deadline rc=0
 	shift
 	say "+ $*"
 	"$@" &

@@ -17,7 +17,10 @@
 #                     scripts/trixie-root.sh, which debootstraps a Debian 13 root on first use.
 #                     $XENBLKD_XENLAB_FLAVOUR_BUILD_DIR sets it too.
 #   --scenario FILE   script run by bash in dom0 (its directory's files go along)
-#   --timeout SEC     kill QEMU after SEC seconds (default 540); the console log is kept
+#   --timeout SEC     kill QEMU after SEC seconds (default 540) times
+#                     $XENBLKD_XENLAB_TIMEOUT_SCALE (default 1: TCG at load 20 on 2 cores is
+#                     2-3 times slower than at load 8; use with meson test -t N; the
+#                     scenario's own waits scale too); the console log is kept
 #   --keep            keep the run directory (console log, share, outputs) after a pass
 #   -- ARGS           arguments for the scenario
 # Exit: the scenario's status; 77 (skip) when this machine cannot run it (no qemu-system-x86,
@@ -36,6 +39,7 @@ BUILD_DIR=""
 FLAVOUR_BUILD_DIR=${XENBLKD_XENLAB_FLAVOUR_BUILD_DIR:-}
 SCENARIO=""
 TIMEOUT=540
+TIMEOUT_SCALE=1
 KEEP=${XENBLKD_XENLAB_KEEP:-0}
 SCENARIO_ARGS=()
 RUN_DIR=""
@@ -69,6 +73,10 @@ parse_args() {
 		|| xenlab_die "flavour build dir not found: $FLAVOUR_BUILD_DIR"
 	[[ "$TIMEOUT" =~ ^[0-9]+$ ]] && [ "$TIMEOUT" -gt "$GUEST_MARGIN" ] \
 		|| xenlab_die "--timeout must be a number of seconds above $GUEST_MARGIN"
+	local scale=${XENBLKD_XENLAB_TIMEOUT_SCALE:-1}
+	[[ "$scale" =~ ^[1-9][0-9]*$ ]] || xenlab_die "XENBLKD_XENLAB_TIMEOUT_SCALE must be a whole number >= 1"
+	TIMEOUT=$((TIMEOUT * scale))
+	TIMEOUT_SCALE=$scale
 }
 
 check_host() {
@@ -131,6 +139,7 @@ prepare_share() {
 		printf 'XENLAB_XEN_DIR=%q\n' "$XENLAB_XEN_DIR"
 		printf 'XENLAB_XEN_TOOLS=%q\n' "$XENLAB_XEN_TOOLS"
 		printf 'XENLAB_DEBIAN=%q\n' "$XENLAB_SUITE"
+		printf 'XENLAB_TIMEOUT_SCALE=%q\n' "$TIMEOUT_SCALE"
 	} >"$share/config"
 	if [ ${#SCENARIO_ARGS[@]} -gt 0 ]; then
 		printf '%s\n' "${SCENARIO_ARGS[@]}" >"$share/args"
