@@ -71,6 +71,8 @@ static bool consume(struct xbd_dataplane *dp)
 
 static void push_and_notify(struct xbd_dataplane *dp)
 {
+	/* Reads completed this pass get their data out, and their answers, first. */
+	dp_copy_flush(dp);
 	if (!dp->responses_pending)
 		return;
 	dp->responses_pending = false;
@@ -202,6 +204,8 @@ static int run_loop(struct xbd_dataplane *dp)
 			if (!more && can_consume(dp))
 				more = idle_check(dp);
 		}
+		/* The pass's writes get their data in, in one copy call, and their I/O queued. */
+		dp_copy_flush(dp);
 		r = xbd_sq_submit(dp->sq);
 		if (r >= 0 && dp->msq)
 			r = xbd_sq_submit(dp->msq);

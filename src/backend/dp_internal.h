@@ -126,6 +126,7 @@ struct xbd_dataplane {
 	struct xbd_tbucket tb_iops, tb_bytes;
 	uint64_t tb_iops_rate, tb_bytes_rate; /* the rates the buckets were set up with */
 	unsigned int idle_loops;      /* consecutive idle waits, to trim the pool */
+	unsigned int poll_misses;     /* polls in a row that found nothing (dataplane.c) */
 	struct xbd_ratelimit guest_rl;
 
 	atomic_bool halted;
@@ -154,6 +155,9 @@ void dp_slots_free(struct xbd_dataplane *dp);
  * Returns what it costs against the rate limits (dp_request_cost). */
 struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
 uint64_t dp_now_ns(void);
+/* Send the pass's batched grant copies (writes in, then reads out): the writes' first steps
+ * are queued, the reads answered. Before each submit, and before responses are pushed. */
+void dp_copy_flush(struct xbd_dataplane *dp);
 
 /* dp_stats.c: publish the counters for the control thread (data thread; no lock), and
  * refresh the storage queue's counters into them (formats strings: not on every loop). */
