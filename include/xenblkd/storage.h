@@ -120,6 +120,7 @@ struct xbd_sq_stats {
 	uint64_t ios;              /* I/Os completed, by the engine or in software */
 	uint64_t syscalls;         /* system calls the engine made to submit and wait */
 	uint64_t fixed_buffer_ios; /* I/Os done from registered buffers */
+	uint64_t poll_arms;        /* wake-up fd polls the engine armed */
 	char engine_features[80];  /* e.g. "io_uring: fixed-file fixed-buffers single-issuer" */
 };
 
@@ -148,11 +149,19 @@ int xbd_sq_open(struct xbd_disk *d, unsigned int depth, struct xbd_sq **out);
 void xbd_sq_close(struct xbd_sq *q); /* nothing in flight */
 int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io);
 int xbd_sq_submit(struct xbd_sq *q);
-/* Complete what is done (io->done), and if `block`, first wait up to timeout_ms (negative:
+/* Submit what is queued (as xbd_sq_submit; with io_uring in the same system call as the
+ * wait), complete what is done (io->done), and if `block`, first wait up to timeout_ms (negative:
  * without a limit) for a completion or for one of `fds` to become readable (bit i of *ready).
  * Returns the number of completions or -errno. */
 int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned int *ready,
 		bool block, int timeout_ms);
+/* The caller drains every fd xbd_sq_wait reports readable before it waits again: the wait
+ * may then report an fd only when it becomes readable, which saves a system call per wake-up
+ * (io_uring: one multishot poll). Without this call, an fd left readable is reported again. */
+void xbd_sq_wake_edge(struct xbd_sq *q);
+/* Without a system call: would xbd_sq_wait find work now (completions, range steps, or a wake
+ * fd seen readable)? False when the engine cannot tell. For polling before a sleep. */
+bool xbd_sq_ready(const struct xbd_sq *q);
 unsigned int xbd_sq_inflight(const struct xbd_sq *q);
 /*
  * A DISCARD, SECURE_ERASE or WRITE_ZEROES may name the whole disk, so the queue does it in

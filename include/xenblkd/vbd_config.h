@@ -18,6 +18,9 @@
 #include "xenblkd/storage.h"
 #include "xenblkd/xen_ops.h"
 
+/* The longest a data thread polls before it sleeps (xenblkd-poll-us, --poll-us). */
+#define XBD_POLL_US_MAX 1000u
+
 struct xbd_vbd_config {
 	/* Required keys. */
 	char *frontend;            /* `frontend`: the frontend's directory */
@@ -40,6 +43,8 @@ struct xbd_vbd_config {
 	uint64_t limit_iops;
 	bool has_limit_bps;        /* `limit-bps`: bytes per second, K/M/G suffixes; 0 is none */
 	uint64_t limit_bps;
+	bool has_poll_us;          /* `xenblkd-poll-us`: adaptive polling, 0..XBD_POLL_US_MAX */
+	unsigned int poll_us;
 	char *backing;             /* `xenblkd-backing`: the qcow2 backing chain, checked; NULL */
 	/* `xenblkd-active-image` (FORMAT:PATH) and `xenblkd-active-backing` (its chain, as
 	 * xenblkd-backing): written by the daemon when it switched to another image (a resume

@@ -4,8 +4,10 @@
  * file registered as fixed file 0, and a whole batch goes to the kernel in one io_uring_enter.
  * An I/O whose single buffer lies in a registered buffer (the data plane's bounce pool) is a
  * READ_FIXED/WRITE_FIXED, which saves pinning its pages on every I/O. The data thread's wake-up
- * fds (the event channel, the stop eventfd) are polled from the same ring with one-shot
- * POLL_ADDs, so a single wait covers guest kicks and I/O completions. Set-up flags are probed
+ * fds (the event channel, the stop eventfd) are polled from the same ring, so a single wait
+ * covers guest kicks and I/O completions: with one-shot POLL_ADDs re-armed after each report
+ * (level: an fd left readable is reported again), or, for a caller that drains its fds
+ * (wake_edge), one multishot POLL_ADD each (kernel 5.13), so a kick costs no re-arm. Set-up flags are probed
  * at run time, newest first, since Debian 12's dom0 kernel is 6.1.
  */
 #include <errno.h>
@@ -18,11 +20,13 @@
 #include "io.h"
 #include "xenblkd/log.h"
 
-/* POLL_ADD completions carry an odd user_data (wake fd index << 1 | 1); I/O completions carry
- * the struct xbd_io pointer, which is at least 8-byte aligned and so always even. */
-#define POLL_TAG(i) (((uint64_t)(i) << 1) | 1u)
+/* POLL_ADD completions carry an odd user_data (fd << 9 | wake fd index << 1 | 1); I/O
+ * completions carry the struct xbd_io pointer, which is at least 8-byte aligned and so always
+ * even. The fd tells a stale multishot poll (of an fd since replaced) from the live one. */
+#define POLL_TAG(i, fd) (((uint64_t)(uint32_t)(fd) << 9) | ((uint64_t)(i) << 1) | 1u)
 #define IS_POLL_TAG(u) (((u) & 1u) != 0)
-#define POLL_INDEX(u) ((unsigned int)((u) >> 1))
+#define POLL_INDEX(u) ((unsigned int)(((u) >> 1) & 0xffu))
+#define POLL_FD(u) ((int)(uint32_t)((u) >> 9))
 
 #define SQPOLL_IDLE_MS 50
 
@@ -40,6 +44,8 @@ struct xbd_engine {
 	unsigned int inflight;        /* queued or submitted I/Os, not polls */
 	unsigned int depth;
 	bool poll_armed[XBD_ENGINE_MAX_WAKE_FDS];
+	bool multishot;               /* wake fds are drained by the caller (wake_edge) */
+	bool no_multishot;            /* the kernel refused a multishot poll: one-shot ones */
 	int poll_fd[XBD_ENGINE_MAX_WAKE_FDS];
 	struct fixed_buf *bufs;       /* registered buffers, sorted by start */
 	unsigned int nr_bufs;
@@ -247,15 +253,49 @@ static int arm_polls(struct xbd_engine *e, const int *fds, unsigned int nfds)
 
 		if (e->poll_armed[i] && e->poll_fd[i] == fds[i])
 			continue;
+		if (e->poll_armed[i]) {
+			/* Another fd in this place: end the old fd's multishot poll. */
+			sqe = get_sqe(e);
+			if (!sqe)
+				return -EBUSY;
+			io_uring_prep_poll_remove(sqe, POLL_TAG(i, e->poll_fd[i]));
+			io_uring_sqe_set_data64(sqe, POLL_TAG(i, e->poll_fd[i]));
+		}
 		sqe = get_sqe(e);
 		if (!sqe)
 			return -EBUSY;
-		io_uring_prep_poll_add(sqe, fds[i], POLLIN);
-		io_uring_sqe_set_data64(sqe, POLL_TAG(i));
+		if (!e->multishot || e->no_multishot)
+			io_uring_prep_poll_add(sqe, fds[i], POLLIN);
+		else
+			io_uring_prep_poll_multishot(sqe, fds[i], POLLIN);
+		io_uring_sqe_set_data64(sqe, POLL_TAG(i, fds[i]));
+		e->stats.poll_arms++;
 		e->poll_armed[i] = true;
 		e->poll_fd[i] = fds[i];
 	}
 	return 0;
+}
+
+/*
+ * A wake-up fd's poll completed. A multishot poll stays armed while the kernel says MORE; it
+ * ends (and is re-armed at the next wait) on an error or when the kernel drops it. A kernel
+ * without multishot polls says EINVAL: from then on, one-shot polls.
+ */
+static void poll_done(struct xbd_engine *e, uint64_t tag, int res, unsigned int flags,
+		      unsigned int *ready)
+{
+	unsigned int i = POLL_INDEX(tag);
+
+	/* A stale poll's last words, or its removal's answer. */
+	if (i >= XBD_ENGINE_MAX_WAKE_FDS || POLL_FD(tag) != e->poll_fd[i])
+		return;
+	if (!(flags & IORING_CQE_F_MORE))
+		e->poll_armed[i] = false;
+	if (res == -EINVAL && !e->no_multishot) {
+		e->no_multishot = true;
+		return;
+	}
+	*ready |= 1u << i;
 }
 
 static int reap(struct xbd_engine *e, unsigned int *ready)
@@ -267,16 +307,12 @@ static int reap(struct xbd_engine *e, unsigned int *ready)
 		uint64_t ud = cqe->user_data;
 		int res = cqe->res;
 
-		io_uring_cqe_seen(&e->ring, cqe);
 		if (IS_POLL_TAG(ud)) {
-			unsigned int i = POLL_INDEX(ud);
-
-			if (i < XBD_ENGINE_MAX_WAKE_FDS) {
-				e->poll_armed[i] = false;
-				*ready |= 1u << i;
-			}
+			poll_done(e, ud, res, cqe->flags, ready);
+			io_uring_cqe_seen(&e->ring, cqe);
 			continue;
 		}
+		io_uring_cqe_seen(&e->ring, cqe);
 		e->inflight--;
 		e->stats.ios++;
 		n++;
@@ -313,6 +349,17 @@ static int uring_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 			return r;
 	}
 	return reap(e, ready);
+}
+
+static void uring_wake_edge(struct xbd_engine *e)
+{
+	e->multishot = true;
+}
+
+static bool uring_ready(const struct xbd_engine *e)
+{
+	/* The CQ tail is the kernel's: liburing reads it with an acquire load. */
+	return io_uring_cq_ready(&e->ring) > 0;
 }
 
 static unsigned int uring_inflight(const struct xbd_engine *e)
@@ -380,4 +427,6 @@ const struct xbd_engine_ops xbd_engine_uring = {
 	.inflight = uring_inflight,
 	.register_buffers = uring_register_buffers,
 	.get_stats = uring_get_stats,
+	.wake_edge = uring_wake_edge,
+	.ready = uring_ready,
 };

@@ -390,6 +390,19 @@ int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned in
 	return r + run_soft_completions(q);
 }
 
+bool xbd_sq_ready(const struct xbd_sq *q)
+{
+	if (q->soft_head || q->range_head)
+		return true;
+	return q->eng && q->eng_ops->ready && q->eng_ops->ready(q->eng);
+}
+
+void xbd_sq_wake_edge(struct xbd_sq *q)
+{
+	if (q->eng && q->eng_ops->wake_edge)
+		q->eng_ops->wake_edge(q->eng);
+}
+
 unsigned int xbd_sq_inflight(const struct xbd_sq *q)
 {
 	return q->inflight;
@@ -416,6 +429,7 @@ void xbd_sq_get_stats(const struct xbd_sq *q, struct xbd_sq_stats *st)
 		.ios = es.ios + q->soft_completions,
 		.syscalls = es.syscalls,
 		.fixed_buffer_ios = es.fixed_buffer_ios,
+		.poll_arms = es.poll_arms,
 	};
 	snprintf(st->engine_features, sizeof(st->engine_features), "%s", es.features);
 }

@@ -2,7 +2,8 @@
 /*
  * The io_uring engine through a storage queue on the raw driver: a batch of writes, reads and a
  * flush completes with the right results and data, discard punches a hole that reads back as
- * zeros, a wake fd is reported, and a blocking wait with nothing to do times out. Then the
+ * zeros, a wake fd is reported, and a blocking wait with nothing to do times out; a caller
+ * that drains its wake fds gets one multishot poll for all its wake-ups. Then the
  * tests every engine passes (test_engine_suite.c), and io_uring's own: registered buffers
  * (READ_FIXED/WRITE_FIXED), the quiet fallback when RLIMIT_MEMLOCK refuses them, and SQPOLL.
  */
@@ -174,6 +175,38 @@ static void test_wake_fd_and_timeout(void **state)
 	close(efd);
 }
 
+/* A caller that drains its fds (xbd_sq_wake_edge): one multishot poll serves every kick, and
+ * each kick is still reported once. */
+static void test_wake_edge_multishot(void **state)
+{
+	struct xbd_disk *d = open_tmp_disk();
+	int efd = eventfd(0, EFD_NONBLOCK);
+	struct xbd_sq_stats st;
+	struct xbd_sq *q;
+	unsigned int ready = 0;
+	uint64_t v = 1;
+
+	(void)state;
+	assert_int_equal(xbd_sq_open(d, 4, &q), 0);
+	xbd_sq_wake_edge(q);
+	for (int kick = 0; kick < 10; kick++) {
+		assert_int_equal(write(efd, &v, sizeof(v)), sizeof(v));
+		ready = 0;
+		for (int i = 0; i < 20 && !ready; i++)
+			assert_true(xbd_sq_wait(q, &efd, 1, &ready, true, 100) >= 0);
+		assert_int_equal(ready, 1);
+		assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v)); /* drained */
+		/* Nothing new: a wait reports nothing. */
+		assert_int_equal(xbd_sq_wait(q, &efd, 1, &ready, true, 20), 0);
+		assert_int_equal(ready, 0);
+	}
+	xbd_sq_get_stats(q, &st);
+	assert_int_equal(st.poll_arms, 1); /* kernel >= 5.13: armed once, for all ten */
+	xbd_sq_close(q);
+	xbd_disk_close(d);
+	close(efd);
+}
+
 static void test_find(void **state)
 {
 	(void)state;
@@ -321,6 +354,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_read_flush_discard),
 		cmocka_unit_test(test_wake_fd_and_timeout),
+		cmocka_unit_test(test_wake_edge_multishot),
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_registered_buffers),
 		cmocka_unit_test(test_memlock_fallback),
