@@ -60,7 +60,7 @@ struct xbd_dataplane_stats {
 	uint64_t persistent_cached; /* grants mapped in the persistent cache now */
 	uint64_t inflight;          /* requests taken and not yet answered, now */
 	/* From the storage queue, as of its last idle moment; exact once the queue stopped. */
-	uint64_t storage_ios, storage_syscalls;
+	uint64_t storage_ios, storage_syscalls, storage_fixed_ios;
 	uint64_t lat_hist[XBD_LAT_BUCKETS];
 };
 

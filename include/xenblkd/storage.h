@@ -180,6 +180,18 @@ void xbd_sq_stop_ranges(struct xbd_sq *q);
  * pinned their pages, and I/O into a registered range goes to those pages. */
 int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned int n);
 /* The queue's counters so far. */
+/*
+ * Registered buffers for a pool that grows and shrinks (io_uring's sparse table): open a table
+ * of n slots once (0; -EOPNOTSUPP when the engine has none or the kernel refused, logged
+ * once), then add each buffer when it is allocated and drop it before it is freed. An I/O whose
+ * one iovec lies in an added buffer reads or writes it without pinning its pages each time
+ * (READ_FIXED/WRITE_FIXED). Add fails (-ENOSPC with the table full, -EOPNOTSUPP once the
+ * kernel refused one, e.g. over RLIMIT_MEMLOCK: logged once) and the buffer simply serves
+ * plain I/O. Drop a buffer only once no I/O of the caller's uses it, before freeing it.
+ */
+int xbd_sq_buffers_open(struct xbd_sq *q, unsigned int n);
+int xbd_sq_buffer_add(struct xbd_sq *q, void *base, size_t len);
+void xbd_sq_buffer_drop(struct xbd_sq *q, void *base);
 void xbd_sq_get_stats(const struct xbd_sq *q, struct xbd_sq_stats *st);
 
 #endif

@@ -303,6 +303,36 @@ static void log_engine(struct xbd_dataplane *dp)
 								     : "no engine");
 }
 
+static int pool_buffer_add(void *ctx, void *buf, size_t len)
+{
+	return xbd_sq_buffer_add(ctx, buf, len);
+}
+
+static void pool_buffer_drop(void *ctx, void *buf)
+{
+	xbd_sq_buffer_drop(ctx, buf);
+}
+
+/* Slots for the pool's buffers; more buffers than this are simply not registered. */
+#define POOL_BUFFER_SLOTS 1024u
+
+/*
+ * The pool's buffers become the queue's registered buffers (io_uring fixed buffers), so the
+ * bounce buffer's I/O does not pin its pages every time. A sparse table: registered as the
+ * pool allocates them, dropped as it frees them, so an idle queue, whose pool is trimmed,
+ * pins nothing. Without it (another engine, a refusal, logged there) I/O is the same.
+ */
+static void register_pool(struct xbd_dataplane *dp)
+{
+	size_t n = dp->cfg.pool_bytes / XBD_BLKIF_PAGE_SIZE;
+
+	dp->pool_hooks = (struct xbd_pool_hooks){ pool_buffer_add, pool_buffer_drop, dp->sq };
+	if (n > POOL_BUFFER_SLOTS)
+		n = POOL_BUFFER_SLOTS;
+	if (n && xbd_sq_buffers_open(dp->sq, (unsigned int)n) == 0)
+		xbd_pool_set_hooks(&dp->pool, &dp->pool_hooks);
+}
+
 static unsigned int max_segs(const struct xbd_dataplane_cfg *c)
 {
 	unsigned int m = c->limits.max_indirect_segs;
@@ -353,6 +383,7 @@ static int setup(struct xbd_dataplane *dp)
 		return r;
 	/* take_events() and dp_take_ctl() drain the event channel and the control eventfd. */
 	xbd_sq_wake_edge(dp->sq);
+	register_pool(dp);
 	log_engine(dp);
 	return r;
 }
@@ -362,6 +393,8 @@ static void teardown(struct xbd_dataplane *dp)
 {
 	const struct xbd_xen_ops *x = dp->cfg.xen;
 
+	/* The pool outlives the queue its buffers were registered with. */
+	xbd_pool_set_hooks(&dp->pool, NULL);
 	xbd_sq_close(dp->msq);
 	xbd_sq_close(dp->sq);
 	/* Nothing is in flight: the persistent cache may be unmapped now. */

@@ -106,6 +106,7 @@ struct xbd_dataplane {
 	struct xbd_grant_ctx grant;
 	const struct xbd_grant_ops *gops;
 	struct xbd_pool pool;
+	struct xbd_pool_hooks pool_hooks; /* registers the pool's buffers with sq */
 	struct dp_slot *slots;
 	unsigned int nr_slots;
 	unsigned int free_head;       /* index of the first free slot, nr_slots if none */

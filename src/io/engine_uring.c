@@ -49,6 +49,11 @@ struct xbd_engine {
 	int poll_fd[XBD_ENGINE_MAX_WAKE_FDS];
 	struct fixed_buf *bufs;       /* registered buffers, sorted by start */
 	unsigned int nr_bufs;
+	/* A sparse table (buffers_open): slots filled and emptied one at a time. */
+	unsigned int nr_slots;        /* 0: none */
+	unsigned int *free_slots;     /* a stack of the empty slots' indexes */
+	unsigned int nr_free;
+	bool update_refused;          /* the kernel refused a buffer: no more tries */
 	struct xbd_engine_stats stats;
 };
 
@@ -144,6 +149,7 @@ static void uring_fini(struct xbd_engine *e)
 	 */
 	io_uring_unregister_files(&e->ring);
 	io_uring_queue_exit(&e->ring);
+	free(e->free_slots);
 	free(e->bufs);
 	free(e);
 }
@@ -380,6 +386,8 @@ static int uring_register_buffers(struct xbd_engine *e, const struct iovec *bufs
 	struct fixed_buf *fb = n ? calloc(n, sizeof(*fb)) : NULL;
 	int r;
 
+	if (e->nr_slots)
+		return -EBUSY; /* a sparse table is in use */
 	if (e->nr_bufs)
 		io_uring_unregister_buffers(&e->ring);
 	free(e->bufs);
@@ -404,13 +412,115 @@ static int uring_register_buffers(struct xbd_engine *e, const struct iovec *bufs
 	return 0;
 }
 
+/*
+ * A sparse table of n buffer slots (kernel 5.19), for a pool whose buffers come and go: it pins
+ * nothing until buffers are added, so an idle queue stays small. -EOPNOTSUPP, logged, when
+ * the kernel refuses: I/O then uses plain reads and writes.
+ */
+static int uring_buffers_open(struct xbd_engine *e, unsigned int n)
+{
+	int r;
+
+	if (e->nr_bufs || e->nr_slots || n == 0)
+		return -EINVAL;
+	e->bufs = calloc(n, sizeof(*e->bufs));
+	e->free_slots = calloc(n, sizeof(*e->free_slots));
+	r = e->bufs && e->free_slots ? io_uring_register_buffers_sparse(&e->ring, n) : -ENOMEM;
+	if (r < 0) {
+		xbd_info(e->log_prefix, "io_uring: no registered buffers (%s); using plain reads "
+			 "and writes", strerror(-r));
+		free(e->bufs);
+		free(e->free_slots);
+		e->bufs = NULL;
+		e->free_slots = NULL;
+		return -EOPNOTSUPP;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		e->free_slots[i] = n - 1 - i;
+	e->nr_free = n;
+	e->nr_slots = n;
+	return 0;
+}
+
+/* Where a buffer starting at `a` is, or would go, in the sorted array. */
+static unsigned int buf_pos(const struct xbd_engine *e, uintptr_t a)
+{
+	unsigned int lo = 0, hi = e->nr_bufs;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (e->bufs[mid].start < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int set_slot(struct xbd_engine *e, unsigned int slot, void *base, size_t len)
+{
+	struct iovec iov = { base, len };
+	__u64 tag = 0;
+	int r = io_uring_register_buffers_update_tag(&e->ring, slot, &iov, &tag, 1);
+
+	return r < 0 ? r : 0;
+}
+
+/* Fill an empty slot with [base, base + len). The pages are pinned until it is dropped. */
+static int uring_buffer_add(struct xbd_engine *e, void *base, size_t len)
+{
+	uintptr_t a = (uintptr_t)base;
+	unsigned int slot, pos;
+	int r;
+
+	if (!e->nr_slots || e->update_refused)
+		return -EOPNOTSUPP;
+	if (!e->nr_free)
+		return -ENOSPC; /* the table is full: this buffer goes unregistered */
+	slot = e->free_slots[--e->nr_free];
+	r = set_slot(e, slot, base, len);
+	if (r < 0) {
+		e->free_slots[e->nr_free++] = slot;
+		/* Usually RLIMIT_MEMLOCK without CAP_IPC_LOCK. Once, then never again. */
+		e->update_refused = true;
+		xbd_info(e->log_prefix, "io_uring: buffer not registered (%s); using plain reads "
+			 "and writes", strerror(-r));
+		return -EOPNOTSUPP;
+	}
+	pos = buf_pos(e, a);
+	memmove(&e->bufs[pos + 1], &e->bufs[pos], (e->nr_bufs - pos) * sizeof(*e->bufs));
+	e->bufs[pos] = (struct fixed_buf){ a, a + len, slot };
+	e->nr_bufs++;
+	return 0;
+}
+
+/* Empty the slot of the buffer that starts at `base`, if it has one. */
+static void uring_buffer_drop(struct xbd_engine *e, void *base)
+{
+	uintptr_t a = (uintptr_t)base;
+	unsigned int pos;
+
+	if (!e->nr_slots)
+		return;
+	pos = buf_pos(e, a);
+	if (pos >= e->nr_bufs || e->bufs[pos].start != a)
+		return;
+	/* An I/O still in flight on it keeps its own reference: the kernel's, not ours. */
+	if (set_slot(e, e->bufs[pos].index, NULL, 0) < 0)
+		xbd_debug(e->log_prefix, "io_uring: a buffer slot could not be emptied");
+	e->free_slots[e->nr_free++] = e->bufs[pos].index;
+	e->nr_bufs--;
+	memmove(&e->bufs[pos], &e->bufs[pos + 1], (e->nr_bufs - pos) * sizeof(*e->bufs));
+}
+
 static void uring_get_stats(const struct xbd_engine *e, struct xbd_engine_stats *st)
 {
 	unsigned int f = e->setup_flags;
 
 	*st = e->stats;
 	snprintf(st->features, sizeof(st->features), "io_uring: fixed-file%s%s%s%s%s",
-		 e->nr_bufs ? " fixed-buffers" : "",
+		 e->nr_bufs || e->nr_slots ? " fixed-buffers" : "",
 		 f & IORING_SETUP_SQPOLL ? " sqpoll" : "",
 		 f & IORING_SETUP_SINGLE_ISSUER ? " single-issuer" : "",
 		 f & IORING_SETUP_COOP_TASKRUN ? " coop-taskrun" : "",
@@ -426,6 +536,9 @@ const struct xbd_engine_ops xbd_engine_uring = {
 	.wait = uring_wait,
 	.inflight = uring_inflight,
 	.register_buffers = uring_register_buffers,
+	.buffers_open = uring_buffers_open,
+	.buffer_add = uring_buffer_add,
+	.buffer_drop = uring_buffer_drop,
 	.get_stats = uring_get_stats,
 	.wake_edge = uring_wake_edge,
 	.ready = uring_ready,

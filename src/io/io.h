@@ -77,6 +77,13 @@ struct xbd_engine_ops {
 	/* Optional. Owning thread, nothing in flight. Buffers later I/Os will use; 0, or
 	 * -EOPNOTSUPP when not used (the engine has no use for them, or the kernel refused). */
 	int (*register_buffers)(struct xbd_engine *e, const struct iovec *bufs, unsigned int n);
+	/* Optional, all three. Owning thread. Registered buffers that come and go: a table of
+	 * n slots (0, or -EOPNOTSUPP: the kernel refused, logged), then buffers added (0, or
+	 * -errno: that one is not registered) and dropped one at a time. I/O in one buffer
+	 * uses it; add and drop cost a system call each. */
+	int (*buffers_open)(struct xbd_engine *e, unsigned int n);
+	int (*buffer_add)(struct xbd_engine *e, void *base, size_t len);
+	void (*buffer_drop)(struct xbd_engine *e, void *base);
 	/* Optional. Owning thread. Counters and the features in use. */
 	void (*get_stats)(const struct xbd_engine *e, struct xbd_engine_stats *st);
 	/* Optional. Owning thread. The caller drains each wake fd it is told is readable before

@@ -417,6 +417,26 @@ int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned
 	return q->eng_ops->register_buffers(q->eng, bufs, n);
 }
 
+int xbd_sq_buffers_open(struct xbd_sq *q, unsigned int n)
+{
+	if (!q->eng || !q->eng_ops->buffers_open)
+		return -EOPNOTSUPP;
+	return q->eng_ops->buffers_open(q->eng, n);
+}
+
+int xbd_sq_buffer_add(struct xbd_sq *q, void *base, size_t len)
+{
+	if (!q->eng || !q->eng_ops->buffer_add)
+		return -EOPNOTSUPP;
+	return q->eng_ops->buffer_add(q->eng, base, len);
+}
+
+void xbd_sq_buffer_drop(struct xbd_sq *q, void *base)
+{
+	if (q->eng && q->eng_ops->buffer_drop)
+		q->eng_ops->buffer_drop(q->eng, base);
+}
+
 void xbd_sq_get_stats(const struct xbd_sq *q, struct xbd_sq_stats *st)
 {
 	struct xbd_engine_stats es = { 0 };
