@@ -190,9 +190,11 @@ static void note_idle(struct xbd_dataplane *dp, bool idle)
 /*
  * Adaptive polling (cfg.poll_us, off by default), as tapdisk3's polling-duration: before a
  * sleep, watch the ring and the storage queue for up to poll_us, which saves the wake-up (a
- * kick, a completion) at low queue depth at the price of CPU. It costs no system call. After
- * POLL_MISS_LIMIT polls in a row that found nothing it stops, until a sleep ends within the
- * window (work arrives at the pace polling would catch), so a quiet VBD does not spin.
+ * kick, a completion) at low queue depth at the price of CPU. It costs no system call, and
+ * while it lasts req_event is not re-armed, so the frontend does not kick either: the final
+ * check and the unmask come only once a poll found nothing. After POLL_MISS_LIMIT polls in a
+ * row that found nothing it stops, until a sleep ends within the window (work arrives at the
+ * pace polling would catch), so a quiet VBD does not spin.
  */
 #define POLL_MISS_LIMIT 8
 
@@ -206,16 +208,21 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static bool poll_before_sleep(struct xbd_dataplane *dp)
+static bool polling(const struct xbd_dataplane *dp)
 {
-	uint64_t end;
+	return dp->cfg.poll_us && dp->poll_misses < POLL_MISS_LIMIT && dp->idle_loops == 0;
+}
 
-	if (!dp->cfg.poll_us || dp->poll_misses >= POLL_MISS_LIMIT || dp->idle_loops > 0)
-		return false;
+/* True if work turned up within poll_us: requests we may take, or completions. */
+static bool poll_for_work(struct xbd_dataplane *dp)
+{
+	/* Requests we could not take now (no slot, a barrier) are no reason to stop. */
+	bool ring = can_consume(dp);
+	uint64_t end = dp_now_ns() + (uint64_t)dp->cfg.poll_us * 1000u;
+
 	dp->stats.polls++;
-	end = dp_now_ns() + (uint64_t)dp->cfg.poll_us * 1000u;
 	do {
-		if (xbd_ring_has_requests(&dp->ring) || xbd_sq_ready(dp->sq)) {
+		if ((ring && xbd_ring_has_requests(&dp->ring)) || xbd_sq_ready(dp->sq)) {
 			dp->stats.poll_hits++;
 			dp->poll_misses = 0;
 			return true;
@@ -233,15 +240,16 @@ static void note_sleep(struct xbd_dataplane *dp, uint64_t slept_ns, bool work)
 		dp->poll_misses = 0;
 }
 
-/* Poll, then sleep in the wait if polling found nothing. */
-static int wait_work(struct xbd_dataplane *dp, const int *fds, unsigned int *ready, bool block)
+/* Polling, then the final check the loop left out, then the sleep if both found nothing. */
+static int poll_then_wait(struct xbd_dataplane *dp, const int *fds, unsigned int *ready)
 {
+	/* The poll watches completions: what is queued must be in the kernel first. */
+	int r = xbd_sq_submit(dp->sq);
 	uint64_t t0;
-	int r;
 
-	if (!block || !dp->cfg.poll_us)
-		return xbd_sq_wait(dp->sq, fds, 2, ready, block, wait_timeout(dp));
-	if (poll_before_sleep(dp))
+	if (r < 0)
+		return r;
+	if (poll_for_work(dp) || (can_consume(dp) && idle_check(dp)))
 		return xbd_sq_wait(dp->sq, fds, 2, ready, false, 0);
 	t0 = dp_now_ns();
 	r = xbd_sq_wait(dp->sq, fds, 2, ready, true, wait_timeout(dp));
@@ -249,12 +257,23 @@ static int wait_work(struct xbd_dataplane *dp, const int *fds, unsigned int *rea
 	return r;
 }
 
+static int wait_work(struct xbd_dataplane *dp, const int *fds, unsigned int *ready, bool block,
+		     bool poll)
+{
+	if (block && poll)
+		return poll_then_wait(dp, fds, ready);
+	if (!block && dp->cfg.poll_us && !dp->idle_loops)
+		/* Busy: polling would pay off again. */
+		dp->poll_misses = 0;
+	return xbd_sq_wait(dp->sq, fds, 2, ready, block, wait_timeout(dp));
+}
+
 static int run_loop(struct xbd_dataplane *dp)
 {
 	int fds[2] = { [FD_EVTCHN] = dp->cfg.xen->evtchn_fd(dp->evt), [FD_CTL] = dp->ctl_fd };
 
 	for (;;) {
-		bool more = false;
+		bool more = false, poll = polling(dp);
 		unsigned int ready = 0;
 		int r;
 
@@ -263,7 +282,8 @@ static int run_loop(struct xbd_dataplane *dp)
 		unblock(dp);
 		if (can_consume(dp)) {
 			more = consume(dp);
-			if (!more && can_consume(dp))
+			/* A polling loop does its final check after the poll (poll_then_wait). */
+			if (!more && can_consume(dp) && !poll)
 				more = idle_check(dp);
 		}
 		/* The pass's writes get their data in, in one copy call, and their I/O queued.
@@ -279,7 +299,7 @@ static int run_loop(struct xbd_dataplane *dp)
 			xbd_sq_stop_ranges(dp->sq);
 		if (dp->stopping && dp->busy == 0 && !dp->pause_flushing)
 			return 0;
-		r = wait_work(dp, fds, &ready, !more);
+		r = wait_work(dp, fds, &ready, !more, poll);
 		if (r < 0)
 			return r;
 		dp_mirror_reap(dp);
