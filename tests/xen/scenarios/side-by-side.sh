@@ -52,8 +52,17 @@ parse_args() {
 
 # After a column failed: what it left attached goes, so the next column starts clean.
 detach_leftovers() {
+	local kind devid
 	kill_xenblkd
 	xl block-detach 0 "$VDEV" >/dev/null 2>&1 || true
+	# A failed attach (a hotplug script timing out under load) can leave the device in
+	# xenstore, and then every later attach says "device already exists": remove it.
+	devid=$(vdev_devid "$VDEV")
+	for kind in vbd qdisk; do
+		xenstore-rm "$(backend_path "$kind" "$VDEV")" 2>/dev/null || true
+	done
+	xenstore-rm "/local/domain/0/device/vbd/$devid" 2>/dev/null || true
+	xenstore-rm "/libxl/0/device/vbd/$devid" 2>/dev/null || true
 }
 
 # run_fio COLUMN TARGET: runs each job of the job file on its own (fio --section), so a job
