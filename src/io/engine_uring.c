@@ -45,6 +45,7 @@ struct xbd_engine {
 	unsigned int depth;
 	bool poll_armed[XBD_ENGINE_MAX_WAKE_FDS];
 	bool multishot;               /* wake fds are drained by the caller (wake_edge) */
+	unsigned int unreported;      /* multishot: fds seen readable by a wait not watching them */
 	bool no_multishot;            /* the kernel refused a multishot poll: one-shot ones */
 	int poll_fd[XBD_ENGINE_MAX_WAKE_FDS];
 	struct fixed_buf *bufs;       /* registered buffers, sorted by start */
@@ -330,13 +331,16 @@ static int reap(struct xbd_engine *e, unsigned int *ready)
 static int uring_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 		      unsigned int *ready, bool block, int timeout_ms)
 {
+	unsigned int want = (1u << nfds) - 1, seen = 0;
 	struct io_uring_cqe *cqe;
-	int r;
+	int r, n;
 
 	*ready = 0;
 	r = arm_polls(e, fds, nfds);
 	if (r < 0)
 		return r;
+	if (e->unreported & want)
+		block = false;
 	if (block && io_uring_cq_ready(&e->ring) == 0) {
 		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ms / 1000,
@@ -354,7 +358,16 @@ static int uring_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 		if (r < 0)
 			return r;
 	}
-	return reap(e, ready);
+	n = reap(e, &seen);
+	/*
+	 * A multishot poll reports an fd once per wake-up: a wait that does not watch it (a
+	 * flush waited for with no fds) must keep the report for the next wait that does, or the
+	 * caller, which drains only what it is told about, would never hear of it.
+	 */
+	seen |= e->unreported;
+	*ready = seen & want;
+	e->unreported = e->multishot ? seen & ~want : 0;
+	return n;
 }
 
 static void uring_wake_edge(struct xbd_engine *e)
@@ -365,7 +378,7 @@ static void uring_wake_edge(struct xbd_engine *e)
 static bool uring_ready(const struct xbd_engine *e)
 {
 	/* The CQ tail is the kernel's: liburing reads it with an acquire load. */
-	return io_uring_cq_ready(&e->ring) > 0;
+	return io_uring_cq_ready(&e->ring) > 0 || e->unreported;
 }
 
 static unsigned int uring_inflight(const struct xbd_engine *e)
