@@ -323,14 +323,19 @@ static void log_engine(struct xbd_dataplane *dp)
 								     : "no engine");
 }
 
+/* The data plane's queue, whichever it is now (a swapped disk brings another). */
 static int pool_buffer_add(void *ctx, void *buf, size_t len)
 {
-	return xbd_sq_buffer_add(ctx, buf, len);
+	struct xbd_dataplane *dp = ctx;
+
+	return xbd_sq_buffer_add(dp->sq, buf, len);
 }
 
 static void pool_buffer_drop(void *ctx, void *buf)
 {
-	xbd_sq_buffer_drop(ctx, buf);
+	struct xbd_dataplane *dp = ctx;
+
+	xbd_sq_buffer_drop(dp->sq, buf);
 }
 
 /* Slots for the pool's buffers; more buffers than this are simply not registered. */
@@ -346,11 +351,30 @@ static void register_pool(struct xbd_dataplane *dp)
 {
 	size_t n = dp->cfg.pool_bytes / XBD_BLKIF_PAGE_SIZE;
 
-	dp->pool_hooks = (struct xbd_pool_hooks){ pool_buffer_add, pool_buffer_drop, dp->sq };
+	dp->pool_hooks = (struct xbd_pool_hooks){ pool_buffer_add, pool_buffer_drop, dp };
 	if (n > POOL_BUFFER_SLOTS)
 		n = POOL_BUFFER_SLOTS;
 	if (n && xbd_sq_buffers_open(dp->sq, (unsigned int)n) == 0)
 		xbd_pool_set_hooks(&dp->pool, &dp->pool_hooks);
+}
+
+/* A queue's set-up beyond opening it: the wake-ups it may report once, the pool's buffers. */
+static void setup_queue(struct xbd_dataplane *dp)
+{
+	/* take_events() and dp_take_ctl() drain the event channel and the control eventfd. */
+	xbd_sq_wake_edge(dp->sq);
+	register_pool(dp);
+}
+
+void dp_adopt_queue(struct xbd_dataplane *dp, struct xbd_sq *q)
+{
+	/* Nothing is in flight or in use: the cached buffers leave the old queue's table. */
+	xbd_pool_trim(&dp->pool);
+	xbd_pool_set_hooks(&dp->pool, NULL);
+	xbd_sq_close(dp->sq);
+	dp->sq = q;
+	/* The new queue's polls, armed at its first wait, see an fd already readable. */
+	setup_queue(dp);
 }
 
 static unsigned int max_segs(const struct xbd_dataplane_cfg *c)
@@ -401,9 +425,7 @@ static int setup(struct xbd_dataplane *dp)
 	r = xbd_sq_open(c->disk, dp->nr_slots, &dp->sq);
 	if (r)
 		return r;
-	/* take_events() and dp_take_ctl() drain the event channel and the control eventfd. */
-	xbd_sq_wake_edge(dp->sq);
-	register_pool(dp);
+	setup_queue(dp);
 	log_engine(dp);
 	return r;
 }

@@ -160,6 +160,10 @@ uint64_t dp_now_ns(void);
  * are queued, the reads answered. Before each submit, and before responses are pushed. */
 void dp_copy_flush(struct xbd_dataplane *dp);
 
+/* dataplane.c: paused, nothing in flight: serve from `q` from now on (a swapped disk); the
+ * old queue is closed. */
+void dp_adopt_queue(struct xbd_dataplane *dp, struct xbd_sq *q);
+
 /* dp_stats.c: publish the counters for the control thread (data thread; no lock), and
  * refresh the storage queue's counters into them (formats strings: not on every loop). */
 void dp_stats_publish(struct xbd_dataplane *dp);
