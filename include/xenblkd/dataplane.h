@@ -41,6 +41,8 @@ struct xbd_dataplane_cfg {
 	unsigned int max_mapped;     /* data grants mapped at once by this queue */
 	struct xbd_grant_budget *grant_budget; /* the daemon's, shared by its queues; or NULL */
 	size_t pool_bytes;           /* this queue's memory budget */
+	unsigned int poll_us;        /* poll the ring and the storage queue up to this long
+				      * before sleeping (adaptive); 0: never */
 	const char *log_prefix;      /* stays valid while the data plane runs */
 	int notify_fd; /* eventfd: written when the data plane halts or loses a feature */
 };
@@ -52,12 +54,13 @@ struct xbd_dataplane_stats {
 	uint64_t reads, writes, flushes, barriers, discards, errors, bad_requests;
 	uint64_t indirect, read_sectors, write_sectors, discard_sectors;
 	uint64_t events, notifies, stalls, spurious_events, backoffs;
+	uint64_t polls, poll_hits;  /* polls before sleeping, and those that found work */
 	struct xbd_grant_stats grant;
 	uint64_t pool_held;         /* bytes the pool holds now */
 	uint64_t persistent_cached; /* grants mapped in the persistent cache now */
 	uint64_t inflight;          /* requests taken and not yet answered, now */
 	/* From the storage queue, as of its last idle moment; exact once the queue stopped. */
-	uint64_t storage_ios, storage_syscalls;
+	uint64_t storage_ios, storage_syscalls, storage_fixed_ios;
 	uint64_t lat_hist[XBD_LAT_BUCKETS];
 };
 

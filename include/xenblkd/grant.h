@@ -58,6 +58,23 @@ struct xbd_grant_budget {
 
 void xbd_grant_budget_init(struct xbd_grant_budget *b, unsigned int max);
 
+/* One request's part of a copy batch: segments [first, first + n) belong to `owner`. */
+struct xbd_copy_owner {
+	void *owner;
+	unsigned int first, n;
+};
+
+/*
+ * Copy segments of several requests, sent in one gnt_copy call (grant_batch.c): a loop pass
+ * gathers the writes it takes in, or the reads it completes, and copies them at once. At most
+ * XBD_GNT_COPY_BATCH segments; the arrays are allocated on first use.
+ */
+struct xbd_copy_batch {
+	struct xbd_gnt_copy_seg *segs;
+	struct xbd_copy_owner *owners;
+	unsigned int nr_segs, nr_owners;
+};
+
 /* Per data thread. */
 struct xbd_grant_ctx {
 	const struct xbd_xen_ops *xen;
@@ -73,6 +90,8 @@ struct xbd_grant_ctx {
 	 * bound; the daemon's budget, or NULL for none. */
 	unsigned int used, max_mapped;
 	struct xbd_grant_budget *budget;
+	struct xbd_copy_batch copy_in;      /* writes' data, guest -> bounce buffers */
+	struct xbd_copy_batch copy_out;     /* reads' data, bounce buffers -> guest */
 	struct xbd_grant_stats stats;
 };
 
@@ -145,6 +164,29 @@ void xbd_grant_unmapped(struct xbd_grant_ctx *g, unsigned int n);
 /* Copy `n` pages granted by refs[i] (whole pages) into `buf`: indirect descriptor pages. */
 int xbd_grant_copy_pages(struct xbd_grant_ctx *g, const uint32_t *refs, unsigned int n,
 			 void *buf);
+
+/*
+ * Batched grant copy (grant_batch.c), for requests served by xbd_grant_copy_ops: instead of
+ * its prepare (and finish), xbd_grant_copy_layout points io->iov at the bounce buffer, and
+ * the data moves through a batch.
+ */
+void xbd_grant_copy_layout(struct xbd_grant_io *io);
+/* Copy io's segments between the guest and io->bounce now, in one call of its own. */
+int xbd_grant_copy_now(struct xbd_grant_ctx *g, const struct xbd_grant_io *io, bool to_guest);
+/* Queue io's segments (to the guest: a read's data) for `owner`. 0; -ENOSPC: the batch is
+ * full, flush it first; -E2BIG: more than a batch holds, use xbd_grant_copy_now. */
+int xbd_copy_batch_add(struct xbd_grant_ctx *g, struct xbd_copy_batch *b,
+		       const struct xbd_grant_io *io, bool to_guest, void *owner);
+/* Copy everything queued in one call, then done(owner, 0 or -errno) for each owner in order:
+ * a segment the hypervisor refused fails its own owner only (-EIO). A call that fails as a
+ * whole (EFAULT) is retried one call per owner. `done` must not add to `b`. */
+void xbd_copy_batch_flush(struct xbd_grant_ctx *g, struct xbd_copy_batch *b,
+			  void (*done)(void *owner, int err));
+static inline bool xbd_copy_batch_empty(const struct xbd_copy_batch *b)
+{
+	return b->nr_owners == 0;
+}
+void xbd_copy_batch_free(struct xbd_copy_batch *b);
 
 /* persistent cache (grant_persist.c) */
 int xbd_persist_cache_new(unsigned int max, struct xbd_persist_cache **out);

@@ -58,6 +58,10 @@ void xbd_ring_put_response(struct xbd_ring *r, uint64_t id, uint8_t operation, i
 /* Publish the responses written so far. Returns true if the frontend must be notified. */
 bool xbd_ring_push_responses(struct xbd_ring *r);
 
+/* Are requests waiting? One load of req_prod and no re-arming of req_event: for a data thread
+ * that polls the ring before it sleeps. */
+bool xbd_ring_has_requests(const struct xbd_ring *r);
+
 /* RING_FINAL_CHECK_FOR_REQUESTS: re-arm req_event and say whether requests are waiting. */
 bool xbd_ring_final_check(struct xbd_ring *r);
 

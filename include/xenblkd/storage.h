@@ -120,6 +120,7 @@ struct xbd_sq_stats {
 	uint64_t ios;              /* I/Os completed, by the engine or in software */
 	uint64_t syscalls;         /* system calls the engine made to submit and wait */
 	uint64_t fixed_buffer_ios; /* I/Os done from registered buffers */
+	uint64_t poll_arms;        /* wake-up fd polls the engine armed */
 	char engine_features[80];  /* e.g. "io_uring: fixed-file fixed-buffers single-issuer" */
 };
 
@@ -148,11 +149,19 @@ int xbd_sq_open(struct xbd_disk *d, unsigned int depth, struct xbd_sq **out);
 void xbd_sq_close(struct xbd_sq *q); /* nothing in flight */
 int xbd_sq_queue(struct xbd_sq *q, struct xbd_io *io);
 int xbd_sq_submit(struct xbd_sq *q);
-/* Complete what is done (io->done), and if `block`, first wait up to timeout_ms (negative:
+/* Submit what is queued (as xbd_sq_submit; with io_uring in the same system call as the
+ * wait), complete what is done (io->done), and if `block`, first wait up to timeout_ms (negative:
  * without a limit) for a completion or for one of `fds` to become readable (bit i of *ready).
  * Returns the number of completions or -errno. */
 int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned int *ready,
 		bool block, int timeout_ms);
+/* The caller drains every fd xbd_sq_wait reports readable before it waits again: the wait
+ * may then report an fd only when it becomes readable, which saves a system call per wake-up
+ * (io_uring: one multishot poll). Without this call, an fd left readable is reported again. */
+void xbd_sq_wake_edge(struct xbd_sq *q);
+/* Without a system call: would xbd_sq_wait find work now (completions, range steps, or a wake
+ * fd seen readable)? False when the engine cannot tell. For polling before a sleep. */
+bool xbd_sq_ready(const struct xbd_sq *q);
 unsigned int xbd_sq_inflight(const struct xbd_sq *q);
 /*
  * A DISCARD, SECURE_ERASE or WRITE_ZEROES may name the whole disk, so the queue does it in
@@ -171,6 +180,18 @@ void xbd_sq_stop_ranges(struct xbd_sq *q);
  * pinned their pages, and I/O into a registered range goes to those pages. */
 int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned int n);
 /* The queue's counters so far. */
+/*
+ * Registered buffers for a pool that grows and shrinks (io_uring's sparse table): open a table
+ * of n slots once (0; -EOPNOTSUPP when the engine has none or the kernel refused, logged
+ * once), then add each buffer when it is allocated and drop it before it is freed. An I/O whose
+ * one iovec lies in an added buffer reads or writes it without pinning its pages each time
+ * (READ_FIXED/WRITE_FIXED). Add fails (-ENOSPC with the table full, -EOPNOTSUPP once the
+ * kernel refused one, e.g. over RLIMIT_MEMLOCK: logged once) and the buffer simply serves
+ * plain I/O. Drop a buffer only once no I/O of the caller's uses it, before freeing it.
+ */
+int xbd_sq_buffers_open(struct xbd_sq *q, unsigned int n);
+int xbd_sq_buffer_add(struct xbd_sq *q, void *base, size_t len);
+void xbd_sq_buffer_drop(struct xbd_sq *q, void *base);
 void xbd_sq_get_stats(const struct xbd_sq *q, struct xbd_sq_stats *st);
 
 #endif

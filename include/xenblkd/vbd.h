@@ -35,6 +35,7 @@ struct xbd_vbd_options {
 	unsigned int max_mapped_queue;  /* data grants mapped at once per queue; 0: derived */
 	unsigned int max_mapped;        /* ... and by the whole daemon; 0: derived */
 	size_t pool_bytes;              /* memory budget per queue */
+	unsigned int poll_us;           /* adaptive polling before a sleep; 0: none */
 	bool no_flush, no_barrier, no_discard;
 	bool allow_local_map;           /* map grants even when frontend and backend are one domain */
 	unsigned int closing_timeout_s; /* a frontend stuck in Closing is disconnected */

@@ -18,6 +18,9 @@
 #include "xenblkd/storage.h"
 #include "xenblkd/xen_ops.h"
 
+/* The longest a data thread polls before it sleeps (xenblkd-poll-us, --poll-us). */
+#define XBD_POLL_US_MAX 1000u
+
 struct xbd_vbd_config {
 	/* Required keys. */
 	char *frontend;            /* `frontend`: the frontend's directory */
@@ -42,6 +45,8 @@ struct xbd_vbd_config {
 	uint64_t limit_bps;
 	bool has_nbd_export;       /* `nbd-export` (0 or 1) given: it overrides the options */
 	bool nbd_export;
+	bool has_poll_us;          /* `xenblkd-poll-us`: adaptive polling, 0..XBD_POLL_US_MAX */
+	unsigned int poll_us;
 	char *backing;             /* `xenblkd-backing`: the qcow2 backing chain, checked; NULL */
 	/* `xenblkd-format` (qcow2 or raw): the toolstack says what the image is, whatever the
 	 * params prefix (libxl's tap path can only say aio:, i.e. raw); it wins over the

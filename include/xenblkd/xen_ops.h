@@ -31,6 +31,10 @@ struct xbd_xs_perm {
 	unsigned int perms; /* XBD_XS_PERM_* */
 };
 
+/* The most segments the data plane hands gnt_copy at once (a loop pass's batch); the real
+ * ops pass that many to the kernel in one ioctl. */
+#define XBD_GNT_COPY_BATCH 512u
+
 /* One grant-copy segment. Offset + len must stay within one 4 KiB guest page. */
 struct xbd_gnt_copy_seg {
 	void *buf;       /* local memory: source when to_guest, destination otherwise */

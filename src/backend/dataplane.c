@@ -71,6 +71,8 @@ static bool consume(struct xbd_dataplane *dp)
 
 static void push_and_notify(struct xbd_dataplane *dp)
 {
+	/* Reads completed this pass get their data out, and their answers, first. */
+	dp_copy_flush(dp);
 	if (!dp->responses_pending)
 		return;
 	dp->responses_pending = false;
@@ -185,12 +187,93 @@ static void note_idle(struct xbd_dataplane *dp, bool idle)
 	}
 }
 
+/*
+ * Adaptive polling (cfg.poll_us, off by default), as tapdisk3's polling-duration: before a
+ * sleep, watch the ring and the storage queue for up to poll_us, which saves the wake-up (a
+ * kick, a completion) at low queue depth at the price of CPU. It costs no system call, and
+ * while it lasts req_event is not re-armed, so the frontend does not kick either: the final
+ * check and the unmask come only once a poll found nothing. After POLL_MISS_LIMIT polls in a
+ * row that found nothing it stops, until a sleep ends within the window (work arrives at the
+ * pace polling would catch), so a quiet VBD does not spin.
+ */
+#define POLL_MISS_LIMIT 8
+
+/* In a spin: let the sibling hyperthread run and tell the CPU we are waiting. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static bool polling(const struct xbd_dataplane *dp)
+{
+	return dp->cfg.poll_us && dp->poll_misses < POLL_MISS_LIMIT && dp->idle_loops == 0;
+}
+
+/* True if work turned up within poll_us: requests we may take, or completions. */
+static bool poll_for_work(struct xbd_dataplane *dp)
+{
+	/* Requests we could not take now (no slot, a barrier) are no reason to stop. */
+	bool ring = can_consume(dp);
+	uint64_t end = dp_now_ns() + (uint64_t)dp->cfg.poll_us * 1000u;
+
+	dp->stats.polls++;
+	do {
+		if ((ring && xbd_ring_has_requests(&dp->ring)) || xbd_sq_ready(dp->sq)) {
+			dp->stats.poll_hits++;
+			dp->poll_misses = 0;
+			return true;
+		}
+		cpu_relax();
+	} while (dp_now_ns() < end);
+	dp->poll_misses++;
+	return false;
+}
+
+/* A sleep of `slept_ns` ended with work: had it been short enough to poll, poll again. */
+static void note_sleep(struct xbd_dataplane *dp, uint64_t slept_ns, bool work)
+{
+	if (work && slept_ns <= (uint64_t)dp->cfg.poll_us * 2000u)
+		dp->poll_misses = 0;
+}
+
+/* Polling, then the final check the loop left out, then the sleep if both found nothing. */
+static int poll_then_wait(struct xbd_dataplane *dp, const int *fds, unsigned int *ready)
+{
+	/* The poll watches completions: what is queued must be in the kernel first. */
+	int r = xbd_sq_submit(dp->sq);
+	uint64_t t0;
+
+	if (r < 0)
+		return r;
+	if (poll_for_work(dp) || (can_consume(dp) && idle_check(dp)))
+		return xbd_sq_wait(dp->sq, fds, 2, ready, false, 0);
+	t0 = dp_now_ns();
+	r = xbd_sq_wait(dp->sq, fds, 2, ready, true, wait_timeout(dp));
+	note_sleep(dp, dp_now_ns() - t0, r > 0 || *ready);
+	return r;
+}
+
+static int wait_work(struct xbd_dataplane *dp, const int *fds, unsigned int *ready, bool block,
+		     bool poll)
+{
+	if (block && poll)
+		return poll_then_wait(dp, fds, ready);
+	if (!block && dp->cfg.poll_us && !dp->idle_loops)
+		/* Busy: polling would pay off again. */
+		dp->poll_misses = 0;
+	return xbd_sq_wait(dp->sq, fds, 2, ready, block, wait_timeout(dp));
+}
+
 static int run_loop(struct xbd_dataplane *dp)
 {
 	int fds[2] = { [FD_EVTCHN] = dp->cfg.xen->evtchn_fd(dp->evt), [FD_CTL] = dp->ctl_fd };
 
 	for (;;) {
-		bool more = false;
+		bool more = false, poll = polling(dp);
 		unsigned int ready = 0;
 		int r;
 
@@ -199,12 +282,15 @@ static int run_loop(struct xbd_dataplane *dp)
 		unblock(dp);
 		if (can_consume(dp)) {
 			more = consume(dp);
-			if (!more && can_consume(dp))
+			/* A polling loop does its final check after the poll (poll_then_wait). */
+			if (!more && can_consume(dp) && !poll)
 				more = idle_check(dp);
 		}
-		r = xbd_sq_submit(dp->sq);
-		if (r >= 0 && dp->msq)
-			r = xbd_sq_submit(dp->msq);
+		/* The pass's writes get their data in, in one copy call, and their I/O queued.
+		 * The queue's own I/O is submitted by the wait below, in the same system call
+		 * that waits (every engine's wait submits first): one io_uring_enter a pass. */
+		dp_copy_flush(dp);
+		r = dp->msq ? xbd_sq_submit(dp->msq) : 0;
 		push_and_notify(dp);
 		if (r < 0)
 			return r;
@@ -213,7 +299,7 @@ static int run_loop(struct xbd_dataplane *dp)
 			xbd_sq_stop_ranges(dp->sq);
 		if (dp->stopping && dp->busy == 0 && !dp->pause_flushing)
 			return 0;
-		r = xbd_sq_wait(dp->sq, fds, 2, &ready, !more, wait_timeout(dp));
+		r = wait_work(dp, fds, &ready, !more, poll);
 		if (r < 0)
 			return r;
 		dp_mirror_reap(dp);
@@ -235,6 +321,60 @@ static void log_engine(struct xbd_dataplane *dp)
 	xbd_sq_get_stats(dp->sq, &sq);
 	xbd_info(dp->cfg.log_prefix, "storage: %s", sq.engine_features[0] ? sq.engine_features
 								     : "no engine");
+}
+
+/* The data plane's queue, whichever it is now (a swapped disk brings another). */
+static int pool_buffer_add(void *ctx, void *buf, size_t len)
+{
+	struct xbd_dataplane *dp = ctx;
+
+	return xbd_sq_buffer_add(dp->sq, buf, len);
+}
+
+static void pool_buffer_drop(void *ctx, void *buf)
+{
+	struct xbd_dataplane *dp = ctx;
+
+	xbd_sq_buffer_drop(dp->sq, buf);
+}
+
+/* Slots for the pool's buffers; more buffers than this are simply not registered. */
+#define POOL_BUFFER_SLOTS 1024u
+
+/*
+ * The pool's buffers become the queue's registered buffers (io_uring fixed buffers), so the
+ * bounce buffer's I/O does not pin its pages every time. A sparse table: registered as the
+ * pool allocates them, dropped as it frees them, so an idle queue, whose pool is trimmed,
+ * pins nothing. Without it (another engine, a refusal, logged there) I/O is the same.
+ */
+static void register_pool(struct xbd_dataplane *dp)
+{
+	size_t n = dp->cfg.pool_bytes / XBD_BLKIF_PAGE_SIZE;
+
+	dp->pool_hooks = (struct xbd_pool_hooks){ pool_buffer_add, pool_buffer_drop, dp };
+	if (n > POOL_BUFFER_SLOTS)
+		n = POOL_BUFFER_SLOTS;
+	if (n && xbd_sq_buffers_open(dp->sq, (unsigned int)n) == 0)
+		xbd_pool_set_hooks(&dp->pool, &dp->pool_hooks);
+}
+
+/* A queue's set-up beyond opening it: the wake-ups it may report once, the pool's buffers. */
+static void setup_queue(struct xbd_dataplane *dp)
+{
+	/* take_events() and dp_take_ctl() drain the event channel and the control eventfd. */
+	xbd_sq_wake_edge(dp->sq);
+	register_pool(dp);
+}
+
+void dp_adopt_queue(struct xbd_dataplane *dp, struct xbd_sq *q)
+{
+	/* Nothing is in flight or in use: the cached buffers leave the old queue's table. */
+	xbd_pool_trim(&dp->pool);
+	xbd_pool_set_hooks(&dp->pool, NULL);
+	xbd_sq_close(dp->sq);
+	dp->sq = q;
+	/* The new queue's polls, armed at its first wait, see an fd already readable. */
+	setup_queue(dp);
 }
 
 static unsigned int max_segs(const struct xbd_dataplane_cfg *c)
@@ -283,8 +423,10 @@ static int setup(struct xbd_dataplane *dp)
 		xbd_grant_set_bound(&dp->grant, c->max_mapped, c->grant_budget);
 	xbd_pool_init(&dp->pool, c->pool_bytes, xbd_disk_get_info(c->disk)->mem_align);
 	r = xbd_sq_open(c->disk, dp->nr_slots, &dp->sq);
-	if (!r)
-		log_engine(dp);
+	if (r)
+		return r;
+	setup_queue(dp);
+	log_engine(dp);
 	return r;
 }
 
@@ -293,6 +435,8 @@ static void teardown(struct xbd_dataplane *dp)
 {
 	const struct xbd_xen_ops *x = dp->cfg.xen;
 
+	/* The pool outlives the queue its buffers were registered with. */
+	xbd_pool_set_hooks(&dp->pool, NULL);
 	xbd_sq_close(dp->msq);
 	xbd_sq_close(dp->sq);
 	/* Nothing is in flight: the persistent cache may be unmapped now. */

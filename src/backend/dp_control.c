@@ -145,8 +145,7 @@ static int swap_disk(struct xbd_dataplane *dp)
 		return r;
 	}
 	dp_stats_refresh_storage(dp);
-	xbd_sq_close(dp->sq);
-	dp->sq = q;
+	dp_adopt_queue(dp, q);
 	dp->cfg.disk = dp->op_disk;
 	return 0;
 }

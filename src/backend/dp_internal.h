@@ -106,6 +106,7 @@ struct xbd_dataplane {
 	struct xbd_grant_ctx grant;
 	const struct xbd_grant_ops *gops;
 	struct xbd_pool pool;
+	struct xbd_pool_hooks pool_hooks; /* registers the pool's buffers with sq */
 	struct dp_slot *slots;
 	unsigned int nr_slots;
 	unsigned int free_head;       /* index of the first free slot, nr_slots if none */
@@ -126,6 +127,7 @@ struct xbd_dataplane {
 	struct xbd_tbucket tb_iops, tb_bytes;
 	uint64_t tb_iops_rate, tb_bytes_rate; /* the rates the buckets were set up with */
 	unsigned int idle_loops;      /* consecutive idle waits, to trim the pool */
+	unsigned int poll_misses;     /* polls in a row that found nothing (dataplane.c) */
 	struct xbd_ratelimit guest_rl;
 
 	atomic_bool halted;
@@ -154,6 +156,13 @@ void dp_slots_free(struct xbd_dataplane *dp);
  * Returns what it costs against the rate limits (dp_request_cost). */
 struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
 uint64_t dp_now_ns(void);
+/* Send the pass's batched grant copies (writes in, then reads out): the writes' first steps
+ * are queued, the reads answered. Before each submit, and before responses are pushed. */
+void dp_copy_flush(struct xbd_dataplane *dp);
+
+/* dataplane.c: paused, nothing in flight: serve from `q` from now on (a swapped disk); the
+ * old queue is closed. */
+void dp_adopt_queue(struct xbd_dataplane *dp, struct xbd_sq *q);
 
 /* dp_stats.c: publish the counters for the control thread (data thread; no lock), and
  * refresh the storage queue's counters into them (formats strings: not on every loop). */

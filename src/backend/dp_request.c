@@ -158,13 +158,83 @@ static void lose_feature(struct xbd_dataplane *dp, const struct xbd_req *req)
 	dp_signal_control(dp);
 }
 
+static void run_step(struct dp_slot *s);
+
+/* Copy mode moves the data through the loop pass's batches (grant_batch.c). */
+static bool copy_batched(const struct dp_slot *s)
+{
+	return s->gops == &xbd_grant_copy_ops;
+}
+
+/* A write's data is in: run its first step, or answer its copy's failure. */
+static void copy_in_done(void *owner, int err)
+{
+	struct dp_slot *s = owner;
+
+	if (err) {
+		s->prepared = false;
+		respond(s, err);
+		return;
+	}
+	run_step(s);
+}
+
+/* A read's data is out: answer. */
+static void copy_out_done(void *owner, int err)
+{
+	respond(owner, err);
+}
+
+static void flush_batch(struct xbd_dataplane *dp, struct xbd_copy_batch *b)
+{
+	xbd_copy_batch_flush(&dp->grant, b, b == &dp->grant.copy_in ? copy_in_done
+				  : copy_out_done);
+}
+
+void dp_copy_flush(struct xbd_dataplane *dp)
+{
+	/* Writes first: their steps are queued before this pass's submit. */
+	flush_batch(dp, &dp->grant.copy_in);
+	flush_batch(dp, &dp->grant.copy_out);
+}
+
+/* Queue s's copy in batch b, flushing b first when full. 0 queued, -E2BIG too big for any
+ * batch, or -errno. */
+static int batch_add(struct dp_slot *s, struct xbd_copy_batch *b, bool to_guest)
+{
+	struct xbd_dataplane *dp = s->dp;
+	int r = xbd_copy_batch_add(&dp->grant, b, &s->gio, to_guest, s);
+
+	if (r == -ENOSPC) {
+		flush_batch(dp, b);
+		r = xbd_copy_batch_add(&dp->grant, b, &s->gio, to_guest, s);
+	}
+	return r;
+}
+
+/* A successful read in copy mode: queue its data for the guest. True if queued (the batch's
+ * flush answers it); false with *err set if it was copied now or cannot be. */
+static bool copy_out_queued(struct dp_slot *s, int *err)
+{
+	int r = batch_add(s, &s->dp->grant.copy_out, true);
+
+	if (r == 0)
+		return true;
+	*err = r == -E2BIG ? xbd_grant_copy_now(&s->dp->grant, &s->gio, true) : r;
+	return false;
+}
+
 static void finish(struct dp_slot *s, int err)
 {
 	struct xbd_dataplane *dp = s->dp;
+	bool read = !err && s->req.data_op == BLKIF_OP_READ;
 
-	if (s->prepared) {
-		int r = s->gops->finish(&dp->grant, &s->gio,
-					 !err && s->req.data_op == BLKIF_OP_READ);
+	if (s->prepared && copy_batched(s)) {
+		s->prepared = false;
+		if (read && copy_out_queued(s, &err))
+			return;
+	} else if (s->prepared) {
+		int r = s->gops->finish(&dp->grant, &s->gio, read);
 
 		s->prepared = false;
 		if (!err)
@@ -173,7 +243,6 @@ static void finish(struct dp_slot *s, int err)
 	respond(s, err);
 }
 
-static void run_step(struct dp_slot *s);
 
 /*
  * A mirrored step's I/O on the destination failed: that ends the mirror (the source has the
@@ -335,14 +404,36 @@ static void plan_steps(struct dp_slot *s)
 	s->nr_steps = n;
 }
 
+/*
+ * Make the request's data reachable for its I/O. In copy mode a write's data comes in
+ * through the pass's batch, whose flush runs the first step: *queued says so.
+ */
+static int prepare_data(struct dp_slot *s, bool *queued)
+{
+	struct xbd_dataplane *dp = s->dp;
+	int r;
+
+	*queued = false;
+	if (!copy_batched(s))
+		return s->gops->prepare(&dp->grant, &s->gio);
+	xbd_grant_copy_layout(&s->gio);
+	if (!s->gio.to_disk)
+		return 0;
+	r = batch_add(s, &dp->grant.copy_in, false);
+	if (r == -E2BIG)
+		return xbd_grant_copy_now(&dp->grant, &s->gio, false);
+	*queued = r == 0;
+	return r;
+}
+
 /* Bring the data in (writes) and run the first step. */
 static void start(struct dp_slot *s)
 {
-	struct xbd_dataplane *dp = s->dp;
+	bool queued = false;
 
 	s->stage = DP_RUNNING;
 	if (s->req.nr_segs > 0) {
-		int r = s->gops->prepare(&dp->grant, &s->gio);
+		int r = prepare_data(s, &queued);
 
 		if (r) {
 			respond(s, r);
@@ -350,7 +441,8 @@ static void start(struct dp_slot *s)
 		}
 		s->prepared = true;
 	}
-	run_step(s);
+	if (!queued)
+		run_step(s);
 }
 
 /* Pool memory for one request, or NULL (wait). A size the pool can never give is -ENOMEM. */

@@ -48,6 +48,7 @@ void dp_stats_refresh_storage(struct xbd_dataplane *dp)
 	xbd_sq_get_stats(dp->sq, &sq);
 	dp->stats.storage_ios = sq.ios;
 	dp->stats.storage_syscalls = sq.syscalls;
+	dp->stats.storage_fixed_ios = sq.fixed_buffer_ios;
 }
 
 void xbd_dataplane_get_stats(struct xbd_dataplane *dp, struct xbd_dataplane_stats *out)

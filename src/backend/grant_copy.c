@@ -4,7 +4,8 @@
  * A request's segments are copied in one batched hypervisor call between the guest's pages and
  * one contiguous bounce buffer (segment i starts where segment i-1 ended). Segment geometry
  * comes from the validated private copy of the request, so every offset and length is known to
- * lie within one 4 KiB guest page.
+ * lie within one 4 KiB guest page. The data plane batches the copies of several requests
+ * (grant_batch.c) through the helpers here.
  */
 #include <errno.h>
 #include <limits.h>
@@ -44,6 +45,8 @@ void xbd_grant_ctx_fini(struct xbd_grant_ctx *g)
 {
 	if (g->cache)
 		xbd_persist_cache_free(g);
+	xbd_copy_batch_free(&g->copy_in);
+	xbd_copy_batch_free(&g->copy_out);
 	free(g->copy_segs);
 	free(g->refs);
 	g->copy_segs = NULL;
@@ -66,26 +69,38 @@ static int copy_batch(struct xbd_grant_ctx *g, unsigned int n)
 	return 0;
 }
 
-static int copy_segments(struct xbd_grant_ctx *g, const struct xbd_req *req, void *buf,
-			 bool to_guest)
+/* Fill out[0, nr_segs) with the copy segments of req's data in `buf`, segment after segment. */
+void xbd_grant_copy_fill(const struct xbd_grant_ctx *g, const struct xbd_req *req, void *buf,
+			 bool to_guest, struct xbd_gnt_copy_seg *out)
 {
 	unsigned char *p = buf;
 
-	if (req->nr_segs > g->max_segs)
-		return -EINVAL;
 	for (unsigned int i = 0; i < req->nr_segs; i++) {
 		const struct xbd_seg *s = &req->segs[i];
 		uint16_t len =
 			(uint16_t)((s->last_sect - s->first_sect + 1u) * XBD_BLKIF_SECTOR_SIZE);
 
-		g->copy_segs[i] = (struct xbd_gnt_copy_seg){
+		out[i] = (struct xbd_gnt_copy_seg){
 			.buf = p, .ref = s->gref, .domid = g->domid,
 			.offset = (uint16_t)(s->first_sect * XBD_BLKIF_SECTOR_SIZE), .len = len,
 			.to_guest = to_guest,
 		};
 		p += len;
 	}
+}
+
+static int copy_segments(struct xbd_grant_ctx *g, const struct xbd_req *req, void *buf,
+			 bool to_guest)
+{
+	if (req->nr_segs > g->max_segs)
+		return -EINVAL;
+	xbd_grant_copy_fill(g, req, buf, to_guest, g->copy_segs);
 	return copy_batch(g, req->nr_segs);
+}
+
+int xbd_grant_copy_now(struct xbd_grant_ctx *g, const struct xbd_grant_io *io, bool to_guest)
+{
+	return copy_segments(g, io->req, io->bounce, to_guest);
 }
 
 int xbd_grant_copy_pages(struct xbd_grant_ctx *g, const uint32_t *refs, unsigned int n,
@@ -101,11 +116,16 @@ int xbd_grant_copy_pages(struct xbd_grant_ctx *g, const uint32_t *refs, unsigned
 	return copy_batch(g, n);
 }
 
-static int copy_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
+void xbd_grant_copy_layout(struct xbd_grant_io *io)
 {
 	io->iov[0] = (struct iovec){ .iov_base = io->bounce,
 				     .iov_len = io->req->nr_sectors * XBD_BLKIF_SECTOR_SIZE };
 	io->niov = 1;
+}
+
+static int copy_prepare(struct xbd_grant_ctx *g, struct xbd_grant_io *io)
+{
+	xbd_grant_copy_layout(io);
 	return io->to_disk ? copy_segments(g, io->req, io->bounce, false) : 0;
 }
 

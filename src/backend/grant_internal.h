@@ -20,4 +20,8 @@ static inline struct iovec xbd_seg_iov(const struct xbd_seg *s, void *page)
 	};
 }
 
+/* grant_copy.c: req's copy segments over `buf`, one after the other, into out[0, nr_segs). */
+void xbd_grant_copy_fill(const struct xbd_grant_ctx *g, const struct xbd_req *req, void *buf,
+			 bool to_guest, struct xbd_gnt_copy_seg *out);
+
 #endif

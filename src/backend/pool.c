@@ -3,7 +3,9 @@
  * The data thread's bounded memory pool (see pool.h): power-of-two size classes from 4 KiB to
  * 32 MiB, a free list per class, and a byte budget covering both what is handed out and what
  * is cached. When a fresh allocation would pass the budget, cached buffers of other classes
- * are released first; only then does the caller have to wait.
+ * are released first; only then does the caller have to wait. Hooks hear of every buffer taken
+ * from or given back to the system, so the storage queue can register them (fixed buffers):
+ * buffers are cached, so that costs a system call per new buffer, not per request.
  */
 #include <stdlib.h>
 
@@ -32,6 +34,11 @@ void xbd_pool_init(struct xbd_pool *p, size_t cap, size_t align)
 	*p = (struct xbd_pool){ .cap = cap, .align = align < 4096 ? 4096 : align };
 }
 
+void xbd_pool_set_hooks(struct xbd_pool *p, const struct xbd_pool_hooks *h)
+{
+	p->hooks = h;
+}
+
 size_t xbd_pool_class_size(const struct xbd_pool *p, size_t bytes)
 {
 	int c = class_of(bytes ? bytes : 1);
@@ -48,6 +55,8 @@ static void release_class(struct xbd_pool *p, int c)
 
 		p->free[c] = ch->next;
 		p->held -= class_bytes(c);
+		if (p->hooks)
+			p->hooks->drop(p->hooks->ctx, ch);
 		free(ch);
 	}
 }
@@ -90,6 +99,8 @@ void *xbd_pool_alloc(struct xbd_pool *p, size_t bytes)
 			return NULL;
 		}
 		p->held += sz;
+		if (p->hooks)
+			p->hooks->add(p->hooks->ctx, buf, sz);
 	}
 	p->in_use += sz;
 	p->allocs++;

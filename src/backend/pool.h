@@ -18,16 +18,27 @@
 
 struct xbd_pool_chunk;
 
+/* Told of every buffer the pool takes from the system and gives back: the data plane
+ * registers them with the storage queue (fixed buffers). add's failure is not the pool's. */
+struct xbd_pool_hooks {
+	int (*add)(void *ctx, void *buf, size_t len);
+	void (*drop)(void *ctx, void *buf);
+	void *ctx;
+};
+
 struct xbd_pool {
 	size_t cap;     /* bytes the pool may hold, in use or cached */
 	size_t held;    /* bytes allocated from the system */
 	size_t in_use;  /* bytes handed out */
 	size_t align;   /* buffer alignment */
 	struct xbd_pool_chunk *free[XBD_POOL_CLASSES];
+	const struct xbd_pool_hooks *hooks; /* or NULL */
 	uint64_t allocs, waits; /* statistics */
 };
 
 void xbd_pool_init(struct xbd_pool *p, size_t cap, size_t align);
+/* From now on, tell `h` (NULL: nobody) of buffers taken from and given back to the system. */
+void xbd_pool_set_hooks(struct xbd_pool *p, const struct xbd_pool_hooks *h);
 /* Release everything cached; nothing may be in use. */
 void xbd_pool_fini(struct xbd_pool *p);
 /* The size a request for `bytes` really takes, or 0 if it can never fit. */

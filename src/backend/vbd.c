@@ -418,6 +418,7 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 		.max_mapped = v->max_mapped_queue,
 		.grant_budget = &v->grants,
 		.pool_bytes = pool_budget(v),
+		.poll_us = v->opt->poll_us,
 		.notify_fd = v->dp_notify_fd,
 	};
 
@@ -488,16 +489,21 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 	v->connections_ended++;
 	xbd_info(v->prefix, "disconnected: %llu reads, %llu writes, %llu flushes, %llu barriers, "
 		 "%llu discards, %llu indirect, %llu errors, %llu bad requests, %llu stalls, "
-		 "%llu map calls, %llu copy calls, %llu events, %llu notifies, "
-		 "%llu storage I/Os in %llu syscalls",
+		 "%llu map calls, %llu copy calls, %llu persistent misses, %llu events, "
+		 "%llu notifies, "
+		 "%llu storage I/Os in %llu syscalls, %llu from fixed buffers, "
+		 "%llu polls (%llu found work)",
 		 (unsigned long long)sum.reads, (unsigned long long)sum.writes,
 		 (unsigned long long)sum.flushes, (unsigned long long)sum.barriers,
 		 (unsigned long long)sum.discards, (unsigned long long)sum.indirect,
 		 (unsigned long long)sum.errors, (unsigned long long)sum.bad_requests,
 		 (unsigned long long)sum.stalls, (unsigned long long)sum.grant.map_calls,
-		 (unsigned long long)sum.grant.copy_calls, (unsigned long long)sum.events,
+		 (unsigned long long)sum.grant.copy_calls,
+		 (unsigned long long)sum.grant.persistent_misses, (unsigned long long)sum.events,
 		 (unsigned long long)sum.notifies, (unsigned long long)sum.storage_ios,
-		 (unsigned long long)sum.storage_syscalls);
+		 (unsigned long long)sum.storage_syscalls,
+		 (unsigned long long)sum.storage_fixed_ios, (unsigned long long)sum.polls,
+		 (unsigned long long)sum.poll_hits);
 }
 
 int xbd_vbd_apply(struct xbd_vbd *v, const struct xbd_fsm_actions *a)

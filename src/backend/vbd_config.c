@@ -135,6 +135,21 @@ static void read_limits(struct reader *rd, struct xbd_vbd_config *c)
 	free(bps);
 }
 
+/* xenblkd-poll-us: how long the data threads poll before they sleep (tapdisk3's
+ * polling-duration): latency at low queue depth bought with CPU, so per VBD. */
+static void read_polling(struct reader *rd, struct xbd_vbd_config *c)
+{
+	char *s = read_at(rd, rd->dir, "xenblkd-poll-us");
+	uint64_t v = 0;
+
+	c->has_poll_us = s && !xbd_parse_uint(s, XBD_POLL_US_MAX, &v);
+	if (s && !c->has_poll_us)
+		problem(rd, -EINVAL, "xenblkd-poll-us '%.32s' is not a number in 0..%u", s,
+			XBD_POLL_US_MAX);
+	c->poll_us = (unsigned int)v;
+	free(s);
+}
+
 /* xenblkd-backing: the qcow2 backing chain as the toolstack configured it (FORMAT:PATH|...),
  * checked here so that a bad one is the toolstack's fault, reported in its error node. */
 static void read_backing(struct reader *rd, struct xbd_vbd_config *c)
@@ -216,6 +231,7 @@ static void read_options(struct reader *rd, struct xbd_vbd_config *c)
 	c->direct_io_safe = flag(rd, "direct-io-safe", false);
 	read_nbd_export(rd, c);
 	read_limits(rd, c);
+	read_polling(rd, c);
 	read_backing(rd, c);
 	read_format(rd, c);
 	read_active(rd, c);

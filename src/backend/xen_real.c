@@ -17,9 +17,9 @@
 
 #include "xen_xs.h"
 
-/* xengnttab batches copy segments itself (the kernel takes 16 per hypercall); this bounds our
- * stack array only. */
-#define COPY_BATCH 64
+/* Segments per xengnttab_grant_copy (one ioctl; the kernel makes a hypercall per 16): the data
+ * plane's whole batch, so a loop pass costs one syscall. Bounds our stack array (12 KiB). */
+#define COPY_BATCH XBD_GNT_COPY_BATCH
 
 static xengnttab_handle *gh(struct xbd_gnt *g)
 {

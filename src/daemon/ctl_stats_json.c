@@ -94,6 +94,8 @@ struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s)
 	put_u64(o, "bad_requests", s->bad_requests);
 	put_u64(o, "events", s->events);
 	put_u64(o, "notifies", s->notifies);
+	put_u64(o, "polls", s->polls);
+	put_u64(o, "poll_hits", s->poll_hits);
 	put_u64(o, "stalls", s->stalls);
 	json_object_object_add(o, "grant", grant_json(&s->grant));
 	put_u64(o, "pool_bytes", s->pool_held);

@@ -57,6 +57,8 @@ static void usage(FILE *out)
 		"                                 --persistent-max-grants); requests over either\n"
 		"                                 bound are served by grant copy\n"
 		"      --pool-mib N               bounce memory per queue in MiB (default 16)\n"
+		"      --poll-us N                poll for work up to N us before sleeping, at the\n"
+		"                                 cost of CPU (default 0: never; at most 1000)\n"
 		"      --sector-size N            512 or 4096: force the logical sector size\n"
 		"      --no-flush, --no-barrier, --no-discard   do not offer these\n"
 		"      --closing-timeout S        disconnect a frontend stuck in Closing (default 60;\n"
@@ -121,7 +123,7 @@ enum {
 	OPT_NO_FLUSH, OPT_NO_BARRIER, OPT_NO_DISCARD, OPT_CLOSING, OPT_BACKING_DIR,
 	OPT_RAW_BACKING, OPT_L2_CACHE, OPT_LOCAL_MAP, OPT_LIMIT_IOPS, OPT_LIMIT_BPS, OPT_RUN_DIR,
 	OPT_LOG_LEVEL, OPT_BACKING, OPT_BACKING_FORMAT, OPT_TRUST_FORMAT, OPT_MAPPED_QUEUE,
-	OPT_MAPPED, OPT_NBD_EXPORT, OPT_IMAGE_FORMAT,
+	OPT_MAPPED, OPT_NBD_EXPORT, OPT_IMAGE_FORMAT, OPT_POLL_US,
 };
 
 static const struct option long_opts[] = {
@@ -152,6 +154,7 @@ static const struct option long_opts[] = {
 	{ "qcow2-l2-cache-mib", required_argument, NULL, OPT_L2_CACHE },
 	{ "allow-local-map", no_argument, NULL, OPT_LOCAL_MAP },
 	{ "limit-iops", required_argument, NULL, OPT_LIMIT_IOPS },
+	{ "poll-us", required_argument, NULL, OPT_POLL_US },
 	{ "limit-bps", required_argument, NULL, OPT_LIMIT_BPS },
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
 	{ "nbd-export", no_argument, NULL, OPT_NBD_EXPORT },
@@ -236,6 +239,7 @@ static int number_option(struct cli *c, int o, const char *arg)
 	case OPT_MAPPED_QUEUE: r = number(c, o, arg, 1, 1u << 22, &v); c->vbd.max_mapped_queue = (unsigned)v; break;
 	case OPT_MAPPED: r = number(c, o, arg, 1, 1u << 22, &v); c->vbd.max_mapped = (unsigned)v; break;
 	case OPT_POOL: r = number(c, o, arg, 1, 4096, &v); c->vbd.pool_bytes = (size_t)v << 20; break;
+	case OPT_POLL_US: r = number(c, o, arg, 0, XBD_POLL_US_MAX, &v); c->vbd.poll_us = (unsigned)v; break;
 	case OPT_CLOSING: r = number(c, o, arg, 0, 86400, &v); c->vbd.closing_timeout_s = (unsigned)v; break;
 	case OPT_L2_CACHE: r = number(c, o, arg, 1, 4096, &v); c->vbd.l2_cache_bytes = v << 20; break;
 	case OPT_LIMIT_IOPS: r = number(c, o, arg, 0, UINT32_MAX, &v); c->ops.limit_iops = v; break;
@@ -640,6 +644,8 @@ static int layer(struct cli *c, const struct args *a, const struct xbd_vbd_confi
 		c->ops.limit_bps = t->limit_bps;
 	if (!r && t && t->has_nbd_export)
 		c->vbd.nbd_export = t->nbd_export;
+	if (!r && t && t->has_poll_us)
+		c->vbd.poll_us = t->poll_us;
 	if (!r && t && t->backing)
 		r = backend_chain(c, a, t->backing);
 	if (!r && t && t->has_format_key) {

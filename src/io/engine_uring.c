@@ -4,8 +4,10 @@
  * file registered as fixed file 0, and a whole batch goes to the kernel in one io_uring_enter.
  * An I/O whose single buffer lies in a registered buffer (the data plane's bounce pool) is a
  * READ_FIXED/WRITE_FIXED, which saves pinning its pages on every I/O. The data thread's wake-up
- * fds (the event channel, the stop eventfd) are polled from the same ring with one-shot
- * POLL_ADDs, so a single wait covers guest kicks and I/O completions. Set-up flags are probed
+ * fds (the event channel, the stop eventfd) are polled from the same ring, so a single wait
+ * covers guest kicks and I/O completions: with one-shot POLL_ADDs re-armed after each report
+ * (level: an fd left readable is reported again), or, for a caller that drains its fds
+ * (wake_edge), one multishot POLL_ADD each (kernel 5.13), so a kick costs no re-arm. Set-up flags are probed
  * at run time, newest first, since Debian 12's dom0 kernel is 6.1.
  */
 #include <errno.h>
@@ -18,11 +20,13 @@
 #include "io.h"
 #include "xenblkd/log.h"
 
-/* POLL_ADD completions carry an odd user_data (wake fd index << 1 | 1); I/O completions carry
- * the struct xbd_io pointer, which is at least 8-byte aligned and so always even. */
-#define POLL_TAG(i) (((uint64_t)(i) << 1) | 1u)
+/* POLL_ADD completions carry an odd user_data (fd << 9 | wake fd index << 1 | 1); I/O
+ * completions carry the struct xbd_io pointer, which is at least 8-byte aligned and so always
+ * even. The fd tells a stale multishot poll (of an fd since replaced) from the live one. */
+#define POLL_TAG(i, fd) (((uint64_t)(uint32_t)(fd) << 9) | ((uint64_t)(i) << 1) | 1u)
 #define IS_POLL_TAG(u) (((u) & 1u) != 0)
-#define POLL_INDEX(u) ((unsigned int)((u) >> 1))
+#define POLL_INDEX(u) ((unsigned int)(((u) >> 1) & 0xffu))
+#define POLL_FD(u) ((int)(uint32_t)((u) >> 9))
 
 #define SQPOLL_IDLE_MS 50
 
@@ -40,9 +44,17 @@ struct xbd_engine {
 	unsigned int inflight;        /* queued or submitted I/Os, not polls */
 	unsigned int depth;
 	bool poll_armed[XBD_ENGINE_MAX_WAKE_FDS];
+	bool multishot;               /* wake fds are drained by the caller (wake_edge) */
+	unsigned int unreported;      /* multishot: fds seen readable by a wait not watching them */
+	bool no_multishot;            /* the kernel refused a multishot poll: one-shot ones */
 	int poll_fd[XBD_ENGINE_MAX_WAKE_FDS];
 	struct fixed_buf *bufs;       /* registered buffers, sorted by start */
 	unsigned int nr_bufs;
+	/* A sparse table (buffers_open): slots filled and emptied one at a time. */
+	unsigned int nr_slots;        /* 0: none */
+	unsigned int *free_slots;     /* a stack of the empty slots' indexes */
+	unsigned int nr_free;
+	bool update_refused;          /* the kernel refused a buffer: no more tries */
 	struct xbd_engine_stats stats;
 };
 
@@ -138,6 +150,7 @@ static void uring_fini(struct xbd_engine *e)
 	 */
 	io_uring_unregister_files(&e->ring);
 	io_uring_queue_exit(&e->ring);
+	free(e->free_slots);
 	free(e->bufs);
 	free(e);
 }
@@ -247,15 +260,49 @@ static int arm_polls(struct xbd_engine *e, const int *fds, unsigned int nfds)
 
 		if (e->poll_armed[i] && e->poll_fd[i] == fds[i])
 			continue;
+		if (e->poll_armed[i]) {
+			/* Another fd in this place: end the old fd's multishot poll. */
+			sqe = get_sqe(e);
+			if (!sqe)
+				return -EBUSY;
+			io_uring_prep_poll_remove(sqe, POLL_TAG(i, e->poll_fd[i]));
+			io_uring_sqe_set_data64(sqe, POLL_TAG(i, e->poll_fd[i]));
+		}
 		sqe = get_sqe(e);
 		if (!sqe)
 			return -EBUSY;
-		io_uring_prep_poll_add(sqe, fds[i], POLLIN);
-		io_uring_sqe_set_data64(sqe, POLL_TAG(i));
+		if (!e->multishot || e->no_multishot)
+			io_uring_prep_poll_add(sqe, fds[i], POLLIN);
+		else
+			io_uring_prep_poll_multishot(sqe, fds[i], POLLIN);
+		io_uring_sqe_set_data64(sqe, POLL_TAG(i, fds[i]));
+		e->stats.poll_arms++;
 		e->poll_armed[i] = true;
 		e->poll_fd[i] = fds[i];
 	}
 	return 0;
+}
+
+/*
+ * A wake-up fd's poll completed. A multishot poll stays armed while the kernel says MORE; it
+ * ends (and is re-armed at the next wait) on an error or when the kernel drops it. A kernel
+ * without multishot polls says EINVAL: from then on, one-shot polls.
+ */
+static void poll_done(struct xbd_engine *e, uint64_t tag, int res, unsigned int flags,
+		      unsigned int *ready)
+{
+	unsigned int i = POLL_INDEX(tag);
+
+	/* A stale poll's last words, or its removal's answer. */
+	if (i >= XBD_ENGINE_MAX_WAKE_FDS || POLL_FD(tag) != e->poll_fd[i])
+		return;
+	if (!(flags & IORING_CQE_F_MORE))
+		e->poll_armed[i] = false;
+	if (res == -EINVAL && !e->no_multishot) {
+		e->no_multishot = true;
+		return;
+	}
+	*ready |= 1u << i;
 }
 
 static int reap(struct xbd_engine *e, unsigned int *ready)
@@ -267,16 +314,12 @@ static int reap(struct xbd_engine *e, unsigned int *ready)
 		uint64_t ud = cqe->user_data;
 		int res = cqe->res;
 
-		io_uring_cqe_seen(&e->ring, cqe);
 		if (IS_POLL_TAG(ud)) {
-			unsigned int i = POLL_INDEX(ud);
-
-			if (i < XBD_ENGINE_MAX_WAKE_FDS) {
-				e->poll_armed[i] = false;
-				*ready |= 1u << i;
-			}
+			poll_done(e, ud, res, cqe->flags, ready);
+			io_uring_cqe_seen(&e->ring, cqe);
 			continue;
 		}
+		io_uring_cqe_seen(&e->ring, cqe);
 		e->inflight--;
 		e->stats.ios++;
 		n++;
@@ -288,13 +331,16 @@ static int reap(struct xbd_engine *e, unsigned int *ready)
 static int uring_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 		      unsigned int *ready, bool block, int timeout_ms)
 {
+	unsigned int want = (1u << nfds) - 1, seen = 0;
 	struct io_uring_cqe *cqe;
-	int r;
+	int r, n;
 
 	*ready = 0;
 	r = arm_polls(e, fds, nfds);
 	if (r < 0)
 		return r;
+	if (e->unreported & want)
+		block = false;
 	if (block && io_uring_cq_ready(&e->ring) == 0) {
 		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ms / 1000,
@@ -312,7 +358,27 @@ static int uring_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 		if (r < 0)
 			return r;
 	}
-	return reap(e, ready);
+	n = reap(e, &seen);
+	/*
+	 * A multishot poll reports an fd once per wake-up: a wait that does not watch it (a
+	 * flush waited for with no fds) must keep the report for the next wait that does, or the
+	 * caller, which drains only what it is told about, would never hear of it.
+	 */
+	seen |= e->unreported;
+	*ready = seen & want;
+	e->unreported = e->multishot ? seen & ~want : 0;
+	return n;
+}
+
+static void uring_wake_edge(struct xbd_engine *e)
+{
+	e->multishot = true;
+}
+
+static bool uring_ready(const struct xbd_engine *e)
+{
+	/* The CQ tail is the kernel's: liburing reads it with an acquire load. */
+	return io_uring_cq_ready(&e->ring) > 0 || e->unreported;
 }
 
 static unsigned int uring_inflight(const struct xbd_engine *e)
@@ -333,6 +399,8 @@ static int uring_register_buffers(struct xbd_engine *e, const struct iovec *bufs
 	struct fixed_buf *fb = n ? calloc(n, sizeof(*fb)) : NULL;
 	int r;
 
+	if (e->nr_slots)
+		return -EBUSY; /* a sparse table is in use */
 	if (e->nr_bufs)
 		io_uring_unregister_buffers(&e->ring);
 	free(e->bufs);
@@ -357,13 +425,115 @@ static int uring_register_buffers(struct xbd_engine *e, const struct iovec *bufs
 	return 0;
 }
 
+/*
+ * A sparse table of n buffer slots (kernel 5.19), for a pool whose buffers come and go: it pins
+ * nothing until buffers are added, so an idle queue stays small. -EOPNOTSUPP, logged, when
+ * the kernel refuses: I/O then uses plain reads and writes.
+ */
+static int uring_buffers_open(struct xbd_engine *e, unsigned int n)
+{
+	int r;
+
+	if (e->nr_bufs || e->nr_slots || n == 0)
+		return -EINVAL;
+	e->bufs = calloc(n, sizeof(*e->bufs));
+	e->free_slots = calloc(n, sizeof(*e->free_slots));
+	r = e->bufs && e->free_slots ? io_uring_register_buffers_sparse(&e->ring, n) : -ENOMEM;
+	if (r < 0) {
+		xbd_info(e->log_prefix, "io_uring: no registered buffers (%s); using plain reads "
+			 "and writes", strerror(-r));
+		free(e->bufs);
+		free(e->free_slots);
+		e->bufs = NULL;
+		e->free_slots = NULL;
+		return -EOPNOTSUPP;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		e->free_slots[i] = n - 1 - i;
+	e->nr_free = n;
+	e->nr_slots = n;
+	return 0;
+}
+
+/* Where a buffer starting at `a` is, or would go, in the sorted array. */
+static unsigned int buf_pos(const struct xbd_engine *e, uintptr_t a)
+{
+	unsigned int lo = 0, hi = e->nr_bufs;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (e->bufs[mid].start < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int set_slot(struct xbd_engine *e, unsigned int slot, void *base, size_t len)
+{
+	struct iovec iov = { base, len };
+	__u64 tag = 0;
+	int r = io_uring_register_buffers_update_tag(&e->ring, slot, &iov, &tag, 1);
+
+	return r < 0 ? r : 0;
+}
+
+/* Fill an empty slot with [base, base + len). The pages are pinned until it is dropped. */
+static int uring_buffer_add(struct xbd_engine *e, void *base, size_t len)
+{
+	uintptr_t a = (uintptr_t)base;
+	unsigned int slot, pos;
+	int r;
+
+	if (!e->nr_slots || e->update_refused)
+		return -EOPNOTSUPP;
+	if (!e->nr_free)
+		return -ENOSPC; /* the table is full: this buffer goes unregistered */
+	slot = e->free_slots[--e->nr_free];
+	r = set_slot(e, slot, base, len);
+	if (r < 0) {
+		e->free_slots[e->nr_free++] = slot;
+		/* Usually RLIMIT_MEMLOCK without CAP_IPC_LOCK. Once, then never again. */
+		e->update_refused = true;
+		xbd_info(e->log_prefix, "io_uring: buffer not registered (%s); using plain reads "
+			 "and writes", strerror(-r));
+		return -EOPNOTSUPP;
+	}
+	pos = buf_pos(e, a);
+	memmove(&e->bufs[pos + 1], &e->bufs[pos], (e->nr_bufs - pos) * sizeof(*e->bufs));
+	e->bufs[pos] = (struct fixed_buf){ a, a + len, slot };
+	e->nr_bufs++;
+	return 0;
+}
+
+/* Empty the slot of the buffer that starts at `base`, if it has one. */
+static void uring_buffer_drop(struct xbd_engine *e, void *base)
+{
+	uintptr_t a = (uintptr_t)base;
+	unsigned int pos;
+
+	if (!e->nr_slots)
+		return;
+	pos = buf_pos(e, a);
+	if (pos >= e->nr_bufs || e->bufs[pos].start != a)
+		return;
+	/* An I/O still in flight on it keeps its own reference: the kernel's, not ours. */
+	if (set_slot(e, e->bufs[pos].index, NULL, 0) < 0)
+		xbd_debug(e->log_prefix, "io_uring: a buffer slot could not be emptied");
+	e->free_slots[e->nr_free++] = e->bufs[pos].index;
+	e->nr_bufs--;
+	memmove(&e->bufs[pos], &e->bufs[pos + 1], (e->nr_bufs - pos) * sizeof(*e->bufs));
+}
+
 static void uring_get_stats(const struct xbd_engine *e, struct xbd_engine_stats *st)
 {
 	unsigned int f = e->setup_flags;
 
 	*st = e->stats;
 	snprintf(st->features, sizeof(st->features), "io_uring: fixed-file%s%s%s%s%s",
-		 e->nr_bufs ? " fixed-buffers" : "",
+		 e->nr_bufs || e->nr_slots ? " fixed-buffers" : "",
 		 f & IORING_SETUP_SQPOLL ? " sqpoll" : "",
 		 f & IORING_SETUP_SINGLE_ISSUER ? " single-issuer" : "",
 		 f & IORING_SETUP_COOP_TASKRUN ? " coop-taskrun" : "",
@@ -379,5 +549,10 @@ const struct xbd_engine_ops xbd_engine_uring = {
 	.wait = uring_wait,
 	.inflight = uring_inflight,
 	.register_buffers = uring_register_buffers,
+	.buffers_open = uring_buffers_open,
+	.buffer_add = uring_buffer_add,
+	.buffer_drop = uring_buffer_drop,
 	.get_stats = uring_get_stats,
+	.wake_edge = uring_wake_edge,
+	.ready = uring_ready,
 };

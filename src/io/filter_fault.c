@@ -175,6 +175,18 @@ static int fault_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 	return e->inner_ops->wait(e->inner, fds, nfds, ready, block, timeout_ms);
 }
 
+/* Our waits are the inner engine's: so is the edge. */
+static void fault_wake_edge(struct xbd_engine *e)
+{
+	if (e->inner_ops->wake_edge)
+		e->inner_ops->wake_edge(e->inner);
+}
+
+static bool fault_ready(const struct xbd_engine *e)
+{
+	return (e->inner_ops->ready && e->inner_ops->ready(e->inner));
+}
+
 static unsigned int fault_inflight(const struct xbd_engine *e)
 {
 	return e->inner_ops->inflight(e->inner);
@@ -201,6 +213,8 @@ static const struct xbd_engine_ops fault_engine = {
 	.queue = fault_queue,
 	.submit = fault_submit,
 	.wait = fault_wait,
+	.wake_edge = fault_wake_edge,
+	.ready = fault_ready,
 	.inflight = fault_inflight,
 	.register_buffers = fault_register_buffers,
 	.get_stats = fault_get_stats,

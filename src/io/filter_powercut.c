@@ -332,6 +332,18 @@ static int pc_wait(struct xbd_engine *e, const int *fds, unsigned int nfds,
 	return r + (int)n;
 }
 
+/* Our waits are the inner engine's: so is the edge. */
+static void pc_wake_edge(struct xbd_engine *e)
+{
+	if (e->inner_ops->wake_edge)
+		e->inner_ops->wake_edge(e->inner);
+}
+
+static bool pc_ready(const struct xbd_engine *e)
+{
+	return (e->inner_ops->ready && e->inner_ops->ready(e->inner)) || e->nr_dead;
+}
+
 static unsigned int pc_inflight(const struct xbd_engine *e)
 {
 	return e->inner_ops->inflight(e->inner) + e->nr_dead;
@@ -344,6 +356,8 @@ static const struct xbd_engine_ops pc_engine = {
 	.queue = pc_queue,
 	.submit = pc_submit,
 	.wait = pc_wait,
+	.wake_edge = pc_wake_edge,
+	.ready = pc_ready,
 	.inflight = pc_inflight,
 };
 

@@ -43,6 +43,7 @@ struct xbd_engine_stats {
 	uint64_t ios;              /* completions delivered */
 	uint64_t syscalls;         /* system calls made to submit and to wait */
 	uint64_t fixed_buffer_ios; /* I/Os from registered buffers */
+	uint64_t poll_arms;        /* wake-up fd polls armed (io_uring: multishot, so rarely) */
 	char features[80];         /* what is in use, for logs and benchmarks */
 };
 
@@ -76,8 +77,22 @@ struct xbd_engine_ops {
 	/* Optional. Owning thread, nothing in flight. Buffers later I/Os will use; 0, or
 	 * -EOPNOTSUPP when not used (the engine has no use for them, or the kernel refused). */
 	int (*register_buffers)(struct xbd_engine *e, const struct iovec *bufs, unsigned int n);
+	/* Optional, all three. Owning thread. Registered buffers that come and go: a table of
+	 * n slots (0, or -EOPNOTSUPP: the kernel refused, logged), then buffers added (0, or
+	 * -errno: that one is not registered) and dropped one at a time. I/O in one buffer
+	 * uses it; add and drop cost a system call each. */
+	int (*buffers_open)(struct xbd_engine *e, unsigned int n);
+	int (*buffer_add)(struct xbd_engine *e, void *base, size_t len);
+	void (*buffer_drop)(struct xbd_engine *e, void *base);
 	/* Optional. Owning thread. Counters and the features in use. */
 	void (*get_stats)(const struct xbd_engine *e, struct xbd_engine_stats *st);
+	/* Optional. Owning thread. The caller drains each wake fd it is told is readable before
+	 * it waits again, so wait may report an fd only when it becomes readable (edge), which
+	 * lets io_uring keep one multishot poll armed instead of re-arming one per wait. */
+	void (*wake_edge)(struct xbd_engine *e);
+	/* Optional. Owning thread. Without a system call: would wait find something now (a
+	 * completion, or a wake fd's report)? For a caller that polls before it sleeps. */
+	bool (*ready)(const struct xbd_engine *e);
 };
 
 extern const struct xbd_engine_ops xbd_engine_uring;

@@ -390,6 +390,19 @@ int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned in
 	return r + run_soft_completions(q);
 }
 
+bool xbd_sq_ready(const struct xbd_sq *q)
+{
+	if (q->soft_head || q->range_head)
+		return true;
+	return q->eng && q->eng_ops->ready && q->eng_ops->ready(q->eng);
+}
+
+void xbd_sq_wake_edge(struct xbd_sq *q)
+{
+	if (q->eng && q->eng_ops->wake_edge)
+		q->eng_ops->wake_edge(q->eng);
+}
+
 unsigned int xbd_sq_inflight(const struct xbd_sq *q)
 {
 	return q->inflight;
@@ -404,6 +417,26 @@ int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned
 	return q->eng_ops->register_buffers(q->eng, bufs, n);
 }
 
+int xbd_sq_buffers_open(struct xbd_sq *q, unsigned int n)
+{
+	if (!q->eng || !q->eng_ops->buffers_open)
+		return -EOPNOTSUPP;
+	return q->eng_ops->buffers_open(q->eng, n);
+}
+
+int xbd_sq_buffer_add(struct xbd_sq *q, void *base, size_t len)
+{
+	if (!q->eng || !q->eng_ops->buffer_add)
+		return -EOPNOTSUPP;
+	return q->eng_ops->buffer_add(q->eng, base, len);
+}
+
+void xbd_sq_buffer_drop(struct xbd_sq *q, void *base)
+{
+	if (q->eng && q->eng_ops->buffer_drop)
+		q->eng_ops->buffer_drop(q->eng, base);
+}
+
 void xbd_sq_get_stats(const struct xbd_sq *q, struct xbd_sq_stats *st)
 {
 	struct xbd_engine_stats es = { 0 };
@@ -416,6 +449,7 @@ void xbd_sq_get_stats(const struct xbd_sq *q, struct xbd_sq_stats *st)
 		.ios = es.ios + q->soft_completions,
 		.syscalls = es.syscalls,
 		.fixed_buffer_ios = es.fixed_buffer_ios,
+		.poll_arms = es.poll_arms,
 	};
 	snprintf(st->engine_features, sizeof(st->engine_features), "%s", es.features);
 }

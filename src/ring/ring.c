@@ -443,6 +443,11 @@ static RING_IDX unconsumed_requests(const struct xbd_ring *r)
 	return waiting < room ? waiting : room;
 }
 
+bool xbd_ring_has_requests(const struct xbd_ring *r)
+{
+	return unconsumed_requests(r) != 0;
+}
+
 bool xbd_ring_final_check(struct xbd_ring *r)
 {
 	struct xbd_sring_hdr *hdr = ring_hdr(r);

@@ -156,6 +156,55 @@ case_grant_copy() {
     feat_detach
 }
 
+# The bounce pool's buffers are io_uring fixed buffers (READ_FIXED/WRITE_FIXED) when the
+# kernel registers them; when it refuses (no CAP_IPC_LOCK, a 64 KiB RLIMIT_MEMLOCK) the daemon
+# says so once and serves the same verified I/O with plain reads and writes.
+case_fixed_buffers() {
+    local real=$SP_XENBLKD fixed
+    command -v setpriv >/dev/null && command -v prlimit >/dev/null ||
+        feat_skip "setpriv and prlimit (util-linux) are needed to refuse the registration"
+    feat_serve_image 64 --engine io_uring
+    feat_front_pass --requests 3000
+    feat_expect_log 'storage: io_uring: fixed-file fixed-buffers'
+    feat_detach
+    fixed=$(grep -o '[0-9]* from fixed buffers' "$feat_daemon_log" | awk '{ n += $1 } END { print n + 0 }')
+    [ "$fixed" -gt 0 ] || feat_fail "no storage I/O used a fixed buffer"
+    printf '#!/bin/sh\nexec setpriv --bounding-set=-ipc_lock prlimit --memlock=65536:65536 %s "$@"\n' \
+        "$real" >"$feat_work/xenblkd-nolock"
+    chmod +x "$feat_work/xenblkd-nolock"
+    SP_XENBLKD=$feat_work/xenblkd-nolock
+    feat_serve_image 64 --engine io_uring
+    SP_XENBLKD=$real
+    feat_front_pass --requests 3000
+    feat_expect_log 'buffer not registered .*plain reads and writes'
+    [ "$(grep -c 'not registered' "$feat_daemon_log")" -le 1 ] ||
+        feat_fail "the refusal was logged more than once"
+    feat_detach
+    grep -q ' 0 from fixed buffers' "$feat_daemon_log" ||
+        feat_fail "a refused registration still counted fixed-buffer I/O"
+}
+
+# Adaptive polling (--poll-us): verified I/O at depth 1 and 32, and polls that found work.
+case_poll() {
+    local hits
+    # Each run verifies against a fresh image.
+    feat_serve_image 64 --poll-us 200
+    feat_front_pass --depth 1 --requests 2000
+    feat_detach
+    feat_serve_image 64 --poll-us 200
+    feat_front_pass --depth 32 --requests 3000
+    feat_detach
+    hits=$(grep -o '([0-9]* found work)' "$feat_daemon_log" | tr -dc '0-9\n' | awk '{ n += $1 } END { print n + 0 }')
+    [ "$hits" -gt 0 ] || feat_fail "no poll found work"
+    # The backend key wins over the option, and a bad one is refused before serving.
+    feat_new_image 64
+    feat_attach "aio:$feat_img" --backend-key xenblkd-poll-us=5000
+    sp_start_daemon "$feat_work/xenblkd.bad.log" --backend-path "$feat_be" --poll-us 10
+    sp_wait_exit "$SP_DAEMON_PID" 10 || feat_fail "xenblkd still runs with xenblkd-poll-us=5000"
+    grep -q "xenblkd-poll-us '5000' is not a number" "$feat_work/xenblkd.bad.log" ||
+        feat_fail "the bad xenblkd-poll-us was not reported"
+}
+
 case_grant_map() {
     local calls
     feat_serve_image 64 --grant-mode map
@@ -581,7 +630,7 @@ case_matrix() {
 }
 
 feat_cases=(ring-order4 queues abi-x86_32 abi-x86_64 protocol-absent indirect grant-copy
-    grant-map grant-persistent grant-bound flush barrier discard discard-disabled sector-4k readonly
+    fixed-buffers poll grant-map grant-persistent grant-bound flush barrier discard discard-disabled sector-4k readonly
     info-flags reconnect resize hot-unplug frontend-death closing-timeout matrix)
 
 if [ "$feat_case" = --list ]; then

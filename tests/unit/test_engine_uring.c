@@ -2,9 +2,11 @@
 /*
  * The io_uring engine through a storage queue on the raw driver: a batch of writes, reads and a
  * flush completes with the right results and data, discard punches a hole that reads back as
- * zeros, a wake fd is reported, and a blocking wait with nothing to do times out. Then the
+ * zeros, a wake fd is reported, and a blocking wait with nothing to do times out; a caller
+ * that drains its wake fds gets one multishot poll for all its wake-ups. Then the
  * tests every engine passes (test_engine_suite.c), and io_uring's own: registered buffers
- * (READ_FIXED/WRITE_FIXED), the quiet fallback when RLIMIT_MEMLOCK refuses them, and SQPOLL.
+ * (READ_FIXED/WRITE_FIXED), a sparse table of them that grows and shrinks, the quiet fallback
+ * when RLIMIT_MEMLOCK refuses them (both ways), and SQPOLL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -174,6 +176,46 @@ static void test_wake_fd_and_timeout(void **state)
 	close(efd);
 }
 
+/* A caller that drains its fds (xbd_sq_wake_edge): one multishot poll serves every kick, and
+ * each kick is still reported once. */
+static void test_wake_edge_multishot(void **state)
+{
+	struct xbd_disk *d = open_tmp_disk();
+	int efd = eventfd(0, EFD_NONBLOCK);
+	struct xbd_sq_stats st;
+	struct xbd_sq *q;
+	unsigned int ready = 0;
+	uint64_t v = 1;
+
+	(void)state;
+	assert_int_equal(xbd_sq_open(d, 4, &q), 0);
+	xbd_sq_wake_edge(q);
+	for (int kick = 0; kick < 10; kick++) {
+		assert_int_equal(write(efd, &v, sizeof(v)), sizeof(v));
+		ready = 0;
+		for (int i = 0; i < 20 && !ready; i++)
+			assert_true(xbd_sq_wait(q, &efd, 1, &ready, true, 100) >= 0);
+		assert_int_equal(ready, 1);
+		assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v)); /* drained */
+		/* Nothing new: a wait reports nothing. */
+		assert_int_equal(xbd_sq_wait(q, &efd, 1, &ready, true, 20), 0);
+		assert_int_equal(ready, 0);
+	}
+	/* A kick seen by a wait that does not watch the fd is reported by the next one that does. */
+	assert_int_equal(write(efd, &v, sizeof(v)), sizeof(v));
+	for (int i = 0; i < 20 && !xbd_sq_ready(q); i++)
+		assert_int_equal(xbd_sq_wait(q, NULL, 0, &ready, true, 50), 0);
+	assert_int_equal(xbd_sq_wait(q, NULL, 0, &ready, false, 0), 0);
+	assert_int_equal(ready, 0);
+	assert_int_equal(xbd_sq_wait(q, &efd, 1, &ready, true, 20), 0);
+	assert_int_equal(ready, 1);
+	xbd_sq_get_stats(q, &st);
+	assert_int_equal(st.poll_arms, 1); /* kernel >= 5.13: armed once, for all eleven */
+	xbd_sq_close(q);
+	xbd_disk_close(d);
+	close(efd);
+}
+
 static void test_find(void **state)
 {
 	(void)state;
@@ -216,6 +258,51 @@ static void test_registered_buffers(void **state)
 	unlink(path);
 	free(pool);
 	free(other);
+}
+
+/* A sparse table (the data plane's pool): buffers added and dropped one by one; I/O in an added
+ * one is READ_FIXED/WRITE_FIXED, in a dropped one plain again; a full table refuses more. */
+static void test_sparse_buffers(void **state)
+{
+	char path[64];
+	struct xbd_disk *d;
+	struct xbd_sq *q;
+	unsigned char *a = t_buf(4 * TBLK), *b = t_buf(4 * TBLK), *c = t_buf(TBLK);
+	struct xbd_sq_stats st;
+
+	(void)state;
+	t_make_image(NULL, 1 << 20, path);
+	d = t_open(path, "io_uring", NULL, NULL);
+	assert_int_equal(xbd_sq_open(d, 8, &q), 0);
+	assert_int_equal(xbd_sq_buffers_open(q, 2), 0);
+	assert_int_equal(xbd_sq_buffer_add(q, b, 4 * TBLK), 0);
+	assert_int_equal(xbd_sq_buffer_add(q, a, 4 * TBLK), 0);
+	assert_int_equal(xbd_sq_buffer_add(q, c, TBLK), -ENOSPC); /* two slots */
+	t_fill(a + TBLK, 2 * TBLK, 5);
+	assert_int_equal(t_sync(q, XBD_IO_WRITE, 0, a + TBLK, 2 * TBLK), 0);
+	assert_int_equal(t_sync(q, XBD_IO_READ, 0, b, 2 * TBLK), 0);
+	assert_true(t_check(b, 2 * TBLK, 5));
+	xbd_sq_get_stats(q, &st);
+	assert_int_equal(st.fixed_buffer_ios, 2);
+	assert_non_null(strstr(st.engine_features, "fixed-buffers"));
+	/* Dropped: plain I/O; its slot serves another buffer. */
+	xbd_sq_buffer_drop(q, a);
+	memset(a, 0, 4 * TBLK);
+	assert_int_equal(t_sync(q, XBD_IO_READ, 0, a, 2 * TBLK), 0);
+	assert_true(t_check(a, 2 * TBLK, 5));
+	xbd_sq_get_stats(q, &st);
+	assert_int_equal(st.fixed_buffer_ios, 2);
+	assert_int_equal(xbd_sq_buffer_add(q, c, TBLK), 0);
+	assert_int_equal(t_sync(q, XBD_IO_READ, 0, c, TBLK), 0);
+	assert_true(t_check(c, TBLK, 5));
+	xbd_sq_get_stats(q, &st);
+	assert_int_equal(st.fixed_buffer_ios, 3);
+	xbd_sq_close(q);
+	xbd_disk_close(d);
+	unlink(path);
+	free(a);
+	free(b);
+	free(c);
 }
 
 /* Without CAP_IPC_LOCK, pinned buffers count against RLIMIT_MEMLOCK. */
@@ -261,6 +348,56 @@ static int memlock_child(const char *path)
 	xbd_sq_close(q);
 	xbd_disk_close(d);
 	return 0;
+}
+
+/* In a child without CAP_IPC_LOCK: 0 if a sparse table's buffer was refused once, the next one
+ * without asking the kernel, and verified I/O from both still works. */
+static int memlock_sparse_child(const char *path)
+{
+	struct xbd_disk *d;
+	struct xbd_sq *q;
+	unsigned char *pool = NULL;
+	struct xbd_sq_stats st;
+
+	if (drop_ipc_lock() || posix_memalign((void **)&pool, 4096, 4 << 20))
+		return 10;
+	if (t_try_open(path, "io_uring", NULL, NULL, &d) || xbd_sq_open(d, 4, &q))
+		return 11;
+	if (xbd_sq_buffers_open(q, 8) != 0)
+		return 12; /* the table itself pins nothing */
+	if (xbd_sq_buffer_add(q, pool, 2 << 20) != -EOPNOTSUPP ||
+	    xbd_sq_buffer_add(q, pool + (2 << 20), 4096) != -EOPNOTSUPP)
+		return 13;
+	t_fill(pool, 2 * TBLK, 3);
+	if (t_sync(q, XBD_IO_WRITE, 0, pool, 2 * TBLK))
+		return 14;
+	memset(pool, 0, 2 * TBLK);
+	if (t_sync(q, XBD_IO_READ, 0, pool, 2 * TBLK) || !t_check(pool, 2 * TBLK, 3))
+		return 15;
+	xbd_sq_get_stats(q, &st);
+	if (st.fixed_buffer_ios != 0)
+		return 16;
+	xbd_sq_close(q);
+	xbd_disk_close(d);
+	return 0;
+}
+
+static void test_memlock_sparse_fallback(void **state)
+{
+	char path[64];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	t_make_image(NULL, 1 << 20, path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(memlock_sparse_child(path));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(path);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_memlock_fallback(void **state)
@@ -321,9 +458,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_read_flush_discard),
 		cmocka_unit_test(test_wake_fd_and_timeout),
+		cmocka_unit_test(test_wake_edge_multishot),
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_registered_buffers),
 		cmocka_unit_test(test_memlock_fallback),
+		cmocka_unit_test(test_sparse_buffers),
+		cmocka_unit_test(test_memlock_sparse_fallback),
 		cmocka_unit_test(test_sqpoll),
 	};
 

@@ -2,9 +2,11 @@
 /*
  * The bounded pool: the budget is never exceeded, a full pool says "wait" (NULL) instead of
  * growing, freed buffers are reused, cached buffers are released to make room for another
- * size, a trim gives everything back, and sizes beyond any class are refused outright.
+ * size, a trim gives everything back, and sizes beyond any class are refused outright; the
+ * hooks hear of every buffer taken from and given back to the system, and of no reuse.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,12 +76,59 @@ static void test_impossible_sizes(void **state)
 	xbd_pool_fini(&p);
 }
 
+static unsigned int hook_adds, hook_drops;
+static void *hook_live[8];
+
+static int hook_add(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	assert_int_equal(len % 4096, 0);
+	assert_true(hook_adds < 8);
+	hook_live[hook_adds++] = buf;
+	return 0;
+}
+
+static void hook_drop(void *ctx, void *buf)
+{
+	bool found = false;
+
+	(void)ctx;
+	for (unsigned int i = 0; i < hook_adds; i++)
+		found |= hook_live[i] == buf;
+	assert_true(found); /* only what was added */
+	hook_drops++;
+}
+
+static void test_hooks(void **state)
+{
+	static const struct xbd_pool_hooks h = { hook_add, hook_drop, NULL };
+	struct xbd_pool p;
+	void *a, *b;
+
+	(void)state;
+	xbd_pool_init(&p, 64 * 1024, 4096);
+	xbd_pool_set_hooks(&p, &h);
+	a = xbd_pool_alloc(&p, 4096);
+	b = xbd_pool_alloc(&p, 8192);
+	assert_int_equal(hook_adds, 2);
+	xbd_pool_free(&p, a, 4096);
+	a = xbd_pool_alloc(&p, 4096); /* reused from the cache: no new buffer */
+	assert_int_equal(hook_adds, 2);
+	assert_int_equal(hook_drops, 0);
+	xbd_pool_free(&p, a, 4096);
+	xbd_pool_free(&p, b, 8192);
+	xbd_pool_trim(&p);
+	assert_int_equal(hook_drops, 2);
+	xbd_pool_fini(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget_and_wait),
 		cmocka_unit_test(test_cache_released_for_other_sizes),
 		cmocka_unit_test(test_impossible_sizes),
+		cmocka_unit_test(test_hooks),
 	};
 
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);

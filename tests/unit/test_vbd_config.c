@@ -130,6 +130,8 @@ static void test_defaults(void **state)
 	assert_false(cfg.has_limit_iops);
 	assert_false(cfg.has_limit_bps);
 	assert_false(cfg.has_nbd_export);
+	assert_false(cfg.has_poll_us);
+	assert_int_equal(cfg.poll_us, 0);
 	assert_null(cfg.type);
 	assert_false(cfg.has_format_key);
 	assert_string_equal(cfg.domain, "web-7");
@@ -152,6 +154,7 @@ static void test_every_key(void **state)
 	put(BE "/limit-bps", "50M");
 	put(BE "/nbd-export", "1");
 	put(BE "/xenblkd-format", "raw");
+	put(BE "/xenblkd-poll-us", "50");
 	assert_int_equal(read_cfg(), 0);
 	assert_true(cfg.has_format_key);
 	assert_int_equal(cfg.format_key, XBD_FORMAT_RAW);
@@ -171,6 +174,8 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.limit_bps, 50ull << 20);
 	assert_true(cfg.has_nbd_export);
 	assert_true(cfg.nbd_export);
+	assert_true(cfg.has_poll_us);
+	assert_int_equal(cfg.poll_us, 50);
 }
 
 static void test_missing_directory(void **state)
@@ -220,6 +225,8 @@ static void test_bad_values(void **state)
 	expect_bad("limit-iops", "lots", "limit-iops 'lots' is not a number");
 	expect_bad("limit-iops", "4294967296", "limit-iops '4294967296' is not a number");
 	expect_bad("limit-bps", "5Q", "limit-bps '5Q' is not a number of bytes");
+	expect_bad("xenblkd-poll-us", "1001", "xenblkd-poll-us '1001' is not a number in 0..1000");
+	expect_bad("xenblkd-poll-us", "fast", "xenblkd-poll-us 'fast' is not a number");
 	expect_bad("discard-enable", "2", "discard-enable is '2', not 0 or 1");
 	expect_bad("removable", "yes", "removable is 'yes', not 0 or 1");
 	expect_bad("direct-io-safe", " 1", "direct-io-safe is ' 1', not 0 or 1");
