@@ -113,6 +113,11 @@ copy_binaries() {
 	# The PV guest's verifying I/O loop (pv-guest.sh), static: the guest has no libc.
 	${CC:-cc} -O2 -Wall -static -o "$dest/xenlab-loop" "$XENLAB_DIR/guest-loop.c" \
 		|| xenlab_die "cannot build the guest's xenlab-loop (needs a C compiler and libc.a)"
+	# The simulated blkfront, which runs on the real Xen with --xen real (attacker.sh).
+	[ ! -x "$BUILD_DIR/tests/sim/sim-blkfront" ] || cp "$BUILD_DIR/tests/sim/sim-blkfront" "$dest/"
+	# Measures the grant facts docs/simulation.md reports (attacker.sh).
+	${CC:-cc} -O2 -Wall -o "$dest/xenlab-gnt-probe" "$XENLAB_DIR/gnt-probe.c" -lxengnttab \
+		-lxenevtchn || xenlab_die "cannot build xenlab-gnt-probe (needs libxen-dev)"
 	# Destroys a domain without the toolstack (pv-guest.sh --part vanish).
 	${CC:-cc} -O2 -Wall -o "$dest/xenlab-domain-kill" "$XENLAB_DIR/domain-kill.c" -lxenctrl \
 		|| xenlab_die "cannot build xenlab-domain-kill (needs libxen-dev)"
