@@ -82,6 +82,8 @@ prepare_share() {
 	install -m 755 "$XENLAB_DIR/dom0-init.sh" "$share/init"
 	cp "$XENLAB_DIR/dom0-lib.sh" "$share/lib.sh"
 	[ ! -f "$XENLAB_DIR/guest-image.sh" ] || cp "$XENLAB_DIR/guest-image.sh" "$share/guest-image.sh"
+	# The hostile attacks' expected outcomes (attacker.sh runs them on the real Xen).
+	cp "$XENLAB_DIR/../hostile/hostile-cases.sh" "$share/hostile-cases.sh"
 	find "$(dirname "$SCENARIO")" -maxdepth 1 -type f -exec cp {} "$share/scenarios/" \;
 	cp "$SCENARIO" "$share/scenarios/$name"
 	copy_binaries "$share/bin"
