@@ -83,7 +83,9 @@ active_grants() {
 	grep -cE '^\(XEN\) +\[0x[0-9a-f]+\] ' "$XENLAB_OUT/grants-last.txt" || true
 }
 
-gntdev_maps() { grep -c /dev/xen/gntdev "/proc/$1/maps" 2>/dev/null || echo gone; }
+gntdev_maps() {
+	if [ -r "/proc/$1/maps" ]; then grep -c /dev/xen/gntdev "/proc/$1/maps" || true; else echo gone; fi
+}
 
 # vbd_up NAME VDEV MODE [DAEMON ARGS...]: an image, xl block-attach, a xenblkd serving it.
 vbd_up() {
@@ -108,7 +110,7 @@ daemon_up() {
 	"$XENBLKD" "${args[@]}" "$@" >>"$log" 2>&1 &
 	VPID[$name]=$!
 	at_exit "kill -TERM ${VPID[$name]} 2>/dev/null"
-	wait_until 15 "$name's backend at InitWait" xs_is "${VBE[$name]}/state" 2 \
+	wait_until 60 "$name's backend at InitWait" xs_is "${VBE[$name]}/state" 2 \
 		|| die "xenblkd for $name did not reach InitWait"
 }
 
