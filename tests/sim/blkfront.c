@@ -21,6 +21,7 @@
 #include "blkfront.h"
 #include "front_data.h"
 #include "front_hostile.h"
+#include "guest_xen.h"
 #include "sim_guest.h"
 
 #define FRONT_MAX_FRAMES (1u << 16) /* 256 MiB of guest memory at most */
@@ -119,6 +120,25 @@ static int front_size_memory(struct front *f, unsigned int *frames)
 	return 0;
 }
 
+/* --xen real: the same frames, shared with the backend's domain through gntalloc. */
+static int front_make_xen_domain(struct front *f, unsigned int frames)
+{
+	struct xen_guest_conf c = {
+		.domid = f->domid,
+		.be_domid = f->be_domid,
+		.nr_frames = frames,
+		.ring_frames = f->data_first,
+		.ring_pages = 1u << f->opt.ring_order,
+		.notify_offset = f->opt.unmap_notify,
+	};
+	int rc = sim_domain_create_xen(&c, &f->dom);
+
+	if (rc)
+		ERR("cannot share %u pages with domain %u through gntalloc (/dev/xen/gntalloc, "
+		    "its `limit` parameter): %s\n", frames, f->be_domid, strerror(-rc));
+	return rc;
+}
+
 static int front_make_domain(struct front *f)
 {
 	unsigned int frames, grants;
@@ -132,6 +152,8 @@ static int front_make_domain(struct front *f)
 	f->rstats.pgnt.nr_refs = grants;
 	if (!f->frame_leaked || !f->rstats.pgnt.ref_seen)
 		return -ENOMEM;
+	if (f->opt.real_xen)
+		return front_make_xen_domain(f, frames);
 	rc = sim_domain_create(f->opt.sim_dir, f->domid, grants, frames, &f->dom);
 	if (rc)
 		ERR("cannot create simulated domain %u in %s: %s\n", f->domid, f->opt.sim_dir,

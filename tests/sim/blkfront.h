@@ -18,6 +18,8 @@
 struct front_opts {
 	const char *fe_dir;
 	const char *sim_dir;
+	bool real_xen; /* --xen real: guest_xen.c instead of the simulated platform */
+	int unmap_notify; /* --unmap-notify: the ring page's byte gntalloc zeroes; -1 none */
 	long domid; /* -1: from the frontend path */
 	unsigned int timeout_s;
 	bool reconnect;

@@ -69,6 +69,8 @@ static const struct hattack hattacks[] = {
 	{ "frontend-death", HK_RING, hatk_frontend_death, "dies with requests in flight" },
 	{ "queues-max-reconnect", HK_XS, hatk_queues_max_reconnect,
 	  "10 connections with every queue offered" },
+	{ "unshare-mapped", HK_RING, hatk_unshare_mapped,
+	  "--xen real: pages unshared (gntalloc) the backend may hold" },
 };
 
 #define HNR_ATTACKS (sizeof(hattacks) / sizeof(hattacks[0]))

@@ -167,4 +167,7 @@ int hatk_frontend_death(struct hctx *h);
 /* front_hostile_res.c */
 int hatk_queues_max_reconnect(struct hctx *h);
 
+/* front_hostile_xen.c */
+int hatk_unshare_mapped(struct hctx *h);
+
 #endif

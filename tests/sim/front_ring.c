@@ -121,20 +121,23 @@ int fring_connect(struct fring *r, const struct fring_conf *conf)
 	memset(r, 0, sizeof(*r));
 	r->conf = *conf;
 	r->next_seq = 0x5b100000u; /* ids never look like small slot numbers */
-	rc = fring_init_sring(r);
+	/* Port, grants, then the pages' contents: on real Xen a ring's pages exist only once
+	 * granted, and a one-page ring's unmap notification names the port (guest_xen.h). */
+	if (conf->order > FRING_MAX_ORDER)
+		return -EINVAL;
+	rc = sim_evtchn_alloc_unbound(conf->dom, conf->be_domid, &r->port);
+	if (rc)
+		return rc;
+	r->port_open = true;
+	rc = fring_grant_ring(r);
+	if (!rc)
+		rc = fring_init_sring(r);
 	if (!rc)
 		rc = fring_alloc_slots(r);
 	if (!rc)
 		rc = fgnt_init(&r->gnt, conf->dom, &conf->stats->pgnt, conf->be_domid,
 			       conf->persistent, conf->pool_first, conf->pool_frames);
-	if (!rc)
-		rc = fring_grant_ring(r);
-	if (!rc)
-		rc = sim_evtchn_alloc_unbound(conf->dom, conf->be_domid, &r->port);
-	if (rc)
-		return rc;
-	r->port_open = true;
-	return 0;
+	return rc;
 }
 
 /* ---- grants of one request ---- */

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "guest_xen.h"
 #include "sim_guest.h"
 #include "sim/sim_abi.h"
 
@@ -41,6 +42,7 @@ struct guest_port {
 };
 
 struct sim_domain {
+	struct xen_guest *xen; /* --xen real: the rest is unused (guest_xen.c) */
 	char dir[PATH_MAX];
 	uint16_t domid;
 	int memfd;
@@ -232,7 +234,7 @@ int sim_domain_create(const char *simdir, uint16_t domid, unsigned int nr_grants
 	return 0;
 }
 
-void sim_domain_destroy(struct sim_domain *d)
+static void own_domain_destroy(struct sim_domain *d)
 {
 	if (!d)
 		return;
@@ -253,20 +255,20 @@ void sim_domain_destroy(struct sim_domain *d)
 	free(d);
 }
 
-unsigned int sim_nr_frames(const struct sim_domain *d)
+static unsigned int own_nr_frames(const struct sim_domain *d)
 {
 	return d->nr_frames;
 }
 
-void *sim_frame(struct sim_domain *d, unsigned int frame)
+static void *own_frame(struct sim_domain *d, unsigned int frame)
 {
 	return frame < d->nr_frames ? d->frames + (size_t)frame * PG : NULL;
 }
 
 /* ---------------- grants, as Linux's gnttab v1 ---------------- */
 
-int sim_grant_access(struct sim_domain *d, uint16_t to_domid, unsigned int frame, bool readonly,
-		     uint32_t *ref)
+static int own_grant_access(struct sim_domain *d, uint16_t to_domid, unsigned int frame,
+			    bool readonly, uint32_t *ref)
 {
 	grant_entry_v1_t *e;
 	uint32_t r;
@@ -292,7 +294,7 @@ int sim_grant_access(struct sim_domain *d, uint16_t to_domid, unsigned int frame
  * pinned (GTF_reading/GTF_writing). The cmpxchg makes the check and the revocation one step, so
  * a mapper that pins in between makes it fail instead of losing its page.
  */
-int sim_end_access(struct sim_domain *d, uint32_t ref)
+static int own_end_access(struct sim_domain *d, uint32_t ref)
 {
 	uint16_t flags;
 
@@ -309,7 +311,7 @@ int sim_end_access(struct sim_domain *d, uint32_t ref)
 	return 0;
 }
 
-grant_entry_v1_t *sim_grant_entry(struct sim_domain *d, uint32_t ref)
+static grant_entry_v1_t *own_grant_entry(struct sim_domain *d, uint32_t ref)
 {
 	return ref < d->nr_grants ? &d->gnttab[ref] : NULL;
 }
@@ -373,7 +375,8 @@ static int port_bind_any(struct sim_domain *d, struct guest_port *p)
 	return -ENOSPC;
 }
 
-int sim_evtchn_alloc_unbound(struct sim_domain *d, uint16_t remote_domid, uint32_t *port)
+static int own_evtchn_alloc_unbound(struct sim_domain *d, uint16_t remote_domid,
+				    uint32_t *port)
 {
 	struct guest_port *p = calloc(1, sizeof(*p));
 	int rc;
@@ -410,7 +413,7 @@ static void port_send(const struct guest_port *p, char msg)
 	       p->peer_len);
 }
 
-int sim_evtchn_close(struct sim_domain *d, uint32_t port)
+static int own_evtchn_close(struct sim_domain *d, uint32_t port)
 {
 	struct guest_port **pp = &d->ports, *p;
 
@@ -556,7 +559,7 @@ static void port_catch_up(const struct sim_domain *d, struct guest_port *p)
 	}
 }
 
-int sim_evtchn_notify(struct sim_domain *d, uint32_t port)
+static int own_evtchn_notify(struct sim_domain *d, uint32_t port)
 {
 	struct guest_port *p = port_lookup(d, port);
 
@@ -570,7 +573,7 @@ int sim_evtchn_notify(struct sim_domain *d, uint32_t port)
 	return 0;
 }
 
-int sim_evtchn_fd(struct sim_domain *d)
+static int own_evtchn_fd(struct sim_domain *d)
 {
 	return d->epfd;
 }
@@ -579,7 +582,7 @@ int sim_evtchn_fd(struct sim_domain *d)
  * One port per call: each port epoll reports is disarmed (EPOLLONESHOT, our mask), so we ask
  * for one at a time and re-arm at once the ports whose datagrams held no event.
  */
-int sim_evtchn_pending(struct sim_domain *d, uint32_t *port)
+static int own_evtchn_pending(struct sim_domain *d, uint32_t *port)
 {
 	struct epoll_event ev;
 	struct guest_port *p;
@@ -603,9 +606,103 @@ int sim_evtchn_pending(struct sim_domain *d, uint32_t *port)
 	return -EAGAIN;
 }
 
-int sim_evtchn_unmask(struct sim_domain *d, uint32_t port)
+static int own_evtchn_unmask(struct sim_domain *d, uint32_t port)
 {
 	struct guest_port *p = port_lookup(d, port);
 
 	return p ? port_watch(d, p, EPOLL_CTL_MOD) : -EINVAL;
+}
+
+/* ---------------- the platform: this simulation, or a real Xen ---------------- */
+
+int sim_domain_create_xen(const struct xen_guest_conf *c, struct sim_domain **out)
+{
+	struct sim_domain *d = calloc(1, sizeof(*d));
+	int rc;
+
+	if (!d)
+		return -ENOMEM;
+	rc = xg_create(c, &d->xen);
+	if (rc) {
+		free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+struct xen_guest *sim_domain_xen(struct sim_domain *d)
+{
+	return d->xen;
+}
+
+void sim_domain_destroy(struct sim_domain *d)
+{
+	if (d && d->xen) {
+		xg_destroy(d->xen);
+		free(d);
+		return;
+	}
+	own_domain_destroy(d);
+}
+
+unsigned int sim_nr_frames(const struct sim_domain *d)
+{
+	return d->xen ? xg_nr_frames(d->xen) : own_nr_frames(d);
+}
+
+void *sim_frame(struct sim_domain *d, unsigned int frame)
+{
+	return d->xen ? xg_frame(d->xen, frame) : own_frame(d, frame);
+}
+
+int sim_grant_access(struct sim_domain *d, uint16_t to_domid, unsigned int frame, bool readonly,
+		     uint32_t *ref)
+{
+	if (d->xen)
+		return xg_grant_access(d->xen, to_domid, frame, readonly, ref);
+	return own_grant_access(d, to_domid, frame, readonly, ref);
+}
+
+int sim_end_access(struct sim_domain *d, uint32_t ref)
+{
+	return d->xen ? xg_end_access(d->xen, ref) : own_end_access(d, ref);
+}
+
+/* A real kernel's grant table is not ours to read: NULL, as for a ref past the table. */
+grant_entry_v1_t *sim_grant_entry(struct sim_domain *d, uint32_t ref)
+{
+	return d->xen ? NULL : own_grant_entry(d, ref);
+}
+
+int sim_evtchn_alloc_unbound(struct sim_domain *d, uint16_t remote_domid, uint32_t *port)
+{
+	if (d->xen)
+		return xg_evtchn_alloc_unbound(d->xen, remote_domid, port);
+	return own_evtchn_alloc_unbound(d, remote_domid, port);
+}
+
+int sim_evtchn_close(struct sim_domain *d, uint32_t port)
+{
+	return d->xen ? xg_evtchn_close(d->xen, port) : own_evtchn_close(d, port);
+}
+
+int sim_evtchn_notify(struct sim_domain *d, uint32_t port)
+{
+	return d->xen ? xg_evtchn_notify(d->xen, port) : own_evtchn_notify(d, port);
+}
+
+int sim_evtchn_fd(struct sim_domain *d)
+{
+	return d->xen ? xg_evtchn_fd(d->xen) : own_evtchn_fd(d);
+}
+
+int sim_evtchn_pending(struct sim_domain *d, uint32_t *port)
+{
+	return d->xen ? xg_evtchn_pending(d->xen, port) : own_evtchn_pending(d, port);
+}
+
+int sim_evtchn_unmask(struct sim_domain *d, uint32_t port)
+{
+	return d->xen ? xg_evtchn_unmask(d->xen, port) : own_evtchn_unmask(d, port);
 }

@@ -14,9 +14,16 @@
 #include <xen/grant_table.h>
 
 struct sim_domain;
+struct xen_guest;
+struct xen_guest_conf;
 
 int sim_domain_create(const char *simdir, uint16_t domid, unsigned int nr_grants,
 		      unsigned int nr_frames, struct sim_domain **out);
+/* The same domain on a real Xen (sim-blkfront --xen real): every function below then works
+ * through gntalloc and /dev/xen/evtchn (guest_xen.h), and sim_grant_entry() is NULL. */
+int sim_domain_create_xen(const struct xen_guest_conf *c, struct sim_domain **out);
+/* The real-Xen half, or NULL on the simulated platform. */
+struct xen_guest *sim_domain_xen(struct sim_domain *d);
 /* Unlinks the registry link and frees everything; pages stay valid for mappers. */
 void sim_domain_destroy(struct sim_domain *d);
 

@@ -127,6 +127,8 @@ prepare_share() {
 	install -m 755 "$XENLAB_DIR/dom0-init.sh" "$share/init"
 	cp "$XENLAB_DIR/dom0-lib.sh" "$share/lib.sh"
 	[ ! -f "$XENLAB_DIR/guest-image.sh" ] || cp "$XENLAB_DIR/guest-image.sh" "$share/guest-image.sh"
+	# The hostile attacks' expected outcomes (attacker.sh runs them on the real Xen).
+	cp "$XENLAB_DIR/../hostile/hostile-cases.sh" "$share/hostile-cases.sh"
 	find "$(dirname "$SCENARIO")" -maxdepth 1 -type f -exec cp {} "$share/scenarios/" \;
 	cp "$SCENARIO" "$share/scenarios/$name"
 	copy_binaries "$share/bin"
@@ -165,6 +167,11 @@ copy_binaries() {
 	# The PV guest's verifying I/O loop (pv-guest.sh), static: the guest has no libc.
 	${CC:-cc} -O2 -Wall -static -o "$dest/xenlab-loop" "$XENLAB_DIR/guest-loop.c" \
 		|| xenlab_die "cannot build the guest's xenlab-loop (needs a C compiler and libc.a)"
+	# The simulated blkfront, which runs on the real Xen with --xen real (attacker.sh).
+	[ ! -x "$BUILD_DIR/tests/sim/sim-blkfront" ] || cp "$BUILD_DIR/tests/sim/sim-blkfront" "$dest/"
+	# Measures the grant facts docs/simulation.md reports (attacker.sh).
+	${CC:-cc} -O2 -Wall -o "$dest/xenlab-gnt-probe" "$XENLAB_DIR/gnt-probe.c" -lxengnttab \
+		-lxenevtchn || xenlab_die "cannot build xenlab-gnt-probe (needs libxen-dev)"
 	build_domain_kill "$dest"
 }
 
