@@ -20,6 +20,7 @@
 enum xbd_format {
 	XBD_FORMAT_RAW,
 	XBD_FORMAT_QCOW2,
+	XBD_FORMAT_NBD,   /* not a format: an NBD export; the path is the whole target */
 };
 
 /* One backing file of a configured qcow2 chain: the administrator's format and path. */
@@ -113,6 +114,7 @@ struct xbd_disk_info {
 	uint32_t discard_alignment;   /* bytes */
 	const char *engine_name;     /* the engine that actually runs, after any fallback */
 	bool buffered;               /* served through dom0's page cache (no O_DIRECT) */
+	uint32_t max_queues;         /* the most queues it serves consistently; 0: any */
 };
 
 /* Counters of one storage queue, for statistics and benchmarks. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/conf.h"
+#include "io/nbd/nbd_target.h"
 #include "xenblkd/vbd_config.h"
 #include "xenblkd/xs_value.h"
 
@@ -97,6 +98,13 @@ static void read_params(struct reader *rd, struct xbd_vbd_config *c)
 int xbd_vbd_config_check_params(const struct xbd_vbd_config *c, char *why, size_t len)
 {
 	const char *colon = c->params ? strchr(c->params, ':') : NULL;
+	struct xbd_nbd_target nbd;
+
+	/* An NBD target is checked whole here, so a bad one is refused with its reason before
+	 * anything connects. */
+	if (!c->params_err && c->format == XBD_FORMAT_NBD &&
+	    xbd_nbd_target_parse(c->params, &nbd, why, len))
+		return -EINVAL;
 
 	if (c->params_err == -ENOENT)
 		snprintf(why, len, "no params key: nothing to serve (give the disk a target)");
@@ -105,7 +113,8 @@ int xbd_vbd_config_check_params(const struct xbd_vbd_config *c, char *why, size_
 			 "-O qcow2", (int)(colon - c->params), c->params);
 	else if (c->params_err)
 		snprintf(why, len, "params '%.200s' is not [FORMAT:]/absolute/path (formats: raw, "
-			 "aio, file, phy, qcow2)", c->params);
+			 "aio, file, phy, qcow2), nor an NBD target (nbd:unix:/path, nbd://host/export, "
+			 "nbd+unix:///export?socket=/path)", c->params);
 	return c->params_err == -ENOENT ? -EINVAL : c->params_err;
 }
 

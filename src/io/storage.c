@@ -28,10 +28,35 @@
 static const struct xbd_driver_ops *const drivers[] = {
 	&xbd_driver_raw, &xbd_driver_file, &xbd_driver_blockdev,
 	&xbd_driver_null, &xbd_driver_memory, &xbd_driver_qcow2,
+#ifdef XBD_HAVE_NBD
+	&xbd_driver_nbd,
+#endif
+};
+
+/* A build without libnbd: an NBD target is refused at open, with the reason. */
+static int no_nbd_open(struct xbd_disk *d)
+{
+	xbd_err(d->log_prefix, "this xenblkd was built without libnbd: no NBD targets");
+	return -EPROTONOSUPPORT;
+}
+
+static void no_nbd_close(struct xbd_disk *d)
+{
+	(void)d;
+}
+
+static const struct xbd_driver_ops no_nbd = {
+	.name = "nbd", .open = no_nbd_open, .close = no_nbd_close,
 };
 
 static const struct xbd_driver_ops *driver_by_format(enum xbd_format format)
 {
+#ifdef XBD_HAVE_NBD
+	if (format == XBD_FORMAT_NBD)
+		return &xbd_driver_nbd;
+#endif
+	if (format == XBD_FORMAT_NBD)
+		return &no_nbd;
 	return format == XBD_FORMAT_QCOW2 ? &xbd_driver_qcow2 : &xbd_driver_raw;
 }
 
