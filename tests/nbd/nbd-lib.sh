@@ -10,6 +10,7 @@
 nbd_sock=
 nbd_pid=
 nbd_file=
+nbd_stats=
 
 # Skip unless every named program exists.
 nbd_need() {

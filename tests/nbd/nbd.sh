@@ -41,7 +41,216 @@ case_workload() {
     feat_detach
 }
 
-feat_cases=(workload)
+# The server's own count of a command ($1: flush, trim, zero, write...) from nbdkit's stats
+# filter, written when the server stops.
+nbd_server_ops() {
+    local n
+    n=$(sed -n "s/^$1: \([0-9]*\) ops.*/\1/p" "$nbd_stats" | head -n 1)
+    echo "${n:-0}"
+}
+
+nbd_expect_server_ops() {
+    local got
+    got=$(nbd_server_ops "$1")
+    [ "$got" -gt 0 ] || feat_fail "the server saw no NBD $1 command ($nbd_stats: $(tr '\n' ' ' <"$nbd_stats"))"
+    feat_log "the server saw $got NBD $1 command(s)"
+}
+
+# nbdkit with the stats filter: the commands it received land in $nbd_stats at exit.
+nbd_nbdkit_stats() {
+    local name=$1
+    shift
+    nbd_stats=$feat_work/$name.stats
+    nbd_nbdkit "$name" --filter=stats "$@" statsfile="$nbd_stats"
+}
+
+# Flushes with and without data become NBD_CMD_FLUSH on the server.
+case_flush() {
+    nbd_nbdkit_stats fl memory size=64M
+    nbd_serve "nbd:unix:$nbd_sock" --
+    feat_front_pass --requests 3000
+    feat_expect features flush = 1
+    feat_expect requests flush -gt 0
+    feat_expect requests flush_data -gt 0
+    feat_detach
+    nbd_stop_server
+    nbd_expect_server_ops flush
+}
+
+# Barriers (with and without data): flushes around the write, on the server.
+case_barrier() {
+    nbd_nbdkit_stats ba memory size=64M
+    nbd_serve "nbd:unix:$nbd_sock" --
+    feat_front_pass --barrier --requests 3000
+    feat_expect features barrier = 1
+    feat_expect requests barrier -gt 0
+    feat_expect requests barrier_nodata -gt 0
+    feat_detach
+    nbd_stop_server
+    nbd_expect_server_ops flush
+}
+
+# Discards become NBD_CMD_TRIM: the file plugin punches holes, so after a discard of the
+# whole span the file has (almost) nothing allocated.
+case_discard() {
+    local after
+    nbd_new_file 64
+    nbd_nbdkit_stats di file "$nbd_file"
+    nbd_serve "nbd+unix:///?socket=$nbd_sock" --
+    feat_front_pass --discard --trim-at-end --requests 3000
+    feat_expect features discard = 1
+    feat_expect features discard_secure = 0
+    feat_expect requests discard -gt 0
+    feat_detach
+    nbd_stop_server
+    nbd_expect_server_ops trim
+    after=$(($(stat -c %b "$nbd_file") * $(stat -c %B "$nbd_file")))
+    [ "$after" -le 1048576 ] ||
+        feat_fail "the export's file still has $after bytes allocated after everything was discarded"
+}
+
+# The export grows (the file plugin's file, then SIGHUP): `sectors` follows, and the new
+# sectors are written and verified (the queues reconnect to learn the size).
+case_resize() {
+    local pid rc=0
+    nbd_new_file 64
+    nbd_nbdkit rs file "$nbd_file"
+    nbd_serve "nbd:unix:$nbd_sock" --
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --expect-resize \
+        --requests 2000 >"$feat_work/resize.out" 2>"$feat_work/resize.err" &
+    pid=$!
+    sp_track "$pid"
+    feat_wait_front_says "$pid" 'waiting for the disk to grow' "$feat_work/resize.err"
+    truncate -s 96M "$nbd_file"
+    kill -HUP "$feat_daemon_pid"
+    wait "$pid" || rc=$?
+    sp_untrack "$pid"
+    feat_summary=$feat_work/resize.out
+    sed 's/^/    /' "$feat_summary" >&2
+    [ $rc -eq 0 ] ||
+        feat_fail "sim-blkfront --expect-resize failed (exit $rc): $(tail -n 5 "$feat_work/resize.err")"
+    feat_expect resize from_sectors = $((64 * 2048))
+    feat_expect resize to_sectors = $((96 * 2048))
+    [ "$(feat_be_read sectors)" = $((96 * 2048)) ] || feat_fail "backend sectors not updated"
+    feat_detach
+}
+
+# Mode r: VDISK_READONLY and every write refused by the daemon, the export unchanged; a
+# read-only export (nbdkit -r) served read-only; attached read-write it is refused.
+case_readonly() {
+    local sum
+    nbd_new_file 64
+    sum=$(sha256sum <"$nbd_file")
+    nbd_nbdkit ro file "$nbd_file"
+    nbd_serve "nbd:unix:$nbd_sock" --mode r --
+    feat_front_pass --expect-readonly --barrier --discard --requests 2000
+    feat_expect features info = 0x4
+    feat_expect expect refused -gt 100
+    feat_expect expect unexpected_ok = 0
+    feat_detach
+    nbd_stop_server
+    [ "$(sha256sum <"$nbd_file")" = "$sum" ] || feat_fail "the read-only export changed"
+    nbd_nbdkit ro2 -r memory size=64M
+    nbd_serve "nbd:unix:$nbd_sock" --mode r --
+    feat_front_pass --expect-readonly --requests 1000
+    feat_expect features info = 0x4
+    feat_detach
+    feat_devid=$((feat_devid + 16))
+    feat_attach "nbd:unix:$nbd_sock"
+    feat_daemon_log=$feat_work/xenblkd.$feat_devid.log
+    sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
+    feat_daemon_pid=$SP_DAEMON_PID
+    sp_wait_exit "$feat_daemon_pid" 10 || feat_fail "xenblkd serves a read-only export read-write"
+    feat_daemon_pid=
+    feat_expect_log 'the export is read-only; attach it read-only'
+}
+
+# Without multi-conn a flush on one connection need not cover another's writes: the daemon
+# offers one queue (nbdkit's multi-conn filter takes it away).
+case_single_conn() {
+    nbd_nbdkit sc --filter=multi-conn memory size=64M multi-conn-mode=disable
+    nbd_serve "nbd:unix:$nbd_sock" -- --max-queues 4
+    feat_front_pass --queues 4 --requests 2000
+    feat_expect offered multi_queue_max_queues = 1
+    feat_expect features queues = 1
+    feat_expect_log 'multi-conn no'
+    feat_detach
+}
+
+# The server killed under writes and back within the timeout: what it carried is sent again
+# and the workload passes, every sector verified. Killed for longer: I/Os fail after the
+# target's timeout (not the front's), the daemon stays up; the server back on the same
+# socket: new requests succeed, without a restart.
+case_outage() {
+    local front rc=0 t0 ms
+    nbd_new_file 64
+    nbd_nbdkit out file "$nbd_file"
+    nbd_serve "nbd:unix:$nbd_sock:timeout=3" --
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --requests 20000 --timeout 30 \
+        >"$feat_work/out1.out" 2>"$feat_work/out1.err" &
+    front=$!
+    sp_track "$front"
+    sleep 0.5
+    nbd_stop_server KILL
+    sleep 1
+    nbd_nbdkit out file "$nbd_file"
+    wait "$front" || rc=$?
+    sp_untrack "$front"
+    feat_summary=$feat_work/out1.out
+    sed 's/^/    /' "$feat_summary" >&2
+    [ $rc -eq 0 ] || feat_fail "the workload across a 1 s outage failed (exit $rc)"
+    feat_expect errors status = 0
+    feat_expect_log 'nbd: connection lost'
+    feat_expect_log 'nbd: connected to the server again'
+    nbd_stop_server KILL
+    t0=$(date +%s%N)
+    ! feat_front --requests 50 --timeout 30 || feat_fail "requests succeeded with no server"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    feat_expect errors status -gt 0
+    feat_expect errors timeouts = 0
+    feat_expect time lat_p50_us -ge 900000
+    [ "$ms" -ge 2900 ] || feat_fail "requests failed after $ms ms, before the 3 s timeout"
+    feat_log "with the server gone, 50 requests failed in $ms ms"
+    kill -0 "$feat_daemon_pid" || feat_fail "xenblkd died with the server"
+    nbd_new_file 64
+    nbd_nbdkit out file "$nbd_file"
+    feat_front_pass --requests 2000
+    feat_detach
+}
+
+# Detach while the server is gone and the ring is full of whole-disk discards waiting for it
+# (the guest of tests/e2e/bounds.sh): the daemon must be gone within 5 s, although its
+# timeout is a minute; the guest is answered or torn down, never left hanging.
+case_outage_detach() {
+    local flood t0 ms rc=0 i
+    nbd_nbdkit od memory size=64M
+    nbd_serve "nbd:unix:$nbd_sock:timeout=60" --
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --timeout 60 --ring-order 3 \
+        --discard-flood 0 >"$feat_work/od.out" 2>"$feat_work/od.err" &
+    flood=$!
+    sp_track "$flood"
+    feat_wait_front_says "$flood" 'sim-blkfront: flooding' "$feat_work/od.err"
+    nbd_stop_server KILL
+    sleep 1
+    t0=$(date +%s%N)
+    sp_detach "$feat_be" 20 || feat_fail "detach: the backend did not reach Closed"
+    sp_wait_exit "$feat_daemon_pid" 10 || feat_fail "xenblkd still runs 10 s after the detach"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    feat_daemon_pid=
+    [ "$SP_EXIT_STATUS" -eq 0 ] || feat_fail "xenblkd exited $SP_EXIT_STATUS after the detach"
+    [ "$ms" -le 5000 ] || feat_fail "the detach took $ms ms with the server gone (bound 5000)"
+    feat_log "detached in $ms ms with the server gone and the ring full"
+    for ((i = 0; i < 200; i++)); do kill -0 "$flood" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$flood" 2>/dev/null && feat_fail "the guest still waits: $(tail -n 3 "$feat_work/od.err")"
+    wait "$flood" || rc=$?
+    sp_untrack "$flood"
+    feat_summary=$feat_work/od.out
+    sed 's/^/    /' "$feat_summary" >&2
+    [ $rc -eq 0 ] || feat_fail "the flooding guest failed (exit $rc)"
+    feat_expect flood closed = 1
+}
+
+feat_cases=(workload flush barrier discard resize readonly single-conn outage outage-detach)
 
 if [ "$feat_case" = --list ]; then
     echo "${feat_cases[@]}"

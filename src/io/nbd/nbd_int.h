@@ -58,6 +58,7 @@ struct nbd_queue {
 	uint64_t next_attempt_ns;
 	unsigned int backoff_ms;
 	bool down_logged;
+	uint64_t down_since_ns;      /* when the server became unreachable, or 0 */
 	uint64_t stop_ns;            /* when the caller started stopping, or 0 */
 	uint64_t next_check_ns;      /* the next look at deadlines */
 	unsigned int issued;         /* commands in flight on h */

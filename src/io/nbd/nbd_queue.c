@@ -9,10 +9,13 @@
  *
  * When the connection breaks (the server died, or stopped answering for longer than the
  * target's timeout), the handle is closed, the commands it carried go back to the waiting
- * FIFO, and the queue reconnects (50 ms, doubling up to 1 s between attempts) whenever I/Os
+ * FIFO, and the queue reconnects (50 ms, doubling up to 0.5 s between attempts) whenever I/Os
  * wait; they are sent again on the new connection. An I/O that has waited `timeout` seconds
- * in all completes with -EIO; once the caller stops (xbd_sq_stop_ranges), waiting I/Os fail
- * at once and those in flight get 3 s, so a detach never waits for the server.
+ * in all completes with -EIO. One that arrives when the server has been unreachable for the
+ * whole timeout already gets 1 s (a reconnection attempt or two), not another full timeout,
+ * so a request of several steps (a barrier) does not take several timeouts to fail. Once the
+ * caller stops (xbd_sq_stop_ranges), waiting I/Os fail at once and those in flight get 3 s,
+ * so a detach never waits for the server.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,7 +27,8 @@
 
 #define MS 1000000ull
 #define BACKOFF_MIN_MS 50u
-#define BACKOFF_MAX_MS 1000u
+#define BACKOFF_MAX_MS 500u
+#define LATE_GRACE_NS (1000 * MS)
 #define STOP_GRACE_NS (3000 * MS)
 #define CHECK_EVERY_NS (100 * MS)
 
@@ -113,6 +117,8 @@ static void drop_connection(struct nbd_queue *nq, const char *why)
 		nq->next_attempt_ns = 0;
 		return;
 	}
+	if (!nq->down_since_ns)
+		nq->down_since_ns = now;
 	nq->next_attempt_ns = now + nq->backoff_ms * MS;
 	nq->backoff_ms = nq->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : nq->backoff_ms * 2;
 	if (!nq->down_logged)
@@ -163,6 +169,7 @@ static void became_ready(struct nbd_queue *nq)
 	nq->state = NQ_READY;
 	nq->gen = __atomic_load_n(&nq->nd->gen, __ATOMIC_RELAXED);
 	nq->backoff_ms = BACKOFF_MIN_MS;
+	nq->down_since_ns = 0;
 	if (nq->down_logged)
 		xbd_info(nq->d->log_prefix, "nbd: connected to the server again");
 	nq->down_logged = false;
@@ -301,6 +308,19 @@ static void issue(struct nbd_queue *nq, struct nbd_slot *s)
 	finish(nq, s, e > 0 ? -e : -EIO);
 }
 
+/* How long a new I/O may wait: the timeout, but during an outage only what is left of the
+ * outage's timeout, and at least LATE_GRACE_NS (capped by the timeout). */
+static uint64_t new_deadline(const struct nbd_queue *nq, uint64_t now)
+{
+	uint64_t t = timeout_ns(nq), grace = t < LATE_GRACE_NS ? t : LATE_GRACE_NS;
+	uint64_t end;
+
+	if (!nq->down_since_ns || nq->state == NQ_READY)
+		return now + t;
+	end = nq->down_since_ns + t;
+	return end > now + t ? now + t : end > now + grace ? end : now + grace;
+}
+
 int xbd_nbd_submit(struct xbd_sq *q, struct xbd_io *io)
 {
 	struct nbd_queue *nq = q->priv;
@@ -318,7 +338,7 @@ int xbd_nbd_submit(struct xbd_sq *q, struct xbd_io *io)
 		return -EBUSY;
 	nq->free = s->next;
 	*s = (struct nbd_slot){ .io = io, .nq = nq,
-				.deadline_ns = xbd_nbd_now_ns() + timeout_ns(nq) };
+				.deadline_ns = new_deadline(nq, xbd_nbd_now_ns()) };
 	r = (io->op == XBD_IO_READ || io->op == XBD_IO_WRITE) ? prepare_buffer(s) : 0;
 	if (r) {
 		s->io = NULL;
