@@ -250,7 +250,40 @@ case_outage_detach() {
     feat_expect flood closed = 1
 }
 
-feat_cases=(workload flush barrier discard resize readonly single-conn outage outage-detach)
+# kill -9 of the daemon under writes: every write the guest saw acknowledged is on the server
+# (sim-blkfront --ack-log, checked against the export read back over NBD by nbdcopy); then a
+# new daemon serves the same export again.
+case_kill9() {
+    local front acks=$feat_work/acks.log copy=$feat_work/after.img i
+    nbd_need nbdcopy
+    nbd_new_file 64
+    nbd_nbdkit k9 file "$nbd_file"
+    nbd_serve "nbd:unix:$nbd_sock" -- --max-queues 2
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --queues 2 --requests 1000000 \
+        --ack-log "$acks" --timeout 5 >"$feat_work/k9.out" 2>"$feat_work/k9.err" &
+    front=$!
+    sp_track "$front"
+    for ((i = 0; i < 200; i++)); do
+        [ -f "$acks" ] && [ "$(wc -l <"$acks")" -ge 2000 ] && break
+        sleep 0.05
+    done
+    kill -KILL "$feat_daemon_pid"
+    sp_wait_exit "$feat_daemon_pid" 5 || feat_fail "xenblkd survived kill -9"
+    feat_daemon_pid=
+    kill -KILL "$front" 2>/dev/null || true
+    wait "$front" 2>/dev/null || true
+    sp_untrack "$front"
+    feat_log "killed the daemon after $(wc -l <"$acks") acknowledged writes"
+    nbdcopy "nbd+unix:///?socket=$nbd_sock" "$copy" || feat_fail "nbdcopy could not read the export"
+    python3 "$feat_src/tests/nbd/ack-check.py" "$copy" "$acks" >&2 ||
+        feat_fail "acknowledged writes are missing from the export after kill -9"
+    sp_detach "$feat_be" 5 force || true
+    nbd_serve "nbd:unix:$nbd_sock" --
+    feat_wait_be_state 2 10
+    feat_detach
+}
+
+feat_cases=(workload flush barrier discard resize readonly single-conn outage outage-detach kill9)
 
 if [ "$feat_case" = --list ]; then
     echo "${feat_cases[@]}"
