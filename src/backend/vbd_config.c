@@ -103,7 +103,7 @@ int xbd_vbd_config_check_params(const struct xbd_vbd_config *c, char *why, size_
 	/* An NBD target is checked whole here, so a bad one is refused with its reason before
 	 * anything connects. */
 	if (!c->params_err && c->format == XBD_FORMAT_NBD &&
-	    xbd_nbd_target_parse(c->params, &nbd, why, len))
+	    xbd_nbd_target_parse(c->image, &nbd, why, len))
 		return -EINVAL;
 
 	if (c->params_err == -ENOENT)

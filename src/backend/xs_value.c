@@ -77,6 +77,12 @@ int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path
 			}
 		}
 	}
+	/* libxl writes a qdisk target as "aio:TARGET" (raw): QEMU's NBD syntax comes through. */
+	if (p && kind == 0 && nbd_target(p)) {
+		*fmt = XBD_FORMAT_NBD;
+		*path = p;
+		return 0;
+	}
 	if (!p || p[0] != '/')
 		return -EINVAL;
 	if (kind < 0)

@@ -283,7 +283,29 @@ case_kill9() {
     feat_detach
 }
 
-feat_cases=(workload flush barrier discard resize readonly single-conn outage outage-detach kill9)
+# A bad target is refused with its reason before anything connects: cleartext TCP to another
+# machine, an unknown option; a server that is not there fails the open, bounded.
+case_refusals() {
+    local params why
+    for params in "nbd://nas.example/vm1|cleartext over the network" \
+        "nbd:unix:$feat_work/none.sock:bogus=1|unknown option 'bogus'" \
+        "aio:nbd:unix:$feat_work/none.sock|cannot connect to the server"; do
+        why=${params#*|}
+        params=${params%%|*}
+        feat_devid=$((feat_devid + 16))
+        feat_attach "$params"
+        feat_daemon_log=$feat_work/xenblkd.$feat_devid.log
+        sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
+        feat_daemon_pid=$SP_DAEMON_PID
+        sp_wait_exit "$feat_daemon_pid" 15 || feat_fail "xenblkd still runs on '$params'"
+        feat_daemon_pid=
+        feat_expect_log "$why"
+        feat_log "'$params' refused: $(grep -m1 -E "$why" "$feat_daemon_log" | cut -c1-150)"
+        sp_detach "$feat_be" 2 force >/dev/null 2>&1 || true
+    done
+}
+
+feat_cases=(workload flush barrier discard resize readonly single-conn outage outage-detach kill9 refusals)
 
 if [ "$feat_case" = --list ]; then
     echo "${feat_cases[@]}"

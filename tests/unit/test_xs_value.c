@@ -82,6 +82,11 @@ static void test_params(void **state)
 	assert_int_equal(xbd_parse_params("nbd+unix:///e?socket=/s", &f, &p), 0);
 	assert_int_equal(xbd_parse_params("nbds://h/e", &f, &p), 0);
 	assert_int_equal(xbd_parse_params("nbdx:/x", &f, &p), -EINVAL);
+	/* As libxl writes a raw qdisk target: "aio:" before QEMU's syntax. */
+	assert_int_equal(xbd_parse_params("aio:nbd:unix:/s", &f, &p), 0);
+	assert_int_equal(f, XBD_FORMAT_NBD);
+	assert_string_equal(p, "nbd:unix:/s");
+	assert_int_equal(xbd_parse_params("qcow2:nbd:unix:/s", &f, &p), -EINVAL);
 	assert_int_equal(xbd_parse_params("", &f, &p), -EINVAL);
 	assert_int_equal(xbd_parse_params(NULL, &f, &p), -EINVAL);
 }
