@@ -134,9 +134,11 @@ static int nbd_refresh(struct xbd_disk *d)
 	if (size < 0)
 		return -EIO;
 	now = (uint64_t)size / d->info.sector_size * d->info.sector_size;
+	/* The generation first: a queue that sees the new size already holds I/Os until it
+	 * reconnected, so none reaches the old connection, whose size is the old one. */
 	if (now != __atomic_load_n(&d->info.size, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&d->info.size, now, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&nd->gen, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&nd->gen, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&d->info.size, now, __ATOMIC_SEQ_CST);
 	}
 	return 0;
 }

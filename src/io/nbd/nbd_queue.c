@@ -300,7 +300,8 @@ static void issue(struct nbd_queue *nq, struct nbd_slot *s)
 	e = nbd_get_errno();
 	s->issued = false;
 	nq->issued--;
-	if (handle_dead(nq) || !nbd_aio_is_ready(nq->h)) {
+	/* Ready means idle and processing means commands in flight: both can take more. */
+	if (handle_dead(nq) || (!nbd_aio_is_ready(nq->h) && !nbd_aio_is_processing(nq->h))) {
 		push_wait(nq, s);
 		drop_connection(nq, nbd_get_error() ? nbd_get_error() : "sending failed");
 		return;
