@@ -177,6 +177,47 @@ case_single_conn() {
     feat_detach
 }
 
+# TCP: cleartext to loopback (nbd://127.0.0.1), then TLS with a pre-shared key (nbds://,
+# tls-psk=, nbdkit --tls=require): both verified. A client without the key is refused.
+case_tcp_tls() {
+    local port psk=$feat_work/nbd.psk
+    port=$((20000 + RANDOM % 20000))
+    nbd_need nbdkit
+    nbd_sock=$feat_work/tcp.marker
+    nbdkit --foreground --ipaddr 127.0.0.1 --port "$port" memory size=64M \
+        >"$feat_work/tcp.log" 2>&1 &
+    nbd_pid=$!
+    sp_track "$nbd_pid"
+    sleep 0.5
+    nbd_serve "nbd://127.0.0.1:$port/" --
+    feat_front_pass --requests 2000
+    feat_expect_log 'TLS no'
+    feat_detach
+    nbd_stop_server
+    port=$((port + 1))
+    printf 'xen:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$psk"
+    chmod 0600 "$psk"
+    nbdkit --foreground --ipaddr 127.0.0.1 --port "$port" --tls=require --tls-psk="$psk" \
+        memory size=64M >"$feat_work/tls.log" 2>&1 &
+    nbd_pid=$!
+    sp_track "$nbd_pid"
+    sleep 0.5
+    nbd_serve "nbds://127.0.0.1:$port/?tls-psk=$psk&tls-username=xen&timeout=5" --
+    feat_front_pass --requests 2000
+    feat_expect_log 'TLS yes'
+    feat_detach
+    # Without TLS, this server does not talk to us: the open fails, bounded.
+    feat_devid=$((feat_devid + 16))
+    feat_attach "nbd://127.0.0.1:$port/?timeout=3"
+    feat_daemon_log=$feat_work/xenblkd.$feat_devid.log
+    sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
+    feat_daemon_pid=$SP_DAEMON_PID
+    sp_wait_exit "$feat_daemon_pid" 15 || feat_fail "xenblkd serves a TLS-only server without TLS"
+    feat_daemon_pid=
+    feat_expect_log 'cannot connect to the server'
+    sp_detach "$feat_be" 2 force >/dev/null 2>&1 || true
+}
+
 # The server killed under writes and back within the timeout: what it carried is sent again
 # and the workload passes, every sector verified. Killed for longer: I/Os fail after the
 # target's timeout (not the front's), the daemon stays up; the server back on the same
@@ -305,7 +346,7 @@ case_refusals() {
     done
 }
 
-feat_cases=(workload flush barrier discard resize readonly single-conn outage outage-detach kill9 refusals)
+feat_cases=(workload flush barrier discard resize readonly single-conn tcp-tls outage outage-detach kill9 refusals)
 
 if [ "$feat_case" = --list ]; then
     echo "${feat_cases[@]}"
