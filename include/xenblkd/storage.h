@@ -134,6 +134,11 @@ struct xbd_sq;
  * in `why`. */
 int xbd_storage_check_names(const char *engine, const char *driver, char *why, size_t len);
 
+/* For a caller that checks its configuration before it starts: is `target` (the path of an
+ * XBD_FORMAT_NBD disk) a valid NBD target (docs/storage.md, NBD)? 0, or -EINVAL with one
+ * line in `why`. */
+int xbd_storage_check_nbd_target(const char *target, char *why, size_t len);
+
 /* Control thread. 0 or -errno, with the reason logged. */
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);
 void xbd_disk_close(struct xbd_disk *d);

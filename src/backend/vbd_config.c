@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "util/conf.h"
-#include "io/nbd/nbd_target.h"
 #include "xenblkd/vbd_config.h"
 #include "xenblkd/xs_value.h"
 
@@ -98,14 +97,12 @@ static void read_params(struct reader *rd, struct xbd_vbd_config *c)
 int xbd_vbd_config_check_params(const struct xbd_vbd_config *c, char *why, size_t len)
 {
 	const char *colon = c->params ? strchr(c->params, ':') : NULL;
-	struct xbd_nbd_target nbd;
 
 	/* An NBD target is checked whole here, so a bad one is refused with its reason before
 	 * anything connects. */
 	if (!c->params_err && c->format == XBD_FORMAT_NBD &&
-	    xbd_nbd_target_parse(c->image, &nbd, why, len))
+	    xbd_storage_check_nbd_target(c->image, why, len))
 		return -EINVAL;
-
 	if (c->params_err == -ENOENT)
 		snprintf(why, len, "no params key: nothing to serve (give the disk a target)");
 	else if (c->params_err == -EPROTONOSUPPORT && colon)

@@ -12,7 +12,7 @@
 #include <libnbd.h>
 #include <sys/socket.h>
 
-#include "../driver.h"
+#include "io/driver.h"
 #include "nbd_target.h"
 
 /* The largest NBD command we send: data commands (servers take 32 MiB), and trim/zero. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nbd_target.h"
+#include "xenblkd/storage.h"
 
 struct parse {
 	struct xbd_nbd_target *t;
@@ -349,4 +350,11 @@ int xbd_nbd_target_parse(const char *s, struct xbd_nbd_target *t, char *why, siz
 		return refuse(&p, "'%s' is not an NBD target: nbd:unix:/path[:exportname=NAME], "
 			      "nbd://host[:port]/export or nbd+unix:///export?socket=/path", s, 48);
 	return r ? r : check_security(&p, tls);
+}
+
+int xbd_storage_check_nbd_target(const char *target, char *why, size_t len)
+{
+	static struct xbd_nbd_target t; /* control thread only; large for a stack */
+
+	return xbd_nbd_target_parse(target, &t, why, len);
 }
