@@ -17,6 +17,7 @@ packages=(
     libxen-dev "$xen_utils" xenstore-utils
     liburing-dev libaio-dev libcmocka-dev libsystemd-dev systemtap-sdt-dev
     zlib1g-dev libzstd-dev qemu-utils python3 fio
+    libnbd-dev libnbd-bin nbdkit
     libjson-c-dev scdoc
     e2fsprogs util-linux procps
     debhelper dpkg-dev build-essential systemd

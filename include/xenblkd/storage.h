@@ -20,6 +20,7 @@
 enum xbd_format {
 	XBD_FORMAT_RAW,
 	XBD_FORMAT_QCOW2,
+	XBD_FORMAT_NBD,   /* not a format: an NBD export; the path is the whole target */
 };
 
 /* One backing file of a configured qcow2 chain: the administrator's format and path. */
@@ -113,6 +114,7 @@ struct xbd_disk_info {
 	uint32_t discard_alignment;   /* bytes */
 	const char *engine_name;     /* the engine that actually runs, after any fallback */
 	bool buffered;               /* served through dom0's page cache (no O_DIRECT) */
+	uint32_t max_queues;         /* the most queues it serves consistently; 0: any */
 };
 
 /* Counters of one storage queue, for statistics and benchmarks. */
@@ -132,6 +134,11 @@ struct xbd_sq;
  * checked when the disk opens)? NULL is the default for either. 0, or -EINVAL with one line
  * in `why`. */
 int xbd_storage_check_names(const char *engine, const char *driver, char *why, size_t len);
+
+/* For a caller that checks its configuration before it starts: is `target` (the path of an
+ * XBD_FORMAT_NBD disk) a valid NBD target (docs/storage.md, NBD)? 0, or -EINVAL with one
+ * line in `why`. */
+int xbd_storage_check_nbd_target(const char *target, char *why, size_t len);
 
 /* Control thread. 0 or -errno, with the reason logged. */
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);

@@ -204,6 +204,9 @@ static void choose_offers(struct xbd_vbd *v)
 	v->offer_discard = i->can_discard && !v->readonly && !v->opt->no_discard &&
 			   v->cfg->discard_enable;
 	v->offer_secure = v->offer_discard && i->can_secure_erase;
+	if (i->max_queues && i->max_queues < v->opt->max_queues)
+		xbd_info(v->prefix, "offering %u queue(s): the storage serves no more consistently",
+			 i->max_queues);
 	v->info_flags = v->readonly ? 4u /* VDISK_READONLY */ : 0u;
 	if (v->cfg->cdrom)
 		v->info_flags |= 1u; /* VDISK_CDROM */

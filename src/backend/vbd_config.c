@@ -98,6 +98,11 @@ int xbd_vbd_config_check_params(const struct xbd_vbd_config *c, char *why, size_
 {
 	const char *colon = c->params ? strchr(c->params, ':') : NULL;
 
+	/* An NBD target is checked whole here, so a bad one is refused with its reason before
+	 * anything connects. */
+	if (!c->params_err && c->format == XBD_FORMAT_NBD &&
+	    xbd_storage_check_nbd_target(c->image, why, len))
+		return -EINVAL;
 	if (c->params_err == -ENOENT)
 		snprintf(why, len, "no params key: nothing to serve (give the disk a target)");
 	else if (c->params_err == -EPROTONOSUPPORT && colon)
@@ -105,7 +110,8 @@ int xbd_vbd_config_check_params(const struct xbd_vbd_config *c, char *why, size_
 			 "-O qcow2", (int)(colon - c->params), c->params);
 	else if (c->params_err)
 		snprintf(why, len, "params '%.200s' is not [FORMAT:]/absolute/path (formats: raw, "
-			 "aio, file, phy, qcow2)", c->params);
+			 "aio, file, phy, qcow2), nor an NBD target (nbd:unix:/path, nbd://host/export, "
+			 "nbd+unix:///export?socket=/path)", c->params);
 	return c->params_err == -ENOENT ? -EINVAL : c->params_err;
 }
 

@@ -123,6 +123,17 @@ static int write_discard_keys(struct xbd_vbd *v, uint32_t tx)
 	return r;
 }
 
+/* The queues we offer: the option's, within what the disk serves consistently (an NBD export
+ * without multi-conn: one). */
+static unsigned int offered_queues(const struct xbd_vbd *v)
+{
+	unsigned int m = v->opt->max_queues;
+
+	if (v->info && v->info->max_queues && v->info->max_queues < m)
+		m = v->info->max_queues;
+	return m;
+}
+
 static int write_features(struct xbd_vbd *v, uint32_t tx, int arg)
 {
 	const struct xbd_vbd_options *o = v->opt;
@@ -141,7 +152,7 @@ static int write_features(struct xbd_vbd *v, uint32_t tx, int arg)
 	if (!r)
 		r = write_key(v, tx, "max-ring-page-order", "%u", o->max_ring_order);
 	if (!r)
-		r = write_key(v, tx, "multi-queue-max-queues", "%u", o->max_queues);
+		r = write_key(v, tx, "multi-queue-max-queues", "%u", offered_queues(v));
 	return r;
 }
 
@@ -293,7 +304,7 @@ int xbd_xb_read_frontend(struct xbd_vbd *v, struct xbd_fe_params *p)
 
 	r = read_optional(v, "ring-page-order", v->opt->max_ring_order, 0, &order);
 	if (!r)
-		r = read_optional(v, "multi-queue-num-queues", v->opt->max_queues, 1, &queues);
+		r = read_optional(v, "multi-queue-num-queues", offered_queues(v), 1, &queues);
 	if (!r && queues == 0) {
 		r = -EINVAL;
 		xbd_xb_fatal(v, EINVAL, "multi-queue-num-queues is 0");

@@ -41,6 +41,17 @@ static const struct format_prefix prefixes[] = {
 	{ "qcow:", -EPROTONOSUPPORT }, { "vhd:", -EPROTONOSUPPORT }, { "qed:", -EPROTONOSUPPORT },
 };
 
+/* An NBD target (nbd:unix:..., nbd://, nbd+unix://, nbds...): the nbd driver checks the rest. */
+static bool nbd_target(const char *params)
+{
+	static const char *const schemes[] = { "nbd:", "nbds:", "nbd+unix:", "nbds+unix:" };
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(params, schemes[i], strlen(schemes[i])) == 0)
+			return true;
+	return false;
+}
+
 int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path)
 {
 	const char *p = NULL;
@@ -48,6 +59,11 @@ int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path
 
 	if (!params)
 		return -EINVAL;
+	if (nbd_target(params)) {
+		*fmt = XBD_FORMAT_NBD;
+		*path = params;
+		return 0;
+	}
 	if (params[0] == '/') {
 		p = params;
 	} else {
@@ -60,6 +76,12 @@ int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path
 				break;
 			}
 		}
+	}
+	/* libxl writes a qdisk target as "aio:TARGET" (raw): QEMU's NBD syntax comes through. */
+	if (p && kind == 0 && nbd_target(p)) {
+		*fmt = XBD_FORMAT_NBD;
+		*path = p;
+		return 0;
 	}
 	if (!p || p[0] != '/')
 		return -EINVAL;

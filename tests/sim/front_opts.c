@@ -34,6 +34,8 @@ static void front_usage_features(FILE *out)
 		"                   write and verify the new area\n"
 		"  --trim-at-end    after the last check, discard the whole span\n"
 		"  --die-after N    exit abruptly after N requests, leaving grants and rings\n"
+		"  --ack-log FILE   append `SECTOR NSECT GEN` for every write the backend\n"
+		"                   acknowledged, at once (a crash test checks the disk against it)\n"
 		"  --stay-closing   at close, stay in Closing: the backend must time us out\n"
 		"  --hang           after the workload, stay Connected and ignore the backend (a\n"
 		"                   hung guest) until it is Closed or gone, then end all grants\n"
@@ -132,6 +134,7 @@ enum {
 	OPT_DUMP,
 	OPT_XEN,
 	OPT_UNMAP_NOTIFY,
+	OPT_ACK_LOG,
 };
 
 static const struct option front_longopts[] = {
@@ -176,6 +179,7 @@ static const struct option front_longopts[] = {
 	{ "dump", required_argument, NULL, OPT_DUMP },
 	{ "xen", required_argument, NULL, OPT_XEN },
 	{ "unmap-notify", required_argument, NULL, OPT_UNMAP_NOTIFY },
+	{ "ack-log", required_argument, NULL, OPT_ACK_LOG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -323,6 +327,9 @@ static int front_one_opt(struct front_opts *o, int opt, const char *arg)
 		if (strcmp(arg, "sim") && strcmp(arg, "real"))
 			return -EINVAL;
 		o->real_xen = !strcmp(arg, "real");
+		return 0;
+	case OPT_ACK_LOG:
+		o->wl.ack_log = arg;
 		return 0;
 	case OPT_ABI:
 		return fabi_parse(arg, &o->abi);

@@ -75,7 +75,18 @@ static void test_params(void **state)
 	assert_int_equal(xbd_parse_params("vhd:/x.vhd", &f, &p), -EPROTONOSUPPORT);
 	assert_int_equal(xbd_parse_params("aio:relative", &f, &p), -EINVAL);
 	assert_int_equal(xbd_parse_params("relative", &f, &p), -EINVAL);
-	assert_int_equal(xbd_parse_params("nbd:host:1", &f, &p), -EINVAL);
+	/* NBD targets are the nbd driver's to check (vbd_config.c does it at once). */
+	assert_int_equal(xbd_parse_params("nbd:unix:/run/s.sock", &f, &p), 0);
+	assert_int_equal(f, XBD_FORMAT_NBD);
+	assert_string_equal(p, "nbd:unix:/run/s.sock");
+	assert_int_equal(xbd_parse_params("nbd+unix:///e?socket=/s", &f, &p), 0);
+	assert_int_equal(xbd_parse_params("nbds://h/e", &f, &p), 0);
+	assert_int_equal(xbd_parse_params("nbdx:/x", &f, &p), -EINVAL);
+	/* As libxl writes a raw qdisk target: "aio:" before QEMU's syntax. */
+	assert_int_equal(xbd_parse_params("aio:nbd:unix:/s", &f, &p), 0);
+	assert_int_equal(f, XBD_FORMAT_NBD);
+	assert_string_equal(p, "nbd:unix:/s");
+	assert_int_equal(xbd_parse_params("qcow2:nbd:unix:/s", &f, &p), -EINVAL);
 	assert_int_equal(xbd_parse_params("", &f, &p), -EINVAL);
 	assert_int_equal(xbd_parse_params(NULL, &f, &p), -EINVAL);
 }
