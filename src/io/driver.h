@@ -105,6 +105,14 @@ struct xbd_driver_ops {
 	 */
 	int64_t (*range_step)(struct xbd_sq *q, const struct xbd_io *io, uint64_t off,
 			      uint64_t len);
+	/*
+	 * Optional. Data thread. For drivers whose completions arrive on a descriptor of their
+	 * own (network storage): the fd this queue's wait must also watch and the poll events it
+	 * wants now (POLLIN, POLLOUT), or -1 for none.
+	 */
+	int (*wait_fd)(struct xbd_sq *q, short *events);
+	/* Optional. Data thread. The wait saw wait_fd ready: make progress, complete I/Os. */
+	void (*fd_ready)(struct xbd_sq *q, short revents);
 };
 
 /* "raw" picks file or blockdev by the path's type at open (and replaces itself in d->drv). */

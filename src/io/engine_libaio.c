@@ -157,13 +157,13 @@ static int aio_submit(struct xbd_engine *e)
 	return 0;
 }
 
-/* Poll the completion eventfd and the wake fds: 1 if completions were signalled, 0 if not,
- * or -errno. */
+/* Poll the completion eventfd and the wake fds: positive if completions were signalled, 0 if
+ * not, or -errno. */
 static int wait_fds(struct xbd_engine *e, const int *fds, unsigned int nfds,
 		    unsigned int *ready, int timeout_ms)
 {
 	e->stats.syscalls++;
-	return xbd_poll_wake_fds(e->efd, fds, nfds, ready, timeout_ms);
+	return xbd_poll_wake_fds(e->efd, POLLIN, fds, nfds, ready, timeout_ms);
 }
 
 static int deliver_failed(struct xbd_engine *e)

@@ -19,10 +19,11 @@ int xbd_engine_select(struct xbd_disk *d);
 /* "io_uring, libaio or threads": the engines of this build, for messages. */
 void xbd_engine_names(char *buf, size_t len);
 
-/* poll() on `own_fd` (an engine's completion eventfd, or -1) and the caller's wake-up fds:
- * bit i of *ready for fds[i]; 1 if own_fd was readable, else 0, or -errno. */
-int xbd_poll_wake_fds(int own_fd, const int *fds, unsigned int nfds, unsigned int *ready,
-		      int timeout_ms);
+/* poll() on `own_fd` (an engine's completion eventfd, or a driver's descriptor, or -1) for
+ * `own_events` and on the caller's wake-up fds: bit i of *ready for fds[i]; own_fd's revents
+ * (positive) if it was ready, else 0, or -errno. */
+int xbd_poll_wake_fds(int own_fd, short own_events, const int *fds, unsigned int nfds,
+		      unsigned int *ready, int timeout_ms);
 
 /*
  * Long range operations (range.c): DISCARD, SECURE_ERASE and WRITE_ZEROES of a driver with

@@ -7,7 +7,8 @@
  * next wait, so a completion callback never runs inside a submit. A short transfer is -EIO,
  * except on a buffered descriptor, where it is legal and the rest is done before completing.
  * Discard, secure erase and write-zeroes of a driver with range_step go to range.c instead,
- * which does them in bounded steps at each wait.
+ * which does them in bounded steps at each wait. A driver without an engine may name a
+ * descriptor of its own (a network connection) that the queue's wait also watches.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -372,6 +373,28 @@ static int run_soft_completions(struct xbd_sq *q)
 	return n;
 }
 
+/*
+ * A queue without an engine: poll the caller's fds and, for a driver with a descriptor of its
+ * own (network storage), that descriptor for what the driver wants now; when it is ready the
+ * driver makes progress, queueing soft completions the caller's wait then delivers. 0 or
+ * -errno.
+ */
+static int wait_no_engine(struct xbd_sq *q, const int *fds, unsigned int nfds,
+			  unsigned int *ready, int timeout_ms)
+{
+	const struct xbd_driver_ops *drv = q->disk->drv;
+	short events = 0;
+	int fd = drv->wait_fd ? drv->wait_fd(q, &events) : -1;
+	int r;
+
+	if (fd < 0)
+		events = 0;
+	r = xbd_poll_wake_fds(fd, events, fds, nfds, ready, timeout_ms);
+	if (r > 0 && drv->fd_ready)
+		drv->fd_ready(q, (short)r);
+	return r < 0 ? r : 0;
+}
+
 int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned int *ready,
 		bool block, int timeout_ms)
 {
@@ -383,7 +406,7 @@ int xbd_sq_wait(struct xbd_sq *q, const int *fds, unsigned int nfds, unsigned in
 	if (q->eng)
 		r = q->eng_ops->wait(q->eng, fds, nfds, ready, block, timeout_ms);
 	else
-		r = xbd_poll_wake_fds(-1, fds, nfds, ready, block ? timeout_ms : 0);
+		r = wait_no_engine(q, fds, nfds, ready, block ? timeout_ms : 0);
 	if (r < 0)
 		return r;
 	xbd_range_run(q);
