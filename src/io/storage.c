@@ -389,6 +389,8 @@ static int wait_no_engine(struct xbd_sq *q, const int *fds, unsigned int nfds,
 
 	if (fd < 0)
 		events = 0;
+	if (q->soft_head)
+		timeout_ms = 0; /* wait_fd completed I/Os (a timeout): deliver them now */
 	r = xbd_poll_wake_fds(fd, events, fds, nfds, ready, timeout_ms);
 	if (r > 0 && drv->fd_ready)
 		drv->fd_ready(q, (short)r);
