@@ -10,6 +10,7 @@ packages=(
     libxen-dev xen-utils-4.17 xenstore-utils
     liburing-dev libaio-dev libcmocka-dev libsystemd-dev systemtap-sdt-dev
     zlib1g-dev libzstd-dev qemu-utils python3 fio
+    librbd-dev ceph-mon ceph-osd ceph-common
     libjson-c-dev scdoc
     e2fsprogs util-linux procps
     debhelper dpkg-dev systemd

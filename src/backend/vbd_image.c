@@ -19,7 +19,7 @@
 
 static const char *format_name(enum xbd_format f)
 {
-	return f == XBD_FORMAT_QCOW2 ? "qcow2" : "raw";
+	return f == XBD_FORMAT_QCOW2 ? "qcow2" : f == XBD_FORMAT_RBD ? "rbd" : "raw";
 }
 
 void xbd_vbd_image_describe(const struct xbd_vbd *v, char *buf, size_t len)

@@ -32,14 +32,25 @@ int xbd_parse_uint(const char *s, uint64_t max, uint64_t *out)
 
 struct format_prefix {
 	const char *prefix;
-	int result; /* 0: raw, 1: qcow2, else -errno */
+	int result; /* 0: raw, 1: qcow2, 2: rbd, else -errno */
 };
 
 static const struct format_prefix prefixes[] = {
 	{ "aio:", 0 }, { "raw:", 0 }, { "file:", 0 }, { "phy:", 0 },
-	{ "qcow2:", 1 },
+	{ "qcow2:", 1 }, { "rbd:", 2 },
 	{ "qcow:", -EPROTONOSUPPORT }, { "vhd:", -EPROTONOSUPPORT }, { "qed:", -EPROTONOSUPPORT },
 };
+
+/* Non-empty, printable ASCII, and not a path: the rbd driver parses the rest. */
+static bool rbd_target_plausible(const char *p)
+{
+	if (!*p || *p == '/')
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return false;
+	return true;
+}
 
 int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path)
 {
@@ -61,6 +72,8 @@ int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path
 			}
 		}
 	}
+	if (kind == 2) /* an rbd target, checked field by field when the disk opens */
+		return rbd_target_plausible(p) ? (*fmt = XBD_FORMAT_RBD, *path = p, 0) : -EINVAL;
 	if (!p || p[0] != '/')
 		return -EINVAL;
 	if (kind < 0)

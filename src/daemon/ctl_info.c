@@ -48,7 +48,8 @@ static const char *served_image(const struct xbd_vbd *v, const char **format)
 		return v->opt->driver;
 	}
 	if (v->image_path) {
-		*format = v->image_format == XBD_FORMAT_QCOW2 ? "qcow2" : "raw";
+		*format = v->image_format == XBD_FORMAT_QCOW2 ? "qcow2" :
+			  v->image_format == XBD_FORMAT_RBD ? "rbd" : "raw";
 		return v->image_path;
 	}
 	if (v->opt->image) {
@@ -59,7 +60,8 @@ static const char *served_image(const struct xbd_vbd *v, const char **format)
 		*format = "driver";
 		return v->opt->driver;
 	}
-	*format = v->cfg->format == XBD_FORMAT_QCOW2 ? "qcow2" : "raw";
+	*format = v->cfg->format == XBD_FORMAT_QCOW2 ? "qcow2" :
+		  v->cfg->format == XBD_FORMAT_RBD ? "rbd" : "raw";
 	return v->cfg->image;
 }
 

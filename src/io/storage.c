@@ -28,11 +28,26 @@
 static const struct xbd_driver_ops *const drivers[] = {
 	&xbd_driver_raw, &xbd_driver_file, &xbd_driver_blockdev,
 	&xbd_driver_null, &xbd_driver_memory, &xbd_driver_qcow2,
+#ifdef XBD_HAVE_RBD
+	&xbd_driver_rbd,
+#endif
 };
 
+/* NULL: the format's driver is not in this build. */
 static const struct xbd_driver_ops *driver_by_format(enum xbd_format format)
 {
-	return format == XBD_FORMAT_QCOW2 ? &xbd_driver_qcow2 : &xbd_driver_raw;
+	switch (format) {
+	case XBD_FORMAT_QCOW2:
+		return &xbd_driver_qcow2;
+	case XBD_FORMAT_RBD:
+#ifdef XBD_HAVE_RBD
+		return &xbd_driver_rbd;
+#else
+		return NULL;
+#endif
+	default:
+		return &xbd_driver_raw;
+	}
 }
 
 /* d->cfg.driver is "name[:opts]": a driver, or a filter over the driver of the format. */
@@ -140,6 +155,11 @@ int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out)
 	r = copy_config(d, cfg);
 	if (!r)
 		r = resolve_spec(d, (char *)d->cfg.driver);
+	if (!r && !d->drv) {
+		xbd_err(d->log_prefix, "this build has no rbd driver (it was built without "
+			"librbd-dev)");
+		r = -EPROTONOSUPPORT;
+	}
 	if (!r)
 		r = d->drv->open(d);
 	if (r) {
