@@ -209,23 +209,18 @@ int xbd_rbd_submit(struct xbd_sq *q, struct xbd_io *io)
 }
 
 /* Before each wait: answer what is past its deadline, or everything when the data plane is
- * stopping, and make the wait return at once to deliver those answers. */
+ * stopping (the storage queue then waits without blocking and delivers those answers). */
 int xbd_rbd_wait_fd(struct xbd_sq *q, short *events)
 {
 	struct rbd_queue *rq = q->priv;
-	bool gave_up = false;
 
 	if (rq->live.live_next != &rq->live) {
 		uint64_t now = now_ns();
 
 		while (rq->live.live_next != &rq->live &&
-		       (q->ranges_stopped || rq->live.live_next->deadline_ns <= now)) {
+		       (q->ranges_stopped || rq->live.live_next->deadline_ns <= now))
 			abandon(q, rq->live.live_next, q->ranges_stopped ? -ECANCELED : -ETIMEDOUT);
-			gave_up = true;
-		}
 	}
-	if (gave_up)
-		eventfd_write(rq->efd, 1);
 	*events = POLLIN;
 	return rq->efd;
 }
