@@ -34,6 +34,8 @@ static void front_usage_features(FILE *out)
 		"                   write and verify the new area\n"
 		"  --trim-at-end    after the last check, discard the whole span\n"
 		"  --die-after N    exit abruptly after N requests, leaving grants and rings\n"
+		"  --ack-log FILE   append `SECTOR NSECT GEN` for every write the backend\n"
+		"                   acknowledged, at once (a crash test checks the disk against it)\n"
 		"  --stay-closing   at close, stay in Closing: the backend must time us out\n"
 		"  --hang           after the workload, stay Connected and ignore the backend (a\n"
 		"                   hung guest) until it is Closed or gone, then end all grants\n"
@@ -123,6 +125,7 @@ enum {
 	OPT_WATCH_PID,
 	OPT_DISCARD_FLOOD,
 	OPT_DISCARD_SECTORS,
+	OPT_ACK_LOG,
 };
 
 static const struct option front_longopts[] = {
@@ -164,6 +167,7 @@ static const struct option front_longopts[] = {
 	{ "watch-pid", required_argument, NULL, OPT_WATCH_PID },
 	{ "discard-flood", required_argument, NULL, OPT_DISCARD_FLOOD },
 	{ "discard-sectors", required_argument, NULL, OPT_DISCARD_SECTORS },
+	{ "ack-log", required_argument, NULL, OPT_ACK_LOG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -299,6 +303,9 @@ static int front_one_opt(struct front_opts *o, int opt, const char *arg)
 		return 0;
 	case OPT_SIM_DIR:
 		o->sim_dir = arg;
+		return 0;
+	case OPT_ACK_LOG:
+		o->wl.ack_log = arg;
 		return 0;
 	case OPT_ABI:
 		return fabi_parse(arg, &o->abi);

@@ -7,6 +7,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "sim_guest.h"
 #include "wl_internal.h"
@@ -100,6 +101,15 @@ static void wl_commit(struct workload *wl, const struct wl_plan *p, int16_t stat
 	gen = status == BLKIF_RSP_OKAY && wl_plan_writes_data(p) ? p->gen : FDATA_GEN_UNKNOWN;
 	for (i = p->sector; i < p->sector + p->nsect; i++)
 		wl->shadow[i] = gen;
+	if (wl->ack_fd >= 0 && gen != FDATA_GEN_UNKNOWN) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "%llu %llu %u\n",
+				 (unsigned long long)p->sector, (unsigned long long)p->nsect, gen);
+
+		/* One write(2) per line, at once: the log must survive a crash of the backend. */
+		if (write(wl->ack_fd, line, (size_t)n) != n)
+			wl->stats->stopped++; /* the log is incomplete: the run cannot pass */
+	}
 }
 
 static bool wl_feature_offered(const struct workload *wl, uint8_t op)

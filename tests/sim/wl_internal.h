@@ -75,6 +75,7 @@ struct workload {
 	uint64_t hot;
 	uint64_t tables; /* sectors the tables below cover */
 	uint32_t *shadow; /* per sector: the generation of the last completed write */
+	int ack_fd; /* --ack-log, or -1 */
 	uint8_t *writing; /* per sector: a write or discard over it is in flight */
 	uint16_t *reading; /* per sector: reads over it in flight */
 	uint32_t next_gen;

@@ -8,10 +8,12 @@
  * pushes come from a second generator that also depends on timing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim_guest.h"
 #include "wl_internal.h"
@@ -42,6 +44,15 @@ int workload_create(const struct wl_config *cfg, struct sim_domain *dom, struct 
 	}
 	wl_seed(&wl->plan_rng, cfg->seed);
 	wl_seed(&wl->aux_rng, cfg->seed ^ 0xa5a5a5a5deadbeefull);
+	wl->ack_fd = cfg->ack_log ? open(cfg->ack_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+					  0644) : -1;
+	if (cfg->ack_log && wl->ack_fd < 0) {
+		int e = errno;
+
+		free(wl->pend.seg);
+		free(wl);
+		return -e;
+	}
 	*out = wl;
 	return 0;
 }
@@ -62,6 +73,8 @@ void workload_destroy(struct workload *wl)
 
 	if (!wl)
 		return;
+	if (wl->ack_fd >= 0)
+		close(wl->ack_fd);
 	for (i = 0; i < wl->nr_io; i++) {
 		free(wl->io[i].plan.seg);
 		free(wl->io[i].fseg);

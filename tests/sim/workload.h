@@ -54,6 +54,7 @@ struct wl_config {
 	bool expect_readonly; /* writes, barriers and discards must fail with BLKIF_RSP_ERROR */
 	bool no_verify; /* benchmark: no patterns, no checks, no ordering between requests */
 	unsigned long die_after; /* stop (-ECANCELED) once this many requests went out */
+	const char *ack_log; /* NULL, or a file: one line per acknowledged write */
 	enum wl_pattern pattern; /* benchmark pattern (workload_bench) */
 	unsigned int bs; /* benchmark: bytes per request */
 	unsigned int duration_s; /* benchmark: how long */
