@@ -72,6 +72,11 @@ int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path
 			}
 		}
 	}
+	/* libxl writes a qdisk target as "aio:TARGET", whatever the target is. */
+	if (p && kind == 0 && strncmp(p, "rbd:", 4) == 0) {
+		kind = 2;
+		p += 4;
+	}
 	if (kind == 2) /* an rbd target, checked field by field when the disk opens */
 		return rbd_target_plausible(p) ? (*fmt = XBD_FORMAT_RBD, *path = p, 0) : -EINVAL;
 	if (!p || p[0] != '/')

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rbd_int.h"
 #include "xenblkd/log.h"
@@ -46,7 +47,9 @@ static void fill_info(struct xbd_disk *d, uint64_t size, bool readonly)
 		.can_flush = true,
 		.can_discard = !readonly,
 		.can_write_zeroes = !readonly,
-		.discard_granularity = 4096,
+		/* librbd skips discards of less than rbd_discard_granularity_bytes (64 KiB by
+		 * default) inside an object: a guest aligning to this makes them count. */
+		.discard_granularity = 65536,
 	};
 }
 
@@ -90,11 +93,49 @@ static int rbd_drv_open(struct xbd_disk *d)
 	return 0;
 }
 
+/* How long closing an image may take before the cluster is taken for unreachable. */
+#define CLOSE_WAIT_MS 1500
+
+/* rbd_close() bounded: true when the image closed within CLOSE_WAIT_MS. Otherwise librbd
+ * keeps the image and the completion (leaked on purpose: freeing either while librbd still
+ * works on them would be worse) until the cluster answers or the process ends. */
+static bool close_bounded(struct xbd_rbd_disk *rd)
+{
+	struct timespec tick = { 0, 10 * 1000000 };
+	rbd_completion_t c;
+
+	if (rbd_aio_create_completion(NULL, NULL, &c))
+		return false;
+	if (rbd_aio_close(rd->image, c)) {
+		rbd_aio_release(c);
+		return false;
+	}
+	for (unsigned int ms = 0; ms < CLOSE_WAIT_MS && !rbd_aio_is_complete(c); ms += 10)
+		nanosleep(&tick, NULL);
+	if (!rbd_aio_is_complete(c))
+		return false;
+	rbd_aio_release(c);
+	return true;
+}
+
+/*
+ * Closing releases the exclusive lock and the header's watch, which needs the cluster: with
+ * the cluster unreachable it would wait for the I/O timeout or longer, and the daemon could
+ * not stop in time (a detach must finish within 5 s). So when requests were given up on or
+ * are still out, or the close does not finish within CLOSE_WAIT_MS, the image and the
+ * connection are left as they are, to the cluster's answer or the process's end; the cluster
+ * then ends the dead watch and the lock passes on (docs/storage.md).
+ */
 static void rbd_drv_close(struct xbd_disk *d)
 {
 	struct xbd_rbd_disk *rd = d->priv;
+	unsigned int out = __atomic_load_n(&rd->outstanding, __ATOMIC_ACQUIRE);
 
-	rbd_close(rd->image);
+	if (out || __atomic_load_n(&rd->gave_up, __ATOMIC_RELAXED) || !close_bounded(rd)) {
+		xbd_warn(d->log_prefix, "rbd: the cluster does not answer (%u request(s) still "
+			 "out): the image is left open, not closed", out);
+		return;
+	}
 	rados_ioctx_destroy(rd->ioctx);
 	xbd_rbd_cluster_put(rd->cluster);
 	free(rd);

@@ -15,7 +15,7 @@
 #include "rbd_target.h"
 
 /* The I/O timeout when the conf file sets none (rados_osd_op_timeout 0 = wait forever). */
-#define XBD_RBD_DEFAULT_TIMEOUT_S 30
+#define XBD_RBD_DEFAULT_TIMEOUT_S 60
 
 struct xbd_rbd_cluster;
 
@@ -46,6 +46,11 @@ struct xbd_rbd_disk {
 	rados_ioctx_t ioctx;
 	rbd_image_t image;
 	uint64_t timeout_ns;          /* a request not done by then completes with -ETIMEDOUT */
+	/* Both atomic, kept by rbd_queue.c: librbd operations not called back yet, and whether
+	 * the latest request was given up on (no success since). Either at close means the
+	 * cluster is unreachable, where rbd_close() would wait for the I/O timeout or longer. */
+	unsigned int outstanding;
+	bool gave_up;
 };
 
 /* The data path's driver ops (rbd_queue.c). */

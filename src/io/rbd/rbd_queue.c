@@ -13,8 +13,8 @@
  * after the exchange always leaves the eventfd readable. A push-only stack emptied whole has
  * no ABA problem. The per-request path takes no lock.
  *
- * Giving up. A request still outstanding at its deadline (the I/O timeout), or when the data
- * plane stops (the storage queue's ranges_stopped), is answered with an error at once and
+ * Giving up. A request still outstanding at its deadline (the I/O timeout), or 1.5 s after the
+ * data plane began to stop (the storage queue's ranges_stopped), is answered with an error and
  * abandoned: librbd still owns it, and frees it through the callback whenever the cluster
  * answers. That is safe because librbd never touches the caller's memory after the call
  * returns: writes are copied at submission (rbd_disable_zero_copy_writes, set by
@@ -48,7 +48,12 @@ struct rbd_queue {
 	struct rbd_req live;                  /* sentinel; oldest first, so deadlines ascend */
 	rbd_image_t image;
 	uint64_t timeout_ns;
+	struct xbd_rbd_disk *rd;              /* its counters; outlives every operation */
+	uint64_t stop_ns;                     /* when the data plane began to stop, or 0 */
 };
+
+/* After a stop begins, how long requests out at the cluster still get to finish. */
+#define STOP_GRACE_NS 1500000000ull
 
 static uint64_t now_ns(void)
 {
@@ -101,6 +106,7 @@ static void on_complete(rbd_completion_t c, void *arg)
 					      __ATOMIC_RELAXED));
 	if (!old)
 		eventfd_write(rq->efd, 1);
+	__atomic_sub_fetch(&rq->rd->outstanding, 1, __ATOMIC_RELEASE);
 	put_queue(rq); /* after the write: the eventfd lives as long as a reference does */
 }
 
@@ -129,6 +135,7 @@ int xbd_rbd_queue_open(struct xbd_sq *q)
 	rq->live.live_prev = rq->live.live_next = &rq->live;
 	rq->image = rd->image;
 	rq->timeout_ns = rd->timeout_ns;
+	rq->rd = rd;
 	q->priv = rq;
 	return 0;
 }
@@ -139,6 +146,7 @@ static void abandon(struct xbd_sq *q, struct rbd_req *r, int res)
 	live_unlink(r);
 	xbd_sq_complete(q, r->io, res);
 	r->io = NULL;
+	__atomic_store_n(&r->rq->rd->gave_up, true, __ATOMIC_RELAXED);
 }
 
 void xbd_rbd_queue_close(struct xbd_sq *q)
@@ -192,9 +200,12 @@ int xbd_rbd_submit(struct xbd_sq *q, struct xbd_io *io)
 	e = rbd_aio_create_completion(r, on_complete, &r->comp);
 	if (!e) {
 		__atomic_add_fetch(&rq->refs, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&rq->rd->outstanding, 1, __ATOMIC_RELAXED);
 		e = start_op(rq, r, io);
-		if (e) /* not started: no callback will come */
+		if (e) { /* not started: no callback will come */
+			__atomic_sub_fetch(&rq->rd->outstanding, 1, __ATOMIC_RELAXED);
 			__atomic_sub_fetch(&rq->refs, 1, __ATOMIC_RELAXED);
+		}
 	}
 	if (e) {
 		free_req(r);
@@ -208,18 +219,23 @@ int xbd_rbd_submit(struct xbd_sq *q, struct xbd_io *io)
 	return 0;
 }
 
-/* Before each wait: answer what is past its deadline, or everything when the data plane is
- * stopping (the storage queue then waits without blocking and delivers those answers). */
+/* Before each wait: answer what is past its deadline, or everything once the data plane has
+ * been stopping for STOP_GRACE_NS (the storage queue then waits without blocking and delivers
+ * those answers). The data plane waits at most a second at a time while I/Os are out. */
 int xbd_rbd_wait_fd(struct xbd_sq *q, short *events)
 {
 	struct rbd_queue *rq = q->priv;
 
 	if (rq->live.live_next != &rq->live) {
 		uint64_t now = now_ns();
+		bool stop_over;
 
+		if (q->ranges_stopped && !rq->stop_ns)
+			rq->stop_ns = now;
+		stop_over = rq->stop_ns && now >= rq->stop_ns + STOP_GRACE_NS;
 		while (rq->live.live_next != &rq->live &&
-		       (q->ranges_stopped || rq->live.live_next->deadline_ns <= now))
-			abandon(q, rq->live.live_next, q->ranges_stopped ? -ECANCELED : -ETIMEDOUT);
+		       (stop_over || rq->live.live_next->deadline_ns <= now))
+			abandon(q, rq->live.live_next, stop_over ? -ECANCELED : -ETIMEDOUT);
 	}
 	*events = POLLIN;
 	return rq->efd;
@@ -252,6 +268,8 @@ static void finish(struct xbd_sq *q, struct rbd_req *r)
 
 		if (!res && r->io->op == XBD_IO_READ)
 			copy_out(r);
+		if (!res)
+			__atomic_store_n(&r->rq->rd->gave_up, false, __ATOMIC_RELAXED);
 		live_unlink(r);
 		xbd_sq_complete(q, r->io, res);
 	}
