@@ -67,6 +67,9 @@ mon data avail crit = 0
 mon data avail warn = 0
 mon warn on pool no redundancy = false
 auth allow insecure global id reclaim = false
+# A killed client's watch (and so its claim on an image's exclusive lock) ends after 5 s,
+# not 30: the tests restart daemons after kill -9.
+osd client watch timeout = 5
 
 [mon.a]
 mon data = $CM_DIR/mon
@@ -121,8 +124,8 @@ _cm_reap() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 
