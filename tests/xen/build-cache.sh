@@ -26,6 +26,7 @@ DOM0_PACKAGES=(
 	liburing2 libaio1 libsystemd0 libxenstore4 libxengnttab1 libxenevtchn1
 	libxenmisc4.17 zlib1g libzstd1 busybox-static
 	libasan8 libubsan1   # so sanitizer builds of xenblkd run in dom0 too
+	librbd1              # Ceph RBD disks: xenblkd's client library (linked when built)
 )
 # Module trees dom0 never needs under QEMU (they take most of the image).
 PRUNED_MODULE_DIRS=(sound drivers/gpu drivers/media drivers/net/wireless drivers/net/ethernet
