@@ -266,6 +266,8 @@ feat_start_platform
 rbd_cluster_start
 for c in "${run[@]}"; do
     feat_case=rbd-$c
+    # Each case removes its devices when done: ids start again (16 xvd ids per guest).
+    feat_devid=51712
     feat_log "start"
     "case_${c//-/_}"
     feat_log "PASS"
