@@ -51,6 +51,7 @@ struct xbd_rbd_disk {
 	 * cluster is unreachable, where rbd_close() would wait for the I/O timeout or longer. */
 	unsigned int outstanding;
 	bool gave_up;
+	struct xbd_rbd_disk *next_left_open; /* on drv_rbd.c's list of images left open */
 };
 
 /* The data path's driver ops (rbd_queue.c). */
