@@ -116,8 +116,10 @@ static bool close_bounded(struct xbd_rbd_disk *rd)
 	}
 	for (unsigned int ms = 0; ms < CLOSE_WAIT_MS && !rbd_aio_is_complete(c); ms += 10)
 		nanosleep(&tick, NULL);
-	if (!rbd_aio_is_complete(c))
+	if (!rbd_aio_is_complete(c)) {
+		rd->close_comp = c; /* librbd's still: kept with the image */
 		return false;
+	}
 	rbd_aio_release(c);
 	return true;
 }

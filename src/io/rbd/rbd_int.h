@@ -52,6 +52,7 @@ struct xbd_rbd_disk {
 	unsigned int outstanding;
 	bool gave_up;
 	struct xbd_rbd_disk *next_left_open; /* on drv_rbd.c's list of images left open */
+	rbd_completion_t close_comp;         /* a close librbd did not finish in time */
 };
 
 /* The data path's driver ops (rbd_queue.c). */
