@@ -11,7 +11,7 @@
 #include <rbd/librbd.h>
 #include <stdint.h>
 
-#include "../driver.h"
+#include "io/driver.h"
 #include "rbd_target.h"
 
 /* The I/O timeout when the conf file sets none (rados_osd_op_timeout 0 = wait forever). */
