@@ -18,6 +18,7 @@ packages=(
     liburing-dev libaio-dev libcmocka-dev libsystemd-dev systemtap-sdt-dev
     zlib1g-dev libzstd-dev qemu-utils python3 fio
     libnbd-dev libnbd-bin nbdkit
+    librbd-dev ceph-mon ceph-osd ceph-common
     libjson-c-dev scdoc
     e2fsprogs util-linux procps
     debhelper dpkg-dev build-essential systemd

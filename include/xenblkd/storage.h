@@ -21,6 +21,7 @@ enum xbd_format {
 	XBD_FORMAT_RAW,
 	XBD_FORMAT_QCOW2,
 	XBD_FORMAT_NBD,   /* not a format: an NBD export; the path is the whole target */
+	XBD_FORMAT_RBD,   /* a Ceph RBD image: the "path" is the rbd target, not a file */
 };
 
 /* One backing file of a configured qcow2 chain: the administrator's format and path. */

@@ -17,7 +17,8 @@ int xbd_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /*
  * The toolstack's `params`: "<format>:<path>" as libxl writes it ("aio:", "raw:", "qcow2:"), or
- * a bare absolute path (raw). The format comes from this prefix only, never from the image's
+ * a bare absolute path (raw), or "rbd:<target>" (XBD_FORMAT_RBD; *path is the target, which
+ * only has to be printable here: the rbd driver parses it). The format comes from this prefix only, never from the image's
  * bytes. *path points into `params`. -EINVAL if malformed, -EPROTONOSUPPORT for a known format
  * the daemon cannot serve. An NBD target (nbd:..., nbds:..., nbd+unix:..., nbds+unix:...)
  * is XBD_FORMAT_NBD with *path the whole string (after a raw prefix such as "aio:", which

@@ -166,9 +166,22 @@ static void choose_image(struct xbd_vbd *v, struct xbd_disk_config *cfg)
 	}
 }
 
+/* The image as logs name it: an rbd target only up to its options, which a toolstack may
+ * have filled with a secret (key=, refused by the driver, must not reach a log either). */
+static const char *image_shown(const struct xbd_disk_config *cfg, char *buf, size_t len)
+{
+	const char *what = cfg->path ? cfg->path : cfg->driver;
+
+	if (cfg->format != XBD_FORMAT_RBD || !cfg->path)
+		return what;
+	snprintf(buf, len, "rbd:%.*s", (int)strcspn(what, ":"), what);
+	return buf;
+}
+
 static int open_image(struct xbd_vbd *v)
 {
 	struct xbd_disk_config cfg;
+	char shown[300];
 	int r;
 
 	base_config(v, &cfg);
@@ -178,10 +191,15 @@ static int open_image(struct xbd_vbd *v)
 			 xbd_grant_mode_name(v->grant_mode));
 	r = xbd_disk_open(&cfg, &v->disk);
 	if (r) {
-		image_failed(v, cfg.path ? cfg.path : cfg.driver, r);
+		image_failed(v, image_shown(&cfg, shown, sizeof(shown)), r);
 		return r;
 	}
 	v->info = xbd_disk_get_info(v->disk);
+	if (v->info->readonly && !v->readonly) {
+		/* The store itself is read-only (an rbd snapshot): say so to the guest. */
+		xbd_info(v->prefix, "the image can only be read (a snapshot): served read-only");
+		v->readonly = true;
+	}
 	v->image_path = strdup(cfg.path ? cfg.path : cfg.driver);
 	v->image_format = cfg.format;
 	if (v->image_switched && v->cfg->active_backing && v->cfg->active_backing[0])
@@ -189,7 +207,7 @@ static int open_image(struct xbd_vbd *v)
 	else if (!v->image_switched && v->cfg->backing)
 		v->image_backing = strdup(v->cfg->backing);
 	xbd_info(v->prefix, "serving %s (%s, %llu bytes, %u-byte sectors, engine %s)",
-		 cfg.path ? cfg.path : cfg.driver, v->readonly ? "read-only" : "read-write",
+		 image_shown(&cfg, shown, sizeof(shown)), v->readonly ? "read-only" : "read-write",
 		 (unsigned long long)v->info->size, v->info->sector_size, v->info->engine_name);
 	return 0;
 }

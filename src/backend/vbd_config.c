@@ -110,8 +110,9 @@ int xbd_vbd_config_check_params(const struct xbd_vbd_config *c, char *why, size_
 			 "-O qcow2", (int)(colon - c->params), c->params);
 	else if (c->params_err)
 		snprintf(why, len, "params '%.200s' is not [FORMAT:]/absolute/path (formats: raw, "
-			 "aio, file, phy, qcow2), nor an NBD target (nbd:unix:/path, nbd://host/export, "
-			 "nbd+unix:///export?socket=/path)", c->params);
+			 "aio, file, phy, qcow2), an NBD target (nbd:unix:/path, nbd://host/export, "
+			 "nbd+unix:///export?socket=/path) or rbd:POOL/IMAGE[@SNAP][:OPTION=VALUE...]",
+			 c->params);
 	return c->params_err == -ENOENT ? -EINVAL : c->params_err;
 }
 

@@ -90,7 +90,9 @@ int xbd_vbd_switch_disk(struct xbd_vbd *v, struct xbd_disk *d, const char *path,
 		snprintf(why, len, "a queue cannot switch to it: %s", strerror(-r));
 		return r;
 	}
-	snprintf(spec, sizeof(spec), "%s:%s", xbd_format_name(fmt), path);
+	/* An NBD target is a whole params value: "aio:" in front of it parses back as NBD. */
+	snprintf(spec, sizeof(spec), "%s:%s", fmt == XBD_FORMAT_NBD ? "aio" : xbd_format_name(fmt),
+		 path);
 	/* Recorded before the guest can write to it: a restart from now on serves it. */
 	r = xbd_xb_record_active(v, spec, chain);
 	if (!r)

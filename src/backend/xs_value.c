@@ -32,12 +32,12 @@ int xbd_parse_uint(const char *s, uint64_t max, uint64_t *out)
 
 struct format_prefix {
 	const char *prefix;
-	int result; /* 0: raw, 1: qcow2, else -errno */
+	int result; /* 0: raw, 1: qcow2, 2: rbd, else -errno */
 };
 
 static const struct format_prefix prefixes[] = {
 	{ "aio:", 0 }, { "raw:", 0 }, { "file:", 0 }, { "phy:", 0 },
-	{ "qcow2:", 1 },
+	{ "qcow2:", 1 }, { "rbd:", 2 },
 	{ "qcow:", -EPROTONOSUPPORT }, { "vhd:", -EPROTONOSUPPORT }, { "qed:", -EPROTONOSUPPORT },
 };
 
@@ -50,6 +50,17 @@ static bool nbd_target(const char *params)
 		if (strncmp(params, schemes[i], strlen(schemes[i])) == 0)
 			return true;
 	return false;
+}
+
+/* Non-empty, printable ASCII, and not a path: the rbd driver parses the rest. */
+static bool rbd_target_plausible(const char *p)
+{
+	if (!*p || *p == '/')
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return false;
+	return true;
 }
 
 int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path)
@@ -83,6 +94,13 @@ int xbd_parse_params(const char *params, enum xbd_format *fmt, const char **path
 		*path = p;
 		return 0;
 	}
+	/* libxl writes a qdisk target as "aio:TARGET", whatever the target is. */
+	if (p && kind == 0 && strncmp(p, "rbd:", 4) == 0) {
+		kind = 2;
+		p += 4;
+	}
+	if (kind == 2) /* an rbd target, checked field by field when the disk opens */
+		return rbd_target_plausible(p) ? (*fmt = XBD_FORMAT_RBD, *path = p, 0) : -EINVAL;
 	if (!p || p[0] != '/')
 		return -EINVAL;
 	if (kind < 0)
@@ -157,7 +175,12 @@ int xbd_parse_format(const char *s, enum xbd_format *fmt)
 
 const char *xbd_format_name(enum xbd_format fmt)
 {
-	return fmt == XBD_FORMAT_QCOW2 ? "qcow2" : "raw";
+	switch (fmt) {
+	case XBD_FORMAT_QCOW2: return "qcow2";
+	case XBD_FORMAT_NBD: return "nbd";
+	case XBD_FORMAT_RBD: return "rbd";
+	default: return "raw";
+	}
 }
 
 int xbd_parse_mode(const char *mode, bool *readonly)

@@ -49,7 +49,8 @@ static const char *served_image(const struct xbd_vbd *v, const char **format)
 	}
 	if (v->image_path) {
 		*format = v->image_format == XBD_FORMAT_QCOW2 ? "qcow2" :
-			  v->image_format == XBD_FORMAT_NBD ? "nbd" : "raw";
+			  v->image_format == XBD_FORMAT_NBD ? "nbd" :
+			  v->image_format == XBD_FORMAT_RBD ? "rbd" : "raw";
 		return v->image_path;
 	}
 	if (v->opt->image) {
@@ -61,7 +62,8 @@ static const char *served_image(const struct xbd_vbd *v, const char **format)
 		return v->opt->driver;
 	}
 	*format = v->cfg->format == XBD_FORMAT_QCOW2 ? "qcow2" :
-		  v->cfg->format == XBD_FORMAT_NBD ? "nbd" : "raw";
+		  v->cfg->format == XBD_FORMAT_NBD ? "nbd" :
+		  v->cfg->format == XBD_FORMAT_RBD ? "rbd" : "raw";
 	return v->cfg->image;
 }
 

@@ -123,6 +123,8 @@ extern const struct xbd_driver_ops xbd_driver_null;
 extern const struct xbd_driver_ops xbd_driver_memory;
 extern const struct xbd_driver_ops xbd_driver_qcow2;
 extern const struct xbd_driver_ops xbd_driver_nbd; /* builds with libnbd (src/io/nbd/) */
+/* Only in builds with librbd (XBD_HAVE_RBD). */
+extern const struct xbd_driver_ops xbd_driver_rbd;
 
 /* Complete `io` with res (0 / -errno) at the next xbd_sq_wait(), never from inside submit. */
 void xbd_sq_complete(struct xbd_sq *q, struct xbd_io *io, int res);

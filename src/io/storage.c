@@ -31,8 +31,12 @@ static const struct xbd_driver_ops *const drivers[] = {
 #ifdef XBD_HAVE_NBD
 	&xbd_driver_nbd,
 #endif
+#ifdef XBD_HAVE_RBD
+	&xbd_driver_rbd,
+#endif
 };
 
+#ifndef XBD_HAVE_NBD
 /* A build without libnbd: an NBD target is refused at open, with the reason. */
 static int no_nbd_open(struct xbd_disk *d)
 {
@@ -48,16 +52,29 @@ static void no_nbd_close(struct xbd_disk *d)
 static const struct xbd_driver_ops no_nbd = {
 	.name = "nbd", .open = no_nbd_open, .close = no_nbd_close,
 };
+#endif
 
+/* NULL: the format's driver is not in this build. */
 static const struct xbd_driver_ops *driver_by_format(enum xbd_format format)
 {
+	switch (format) {
+	case XBD_FORMAT_QCOW2:
+		return &xbd_driver_qcow2;
+	case XBD_FORMAT_NBD:
 #ifdef XBD_HAVE_NBD
-	if (format == XBD_FORMAT_NBD)
 		return &xbd_driver_nbd;
-#endif
-	if (format == XBD_FORMAT_NBD)
+#else
 		return &no_nbd;
-	return format == XBD_FORMAT_QCOW2 ? &xbd_driver_qcow2 : &xbd_driver_raw;
+#endif
+	case XBD_FORMAT_RBD:
+#ifdef XBD_HAVE_RBD
+		return &xbd_driver_rbd;
+#else
+		return NULL;
+#endif
+	default:
+		return &xbd_driver_raw;
+	}
 }
 
 /* d->cfg.driver is "name[:opts]": a driver, or a filter over the driver of the format. */
@@ -165,6 +182,11 @@ int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out)
 	r = copy_config(d, cfg);
 	if (!r)
 		r = resolve_spec(d, (char *)d->cfg.driver);
+	if (!r && !d->drv) {
+		xbd_err(d->log_prefix, "this build has no rbd driver (it was built without "
+			"librbd-dev)");
+		r = -EPROTONOSUPPORT;
+	}
 	if (!r)
 		r = d->drv->open(d);
 	if (r) {

@@ -87,6 +87,18 @@ static void test_params(void **state)
 	assert_int_equal(f, XBD_FORMAT_NBD);
 	assert_string_equal(p, "nbd:unix:/s");
 	assert_int_equal(xbd_parse_params("qcow2:nbd:unix:/s", &f, &p), -EINVAL);
+	/* rbd targets, bare (phy) or behind qdisk's "aio:": only printable, not a path. */
+	assert_int_equal(xbd_parse_params("rbd:vms/web:id=x", &f, &p), 0);
+	assert_int_equal(f, XBD_FORMAT_RBD);
+	assert_string_equal(p, "vms/web:id=x");
+	assert_int_equal(xbd_parse_params("aio:rbd:vms/web@s", &f, &p), 0);
+	assert_int_equal(f, XBD_FORMAT_RBD);
+	assert_string_equal(p, "vms/web@s");
+	assert_int_equal(xbd_parse_params("rbd:", &f, &p), -EINVAL);
+	assert_int_equal(xbd_parse_params("rbd:/abs", &f, &p), -EINVAL);
+	assert_int_equal(xbd_parse_params("rbd:a/b c", &f, &p), -EINVAL);
+	assert_int_equal(xbd_parse_params("rbd:a/b\n", &f, &p), -EINVAL);
+	assert_int_equal(xbd_parse_params("rbd:a/b\x01", &f, &p), -EINVAL);
 	assert_int_equal(xbd_parse_params("", &f, &p), -EINVAL);
 	assert_int_equal(xbd_parse_params(NULL, &f, &p), -EINVAL);
 }

@@ -32,6 +32,7 @@ DOM0_PACKAGES=(
 	zlib1g libzstd1 libjson-c5 busybox-static
 	libasan8 libubsan1   # so sanitizer builds of xenblkd run in dom0 too
 	libnbd0 nbdkit       # NBD disks: xenblkd's client library, and a server
+	librbd1              # Ceph RBD disks: xenblkd's client library (linked when built)
 )
 # Module trees dom0 never needs under QEMU (they take most of the image).
 PRUNED_MODULE_DIRS=(sound drivers/gpu drivers/media drivers/net/wireless drivers/net/ethernet

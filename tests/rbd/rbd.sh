@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The rbd driver end to end (issue 16): the real daemon on the simulated platform, its disks
+# images of a real single-node Ceph cluster the test starts itself (tests/rbd/ceph-micro.sh),
+# once for all the cases, which then run in order, each on its own image and device. Every
+# case runs the simulated blkfront's verified workload and checks, on its summary, that what
+# the case is about was negotiated and used.
+#
+# usage: rbd.sh BUILD_DIR [CASE...] | --list    (no CASE: all; FEAT_KEEP=1 keeps the work dir)
+# Exit 0 pass, 1 fail, 77 skip (only when the Ceph packages are missing).
+set -euo pipefail
+
+feat_build=$(realpath "$1")
+shift
+feat_case=rbd
+feat_src=$(realpath "$(dirname "$0")/../..")
+# shellcheck source=tests/e2e/feat-lib.sh
+. "$feat_src/tests/e2e/feat-lib.sh"
+# shellcheck source=tests/rbd/rbd-lib.sh
+. "$feat_src/tests/rbd/rbd-lib.sh"
+
+# The verified workload over two queues and indirect requests.
+case_workload() {
+    rbd_new_image 64
+    rbd_serve "$(rbd_params)" -- --max-queues 2
+    feat_front_pass --queues 2 --requests 4000 --indirect 32
+    feat_expect features queues = 2
+    feat_expect requests indirect -gt 0
+    feat_expect_log 'rbd: connected to the cluster as client.xenblkd'
+    feat_detach
+}
+
+case_flush() {
+    rbd_new_image 64
+    rbd_serve "$(rbd_params)" --
+    feat_front_pass --requests 3000
+    feat_expect features flush = 1
+    feat_expect requests flush -gt 0
+    feat_expect requests flush_data -gt 0
+    feat_detach
+}
+
+case_barrier() {
+    rbd_new_image 64
+    rbd_serve "$(rbd_params)" --
+    feat_front_pass --barrier --requests 3000
+    feat_expect features barrier = 1
+    feat_expect requests barrier -gt 0
+    feat_expect requests barrier_nodata -gt 0
+    feat_detach
+}
+
+# Discards reach the cluster: after the workload's writes and a discard of everything, the
+# image reads back as zeros (librbd removes, truncates or zeroes the objects).
+case_discard() {
+    rbd_new_image 64
+    rbd_serve "$(rbd_params)" --
+    feat_front_pass --discard --trim-at-end --requests 3000
+    feat_expect features discard = 1
+    feat_expect features discard_secure = 0
+    feat_expect requests discard -gt 0
+    feat_expect bytes written -gt 1000000
+    feat_detach
+    cm_rbd export --no-progress "rbd/$rbd_image" "$feat_work/discarded.img" ||
+        feat_fail "rbd export failed"
+    cmp -s -n $((64 << 20)) "$feat_work/discarded.img" /dev/zero ||
+        feat_fail "the image does not read as zeros after a discard of all"
+}
+
+# The image grown on the cluster: SIGHUP brings the new size to `sectors`.
+case_resize() {
+    local pid rc=0
+    rbd_new_image 64
+    rbd_serve "$(rbd_params)" --
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --expect-resize \
+        --requests 2000 >"$feat_work/resize.out" 2>"$feat_work/resize.err" &
+    pid=$!
+    sp_track "$pid"
+    feat_wait_front_says "$pid" 'waiting for the disk to grow' "$feat_work/resize.err"
+    cm_rbd resize --size 96M "rbd/$rbd_image" || feat_fail "rbd resize failed"
+    kill -HUP "$feat_daemon_pid"
+    wait "$pid" || rc=$?
+    sp_untrack "$pid"
+    feat_summary=$feat_work/resize.out
+    sed 's/^/    /' "$feat_summary" >&2
+    [ $rc -eq 0 ] || feat_fail "sim-blkfront --expect-resize failed (exit $rc)"
+    feat_expect resize from_sectors = $((64 * 2048))
+    feat_expect resize to_sectors = $((96 * 2048))
+    [ "$(feat_be_read sectors)" = $((96 * 2048)) ] || feat_fail "backend sectors not updated"
+    feat_detach
+}
+
+# A snapshot is served read-only, even to a toolstack that asked for mode w; the image's
+# head is untouched by a read-only disk.
+case_readonly() {
+    local mode
+    rbd_new_image 64
+    cm_rbd snap create "rbd/$rbd_image@s1" >/dev/null 2>&1 || feat_fail "rbd snap create failed"
+    for mode in r w; do
+        rbd_serve "$(rbd_params @s1)" --mode "$mode" --
+        feat_front_pass --expect-readonly --discard --barrier --requests 1000
+        feat_expect features info = 0x4
+        feat_expect expect refused -gt 50
+        feat_expect expect unexpected_ok = 0
+        feat_expect verify sectors -gt 0
+        feat_detach
+    done
+    rbd_serve "$(rbd_params)" --mode r --
+    feat_front_pass --expect-readonly --requests 500
+    feat_detach
+    cm_rbd export --no-progress "rbd/$rbd_image" "$feat_work/ro.img" || feat_fail "rbd export failed"
+    cmp -s -n $((64 << 20)) "$feat_work/ro.img" /dev/zero || feat_fail "the read-only image was written"
+}
+
+# Start a daemon that must refuse to serve: it exits non-zero and its log matches $1.
+rbd_expect_refusal() {
+    local want=$1 params=$2
+    feat_devid=$((feat_devid + 16))
+    feat_attach "$params"
+    feat_daemon_log=$feat_work/xenblkd.$feat_devid.log
+    sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
+    feat_daemon_pid=$SP_DAEMON_PID
+    sp_wait_exit "$feat_daemon_pid" 20 || feat_fail "xenblkd still runs with params $params"
+    [ "$SP_EXIT_STATUS" -ne 0 ] || feat_fail "xenblkd served params $params"
+    feat_expect_log "$want"
+    feat_daemon_pid=
+    sp_detach "$feat_be" 1 force 2>/dev/null || true
+}
+
+# Secrets: key= is refused naming the keyring; a keyring others may read, or not root's, is
+# refused naming its mode; LoadCredential='s $CREDENTIALS_DIRECTORY is used.
+case_keyring() {
+    local loose=$feat_work/loose.keyring creds=$feat_work/creds
+    rbd_new_image 16
+    rbd_expect_refusal 'key= is refused.*keyring' \
+        "rbd:rbd/$rbd_image:id=xenblkd:conf=$CM_CONF:key=AQBsecretsecret=="
+    ! grep -q AQBsecretsecret "$feat_daemon_log" || feat_fail "the key was logged"
+    install -m 0644 "$CM_KEYRING" "$loose"
+    rbd_expect_refusal 'mode 0644: it must be owned by root with mode 0600' \
+        "rbd:rbd/$rbd_image:id=xenblkd:conf=$CM_CONF:keyring=$loose"
+    chmod 0600 "$loose"
+    chown 1:1 "$loose"
+    rbd_expect_refusal 'owned by uid 1 ' \
+        "rbd:rbd/$rbd_image:id=xenblkd:conf=$CM_CONF:keyring=$loose"
+    mkdir -m 0700 "$creds"
+    install -m 0400 "$CM_KEYRING" "$creds/ceph-keyring"
+    CREDENTIALS_DIRECTORY=$creds rbd_serve "rbd:rbd/$rbd_image:id=xenblkd:conf=$CM_CONF" --
+    feat_front_pass --requests 500
+    feat_detach
+}
+
+# The cluster gone (mon and OSD killed): requests fail after the 5 s I/O timeout, the daemon
+# stays up; the cluster back: new requests succeed, without a restart.
+case_outage() {
+    local t0 ms
+    rbd_new_image 64
+    rbd_serve "$(rbd_params "" 5)" --
+    # Leave the image zeroed, so the run after the outage may expect zeros.
+    feat_front_pass --discard --trim-at-end --requests 1000
+    cm_kill_osd
+    cm_kill_mon
+    t0=$(date +%s%N)
+    ! feat_front --requests 50 --timeout 60 || feat_fail "requests succeeded with no cluster"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    feat_expect errors status -gt 0
+    feat_expect errors timeouts = 0
+    feat_expect time lat_p50_us -ge 4500000
+    feat_log "with the cluster gone, 50 requests failed in $ms ms"
+    kill -0 "$feat_daemon_pid" || feat_fail "xenblkd died with the cluster"
+    cm_start_mon
+    cm_start_osd
+    cm_wait_osd_up 60 || feat_fail "the OSD did not come back"
+    rbd_wait_active 60
+    feat_front_pass --requests 2000
+    feat_detach
+}
+
+# Detach while the cluster is gone and the ring is full of requests waiting for it (whole-disk
+# discards): the daemon must be gone within 5 s, although its I/O timeout is a minute.
+case_outage_detach() {
+    local flood t0 ms rc=0 i
+    rbd_new_image 64
+    rbd_serve "$(rbd_params "" 60)" --
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --timeout 60 --ring-order 3 \
+        --discard-flood 0 >"$feat_work/od.out" 2>"$feat_work/od.err" &
+    flood=$!
+    sp_track "$flood"
+    feat_wait_front_says "$flood" 'sim-blkfront: flooding' "$feat_work/od.err"
+    cm_kill_osd
+    cm_kill_mon
+    sleep 1
+    t0=$(date +%s%N)
+    sp_detach "$feat_be" 20 || feat_fail "detach: the backend did not reach Closed"
+    sp_wait_exit "$feat_daemon_pid" 10 || feat_fail "xenblkd still runs 10 s after the detach"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    feat_daemon_pid=
+    [ "$SP_EXIT_STATUS" -eq 0 ] || feat_fail "xenblkd exited $SP_EXIT_STATUS after the detach"
+    [ "$ms" -le 5000 ] || feat_fail "the detach took $ms ms with the cluster gone (bound 5000)"
+    feat_log "detached in $ms ms with the cluster gone and the ring full"
+    for ((i = 0; i < 200; i++)); do kill -0 "$flood" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$flood" 2>/dev/null && feat_fail "the guest still waits: $(tail -n 3 "$feat_work/od.err")"
+    wait "$flood" || rc=$?
+    sp_untrack "$flood"
+    feat_summary=$feat_work/od.out
+    sed 's/^/    /' "$feat_summary" >&2
+    [ $rc -eq 0 ] || feat_fail "the flooding guest failed (exit $rc)"
+    feat_expect flood closed = 1
+    cm_start_mon
+    cm_start_osd
+    cm_wait_osd_up 60 || feat_fail "the OSD did not come back"
+    rbd_wait_active 60
+}
+
+# kill -9 of the daemon under writes: every write the guest saw acknowledged is in the image
+# (sim-blkfront --ack-log, checked against the image read back by rbd export); then a new
+# daemon serves the same image, zeroed again, to a verified workload.
+case_kill9() {
+    local front acks=$feat_work/acks.log copy=$feat_work/after.img i
+    rbd_new_image 64
+    cm_rbd snap create "rbd/$rbd_image@zero" >/dev/null 2>&1 || feat_fail "rbd snap create failed"
+    rbd_serve "$(rbd_params)" -- --max-queues 2
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --queues 2 --requests 1000000 \
+        --ack-log "$acks" --timeout 5 >"$feat_work/k9.out" 2>"$feat_work/k9.err" &
+    front=$!
+    sp_track "$front"
+    for ((i = 0; i < 600; i++)); do
+        [ -f "$acks" ] && [ "$(wc -l <"$acks")" -ge 2000 ] && break
+        sleep 0.05
+    done
+    kill -KILL "$feat_daemon_pid"
+    sp_wait_exit "$feat_daemon_pid" 5 || feat_fail "xenblkd survived kill -9"
+    feat_daemon_pid=
+    kill -KILL "$front" 2>/dev/null || true
+    wait "$front" 2>/dev/null || true
+    sp_untrack "$front"
+    feat_log "killed the daemon after $(wc -l <"$acks") acknowledged writes"
+    cm_rbd export --no-progress "rbd/$rbd_image" "$copy" || feat_fail "rbd export failed"
+    python3 "$feat_src/tests/nbd/ack-check.py" "$copy" "$acks" >&2 ||
+        feat_fail "acknowledged writes are missing from the image after kill -9"
+    sp_detach "$feat_be" 1 force 2>/dev/null || true
+    # Back to zeros (the rollback takes over the dead daemon's exclusive lock), then a new
+    # daemon serves the image to a verified workload.
+    cm_rbd snap rollback --no-progress "rbd/$rbd_image@zero" || feat_fail "rbd snap rollback failed"
+    rbd_serve "$(rbd_params)" --
+    feat_front_pass --requests 2000
+    feat_detach
+}
+
+feat_cases=(workload flush barrier discard resize readonly keyring outage outage-detach kill9)
+
+if [ "${1:-}" = --list ]; then
+    echo "${feat_cases[@]}"
+    exit 0
+fi
+run=("$@")
+[ ${#run[@]} -gt 0 ] || run=("${feat_cases[@]}")
+for c in "${run[@]}"; do
+    case " ${feat_cases[*]} " in
+    *" $c "*) ;;
+    *) echo "rbd.sh: unknown case '$c'; one of: ${feat_cases[*]}" >&2; exit 2 ;;
+    esac
+done
+rbd_need_ceph
+feat_start_platform
+rbd_cluster_start
+for c in "${run[@]}"; do
+    feat_case=rbd-$c
+    # Each case removes its devices when done: ids start again (16 xvd ids per guest).
+    feat_devid=51712
+    feat_log "start"
+    "case_${c//-/_}"
+    feat_log "PASS"
+done
