@@ -374,10 +374,10 @@ part_export() {
 	[ "$(stat -c %a "$RUN_DIR/nbd")" = 700 ] && [ "$(stat -c %a "$sock")" = 600 ] &&
 		[ "$(stat -c %a "$ro")" = 600 ] || die "the export directory or sockets are not root-only"
 	pattern_write xvdg export
-	run nbdinfo "nbd+unix:///?socket=$ro" | tee "$XENLAB_OUT/nbdinfo-ro.txt" | sed 's/^/    /'
+	run nbdinfo --no-content "nbd+unix:///?socket=$ro" | tee "$XENLAB_OUT/nbdinfo-ro.txt" | sed 's/^/    /'
 	grep -Eq 'is_read_only: *true' "$XENLAB_OUT/nbdinfo-ro.txt" || die "$ro is not read-only"
 	grep -Eq 'export-size: *'$((64 << 20)) "$XENLAB_OUT/nbdinfo-ro.txt" || die "$ro: wrong size"
-	run nbdinfo "nbd+unix:///?socket=$sock" | tee "$XENLAB_OUT/nbdinfo-rw.txt" | sed 's/^/    /'
+	run nbdinfo --no-content "nbd+unix:///?socket=$sock" | tee "$XENLAB_OUT/nbdinfo-rw.txt" | sed 's/^/    /'
 	grep -Eq 'is_read_only: *false' "$XENLAB_OUT/nbdinfo-rw.txt" || die "$sock is not read-write"
 	run qemu-img compare -U -f raw -F raw "nbd+unix:///?socket=$ro" "$img" ||
 		die "qemu-img compare: the read-only export differs from $img"
