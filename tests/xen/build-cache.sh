@@ -51,7 +51,8 @@ set_flavour_recipe() {
 	case "$XENLAB_FLAVOUR" in
 	4.17) DOM0_PACKAGES+=(libaio1) ;;
 	# t64 transition: libaio.so.1t64. xz-utils: the guest initrd's modules are .ko.xz.
-	4.20) DOM0_PACKAGES+=(libaio1t64 xz-utils) ;;
+	# libnbd-bin: nbdinfo and nbdcopy read xenblkd's NBD export (vbd3.sh --part export).
+	4.20) DOM0_PACKAGES+=(libaio1t64 xz-utils libnbd-bin) ;;
 	esac
 }
 

@@ -127,7 +127,8 @@ module_files() {
 	local n f d
 	for n in "$@"; do
 		f=$(modinfo -k "$GUEST_KVER" -F filename "$n") || die "no module $n for $GUEST_KVER"
-		case "$f" in /*.ko) ;; *) continue ;; esac
+		# Debian 13 (Linux 6.12) ships its modules xz-compressed.
+		case "$f" in /*.ko | /*.ko.xz) ;; *) continue ;; esac
 		for d in $(modinfo -k "$GUEST_KVER" -F depends "$n" | tr ',' ' '); do
 			module_files "$d"
 		done
@@ -137,7 +138,7 @@ module_files() {
 
 # Makes GUEST_DIR/initrd.img for kernel GUEST_KVER.
 build_guest_initrd() {
-	local dir=$GUEST_DIR/initrd path
+	local dir=$GUEST_DIR/initrd path name
 	rm -rf "$dir"
 	mkdir -p "$dir/bin" "$dir/modules"
 	cp /bin/busybox "$dir/bin/busybox"
@@ -146,11 +147,18 @@ build_guest_initrd() {
 	: >"$dir/modules.order"
 	# Dependencies first; crc32c for ext4's metadata checksums (a soft dependency).
 	for path in $(module_files crc32c_generic xen-blkfront ext4); do
-		grep -qx "$(basename "$path")" "$dir/modules.order" && continue
-		cp "$path" "$dir/modules/"
-		basename "$path" >>"$dir/modules.order"
+		name=$(basename "${path%.xz}")
+		grep -qx "$name" "$dir/modules.order" && continue
+		# busybox insmod hands the file to init_module as it is: decompress .ko.xz here.
+		case "$path" in
+		*.xz) xz -dc "$path" >"$dir/modules/$name" || die "initrd: cannot decompress $path" ;;
+		*) cp "$path" "$dir/modules/" ;;
+		esac
+		echo "$name" >>"$dir/modules.order"
 	done
-	grep -q xen-blkfront "$dir/modules.order" || die "initrd: no xen-blkfront module for $GUEST_KVER"
+	grep -q xen-blkfront "$dir/modules.order" ||
+		[ "$(modinfo -k "$GUEST_KVER" -F filename xen-blkfront 2>/dev/null)" = "(builtin)" ] ||
+		die "initrd: no xen-blkfront module for $GUEST_KVER"
 	GUEST_INITRD_MODULES=$(paste -sd' ' "$dir/modules.order")
 	(cd "$dir" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$GUEST_DIR/initrd.img"
 	rm -rf "$dir"

@@ -16,6 +16,11 @@
 #   format  a qcow2 image on the tap path: libxl writes params aio:, so it is served as the
 #           raw file it is (size and bytes) until a [vbd] section says image-format = qcow2
 #           (then the virtual size and qemu-img's reading of it).
+#   export  a tap disk with nbd-export = yes: block-xenblkd wrote the read-write socket to
+#           physical-device-path; both sockets are root-only; nbdinfo reads both (the -ro one
+#           read-only), qemu-img compare finds each identical to the image, the pattern
+#           /dev/xvdg wrote reads back through the export; a second read-write client is
+#           refused; the sockets go with the detach.
 #   guest   xl create of a PV guest with bootloader="pygrub" and a tap disk with script=:
 #           pygrub reads the kernel through a dom0 vbd3 pair xenblkd serves, then the guest
 #           boots from its own vbd3 disk (root file system through xenblkd).
@@ -346,6 +351,59 @@ EOF
 	say "PASS guest ($(ms_since "$t0") ms): pygrub and the guest's root through backend/vbd3"
 }
 
+# The NBD export, read from dom0 with libnbd's and QEMU's tools while the disk is attached.
+part_export() {
+	local img=$DIR/vbd3-export.img be sock ro pid holder
+	step "export: a tap disk exported over NBD, read back with nbdinfo and qemu-img compare"
+	command -v nbdinfo >/dev/null || die "no nbdinfo in dom0: libnbd-bin is in the 4.20 package list"
+	/usr/sbin/xenblkd --help 2>&1 | grep -q -- '--nbd-export' || die "this xenblkd has no --nbd-export"
+	make_image "$img" 64
+	write_conf "\n[vbd]\nmatch-image = $img\nnbd-export = yes\n"
+	be=$(backend_path vbd3 xvdg)
+	attach_timed "$(tap_spec xvdg "$img")" "$be" xvdg
+	say "export: xl block-attach returned after $ATTACH_MS ms; /dev/xvdg ready after $READY_MS ms"
+	pid=$(daemon_pid "$be") || true
+	[ -n "$pid" ] || die "no xenblkd serves $be"
+	sock=$RUN_DIR/nbd/vbd3-0-$(vdev_devid xvdg).sock
+	ro=${sock%.sock}-ro.sock
+	xs_is "$be/physical-device-path" "$sock" || die "physical-device-path is" \
+		"'$(xenstore-read "$be/physical-device-path" 2>/dev/null)', not $sock"
+	say "export: block-xenblkd wrote physical-device-path = $sock"
+	[ -S "$sock" ] && [ -S "$ro" ] || die "the export sockets $sock and $ro are missing"
+	say "export: $(stat -c '%A %U %n' "$RUN_DIR" "$RUN_DIR/nbd" "$sock" "$ro" | tr '\n' ';')"
+	[ "$(stat -c %a "$RUN_DIR/nbd")" = 700 ] && [ "$(stat -c %a "$sock")" = 600 ] &&
+		[ "$(stat -c %a "$ro")" = 600 ] || die "the export directory or sockets are not root-only"
+	pattern_write xvdg export
+	run nbdinfo --no-content "nbd+unix:///?socket=$ro" | tee "$XENLAB_OUT/nbdinfo-ro.txt" | sed 's/^/    /'
+	grep -Eq 'is_read_only: *true' "$XENLAB_OUT/nbdinfo-ro.txt" || die "$ro is not read-only"
+	grep -Eq 'export-size: *'$((64 << 20)) "$XENLAB_OUT/nbdinfo-ro.txt" || die "$ro: wrong size"
+	run nbdinfo --no-content "nbd+unix:///?socket=$sock" | tee "$XENLAB_OUT/nbdinfo-rw.txt" | sed 's/^/    /'
+	grep -Eq 'is_read_only: *false' "$XENLAB_OUT/nbdinfo-rw.txt" || die "$sock is not read-write"
+	run qemu-img compare -U -f raw -F raw "nbd+unix:///?socket=$ro" "$img" ||
+		die "qemu-img compare: the read-only export differs from $img"
+	run qemu-img compare -U -f raw -F raw "nbd+unix:///?socket=$sock" "$img" ||
+		die "qemu-img compare: the read-write export differs from $img"
+	cmp <(nbdcopy "nbd+unix:///?socket=$ro" - |
+		dd bs=1M skip=16 count=4 iflag=fullblock status=none) "$DIR/pattern-export.bin" ||
+		die "the export does not read what /dev/xvdg wrote"
+	say "export: the pattern /dev/xvdg wrote reads back through the export"
+	# One read-write client at a time: hold one, a second must be refused.
+	qemu-io -f raw -c 'sleep 8000' "nbd+unix:///?socket=$sock" >/dev/null 2>&1 &
+	holder=$!
+	sleep 3
+	if nbdinfo "nbd+unix:///?socket=$sock" >"$XENLAB_OUT/nbdinfo-second.txt" 2>&1; then
+		kill "$holder" 2>/dev/null || true
+		die "a second read-write client of $sock was accepted"
+	fi
+	say "export: a second read-write client is refused: $(tail -n 1 "$XENLAB_OUT/nbdinfo-second.txt")"
+	wait "$holder" || true
+	detach_checked xvdg "$be" "$pid"
+	[ ! -e "$sock" ] && [ ! -e "$ro" ] || die "the export sockets stay after the detach"
+	pattern_in_image "$img" export
+	write_conf
+	say "PASS export (load $(loadavg))"
+}
+
 # libxl's HVM hand-off, shown with what can run here.
 hvm_handoff_shown() {
 	local be=$1 sock
@@ -395,11 +453,11 @@ main() {
 	mkdir -p "$DIR"
 	keep_the_others
 	start_watcher
-	[ "$PART" != all ] || PART=local,three,format,hvm,guest
+	[ "$PART" != all ] || PART=local,three,format,export,hvm,guest
 	for p in ${PART//,/ }; do
 		case "$p" in
-		local|three|format|guest|hvm) "part_$p" ;;
-		*) die "--part takes local, three, format, guest, hvm (comma-separated) or all" ;;
+		local|three|format|guest|hvm|export) "part_$p" ;;
+		*) die "--part takes local, three, format, export, guest, hvm (comma-separated) or all" ;;
 		esac
 	done
 	step ""
