@@ -46,14 +46,26 @@ save_ceph_logs() {
 	cp "$CEPH_DIR"/log/* "$XENLAB_OUT/ceph-log/" 2>/dev/null || true
 }
 
+# dom0's init configures no network: the cluster listens on 127.0.0.1, so lo must be up.
+loopback_up() {
+	busybox ip link set lo up || die "cannot bring lo up"
+	busybox ip addr show dev lo | grep -q 'inet 127\.0\.0\.1' ||
+		busybox ip addr add 127.0.0.1/8 dev lo || die "cannot give lo 127.0.0.1"
+}
+
 # TCG is several times slower than the host ceph-micro.sh's bounds were set on.
 start_cluster() {
 	local s=${XENLAB_TIMEOUT_SCALE:-1}
+	loopback_up
 	rm -rf "$CEPH_DIR"
 	CM_TIMEOUT_SCALE=$((s * 4))
 	at_exit save_ceph_logs
 	at_exit cm_stop
-	cm_start "$CEPH_DIR" || die "the Ceph cluster did not start"
+	if ! cm_start "$CEPH_DIR"; then
+		timeout 60 ceph --conf "$CM_CONF" --name client.admin \
+			--keyring "$CEPH_DIR/admin.keyring" --connect-timeout 30 -s 2>&1 | tail -n 5
+		die "the Ceph cluster did not start"
+	fi
 	say "Ceph up in ${CM_START_SECONDS} s (mon pid $CM_MON_PID, osd pid $CM_OSD_PID)"
 	cm_rbd create --size "${SIZE_MIB}M" "$POOL_IMAGE" || die "rbd create failed"
 	say "image $POOL_IMAGE: $(cm_rbd info "$POOL_IMAGE" | grep -E 'size|features' | tr -s ' \n' ' ')"
