@@ -58,6 +58,7 @@ start_cluster() {
 	local s=${XENLAB_TIMEOUT_SCALE:-1}
 	loopback_up
 	rm -rf "$CEPH_DIR"
+	# shellcheck disable=SC2034 # read by ceph-micro.sh
 	CM_TIMEOUT_SCALE=$((s * 4))
 	at_exit save_ceph_logs
 	at_exit cm_stop
@@ -95,7 +96,8 @@ rss_mib() {
 	echo $(($(awk '/^VmRSS/ {print $2}' "/proc/$1/status") / 1024))
 }
 
-# What fitted: dom0's memory with the cluster and the daemon serving.
+# What fitted: dom0's memory with the cluster and the daemon serving (after attach, and again
+# after the I/O, when the OSD's caches have grown).
 show_memory() {
 	say "memory with the cluster and xenblkd running (dom0_mem=1536M):"
 	free -m | sed 's/^/    /'
@@ -144,6 +146,7 @@ detach() {
 	watchers=$(cm_rbd status "$POOL_IMAGE" 2>&1) || die "rbd status failed: $watchers"
 	echo "$watchers" | grep -q 'Watchers: none' ||
 		die "the image still has a watcher after detach: $watchers"
+	grep -qE ' [1-9][0-9]* flushes' "$XLOG" || die "xenblkd served no flush (fsync after dd)"
 	say "xenblkd exited 0 after detach; no directory, device, process or watcher left"
 }
 
@@ -163,6 +166,7 @@ main() {
 	fio_verify 16 verify-qd16
 	step "dd, flush, cmp against rbd export"
 	dd_cmp
+	show_memory
 	step "detach"
 	detach
 	step ""
