@@ -21,10 +21,14 @@
 #   cm_stop                  Stops both daemons by pid (TERM, KILL after 10 s). The data stays
 #                            in DIR for the caller to remove.
 #
+# CM_TIMEOUT_SCALE (default 1) multiplies every bound: the real-Xen lab runs this in a dom0
+# under QEMU TCG, several times slower than the host.
+#
 # The client key the daemon uses (client.xenblkd) may do what an rbd client does on pool
 # rbd, including blocklisting a dead lock owner (profile rbd).
 
 CM_LOG_PREFIX=${CM_LOG_PREFIX:-ceph-micro}
+CM_TIMEOUT_SCALE=${CM_TIMEOUT_SCALE:-1}
 
 cm_available() {
 	local p
@@ -38,12 +42,13 @@ cm_available() {
 }
 
 cm_ceph() {
-	timeout 60 ceph --conf "$CM_CONF" --name client.admin --keyring "$CM_DIR/admin.keyring" \
-		--connect-timeout 20 "$@"
+	timeout $((60 * CM_TIMEOUT_SCALE)) ceph --conf "$CM_CONF" --name client.admin \
+		--keyring "$CM_DIR/admin.keyring" --connect-timeout $((20 * CM_TIMEOUT_SCALE)) "$@"
 }
 
 cm_rbd() {
-	timeout 60 rbd --conf "$CM_CONF" --name client.admin --keyring "$CM_DIR/admin.keyring" "$@"
+	timeout $((60 * CM_TIMEOUT_SCALE)) rbd --conf "$CM_CONF" --name client.admin \
+		--keyring "$CM_DIR/admin.keyring" "$@"
 }
 
 _cm_conf() {
@@ -134,7 +139,7 @@ cm_kill_osd() { _cm_reap "$CM_OSD_PID" KILL; CM_OSD_PID=; }
 
 cm_wait_osd_up() {
 	local secs=$1 i
-	for ((i = 0; i < secs * 2; i++)); do
+	for ((i = 0; i < secs * CM_TIMEOUT_SCALE * 2; i++)); do
 		if cm_ceph osd dump 2>/dev/null | grep -q '^osd\.0 up'; then
 			return 0
 		fi

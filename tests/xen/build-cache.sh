@@ -49,7 +49,8 @@ set_flavour_recipe() {
 	# Linux 6.12 (4.20) builds virtio_pci in; module_closure skips built-in modules.
 	STAGE1_MODULES=(virtio_pci virtio_blk crc32c_generic ext4 9pnet_virtio 9p)
 	case "$XENLAB_FLAVOUR" in
-	4.17) DOM0_PACKAGES+=(libaio1) ;;
+	# Ceph for the rbd-local-attach scenario (a one-mon one-OSD cluster in dom0).
+	4.17) DOM0_PACKAGES+=(libaio1 ceph-mon ceph-osd ceph-common) ;;
 	# t64 transition: libaio.so.1t64. xz-utils: the guest initrd's modules are .ko.xz.
 	# libnbd-bin: nbdinfo and nbdcopy read xenblkd's NBD export (vbd3.sh --part export).
 	4.20) DOM0_PACKAGES+=(libaio1t64 xz-utils libnbd-bin) ;;

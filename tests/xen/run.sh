@@ -129,6 +129,7 @@ prepare_share() {
 	[ ! -f "$XENLAB_DIR/guest-image.sh" ] || cp "$XENLAB_DIR/guest-image.sh" "$share/guest-image.sh"
 	# The hostile attacks' expected outcomes (attacker.sh runs them on the real Xen).
 	cp "$XENLAB_DIR/../hostile/hostile-cases.sh" "$share/hostile-cases.sh"
+	cp "$XENLAB_DIR/../rbd/ceph-micro.sh" "$share/ceph-micro.sh"
 	find "$(dirname "$SCENARIO")" -maxdepth 1 -type f -exec cp {} "$share/scenarios/" \;
 	cp "$SCENARIO" "$share/scenarios/$name"
 	copy_binaries "$share/bin"
