@@ -291,7 +291,8 @@ rbd_owner_file() {
 
 # (a) lock=exclusive: the daemon holds the lock from open to a clean close, and records its
 # pid and owner in a 0600 file of a 0700 directory; lock=exclusive on a snapshot or a mode r
-# disk is refused (a read-only open takes no lock and would exclude nobody).
+# disk is refused (a read-only open takes no lock and would exclude nobody), and so is an
+# image without the exclusive-lock feature, with the command that enables it.
 case_lock_hold() {
     local owner file
     rbd_new_image 64
@@ -315,6 +316,10 @@ $owner" ] || feat_fail "$file holds '$(cat "$file")'"
     rbd_expect_refusal 'lock=exclusive is refused on a read-only disk' \
         "$(rbd_params):lock=exclusive" --mode r
     rbd_expect_refusal 'only lock=exclusive is accepted' "$(rbd_params):lock=shared"
+    rbd_image=$rbd_image-nolock
+    cm_rbd create --size 16M --image-feature layering "rbd/$rbd_image" ||
+        feat_fail "rbd create $rbd_image failed"
+    rbd_expect_refusal 'lacks the exclusive-lock feature' "$(rbd_params):lock=exclusive"
 }
 
 # (b) kill -9 of a daemon holding the lock, then the same command line again: it breaks its

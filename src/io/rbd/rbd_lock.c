@@ -184,6 +184,10 @@ int xbd_rbd_lock_take(struct xbd_disk *d, struct xbd_rbd_disk *rd)
 	char owner[OWNER_MAX];
 	int r = current_owner(rd->image, owner, sizeof(owner));
 
+	if (r)
+		xbd_err(d->log_prefix, "rbd: lock=exclusive: cannot read the lock of %s/%s: %s%s",
+			rd->t.pool, rd->t.image, strerror(-r), r == -EINVAL ? " (the image lacks "
+			"the exclusive-lock feature: rbd feature enable POOL/IMAGE exclusive-lock)" : "");
 	if (!r && owner[0])
 		r = clear_owner(d, rd, owner);
 	if (!r && (r = rbd_lock_acquire(rd->image, RBD_LOCK_MODE_EXCLUSIVE)) != 0)
