@@ -284,6 +284,17 @@ rbd_wait_log_count() {
     feat_fail "xenblkd's log did not say /$1/ $2 times within $3 s"
 }
 
+# Start the daemon again on the current backend, with the same command line, and wait for
+# its "serving" line (the log is appended to, by earlier cases too): the backend's state, as
+# the killed daemon left it (InitWait, or Closed once a frontend left), says nothing.
+rbd_restart_daemon() {
+    local n
+    n=$(grep -c 'serving rbd:rbd/' "$feat_daemon_log" || true)
+    sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
+    feat_daemon_pid=$SP_DAEMON_PID
+    rbd_wait_log_count 'serving rbd:rbd/' $((n + 1)) 20
+}
+
 # The daemon's record of its lock owner for the current backend.
 rbd_owner_file() {
     echo "$XENBLKD_SIM_DIR/run/rbd/$(systemd-escape --path "$feat_be").owner"
@@ -337,12 +348,8 @@ case_lock_restart() {
     kill -KILL "$feat_daemon_pid"
     sp_wait_exit "$feat_daemon_pid" 5 || feat_fail "xenblkd survived kill -9"
     rbd_expect_locker "$first"
-    # The backend stays Closed (its frontend left): the new daemon serves when a frontend
-    # comes, so wait for its "serving" line rather than for InitWait.
     t0=$(date +%s%N)
-    sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
-    feat_daemon_pid=$SP_DAEMON_PID
-    rbd_wait_log_count 'serving rbd:rbd/' 2 20
+    rbd_restart_daemon
     ms=$((($(date +%s%N) - t0) / 1000000))
     feat_expect_log "breaking the lock of $first, this VBD's dead predecessor"
     second=$(rbd_logged_owner)
@@ -382,10 +389,7 @@ case_lock_foreign() {
     rbd_expect_locker "$owner"
     feat_be=$a_be feat_fe=$a_fe feat_devid=$a_devid
     feat_daemon_log=$feat_work/xenblkd.$feat_devid.log
-    # The backend still says InitWait from the killed daemon: wait for the new one's log.
-    sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
-    feat_daemon_pid=$SP_DAEMON_PID
-    rbd_wait_log_count 'serving rbd:rbd/' 2 20
+    rbd_restart_daemon
     feat_expect_log "breaking the lock of $owner, this VBD's dead predecessor"
     feat_front_pass --requests 1000
     feat_detach
