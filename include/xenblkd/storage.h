@@ -95,6 +95,10 @@ struct xbd_disk_config {
 	bool no_lock;             /* take no image lock (something else arbitrates access) */
 	bool sqpoll;              /* io_uring: a kernel thread polls the submission queue */
 	unsigned int io_threads;  /* threads engine: workers per storage queue; 0: 4 */
+	/* Where a driver keeps per-VBD state across restarts (the rbd driver's lock owner):
+	 * the daemon's run directory and the VBD's backend path; NULL when there is none. */
+	const char *run_dir;
+	const char *backend_path;
 };
 
 /* May `dir` be an allowed qcow2 backing directory? 0; -EPERM for one that never may (it is

@@ -51,6 +51,8 @@ struct xbd_vbd_options {
 	/* The NBD export (xenblkd/export.h): on, and the directory of its sockets. */
 	bool nbd_export;
 	const char *nbd_dir;
+	/* The daemon's run directory (util/run.h), for drivers' per-VBD state; NULL: none. */
+	const char *run_dir;
 	/* The top image's format when the administrator (image-format) or the toolstack
 	 * (xenblkd-format) stated it: it replaces the params prefix's. Never probed. */
 	bool has_image_format;

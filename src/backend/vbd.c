@@ -118,6 +118,8 @@ static void base_config(struct xbd_vbd *v, struct xbd_disk_config *c)
 	cfg.backing_trust_header_format = v->opt->backing_trust_header_format;
 	cfg.backing_raw_ok = v->opt->backing_raw_ok;
 	cfg.l2_cache_bytes = v->opt->l2_cache_bytes;
+	cfg.run_dir = v->opt->run_dir;
+	cfg.backend_path = v->opt->backend_path;
 	*c = cfg;
 }
 

@@ -70,6 +70,7 @@ static int serve(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *op
 	o = *opt;
 	snprintf(nbd_dir, sizeof(nbd_dir), "%s/nbd", run_dir);
 	o.nbd_dir = nbd_dir;
+	o.run_dir = run_dir;
 	r = xbd_vbd_init(&v, xen, &o, cfg);
 	if (!r)
 		r = xbd_vbd_export_start(&v);

@@ -114,10 +114,12 @@ case_readonly() {
 }
 
 # Start a daemon that must refuse to serve: it exits non-zero and its log matches $1.
+# More sp_attach options may follow the params.
 rbd_expect_refusal() {
     local want=$1 params=$2
+    shift 2
     feat_devid=$((feat_devid + 16))
-    feat_attach "$params"
+    feat_attach "$params" "$@"
     feat_daemon_log=$feat_work/xenblkd.$feat_devid.log
     sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
     feat_daemon_pid=$SP_DAEMON_PID
@@ -247,7 +249,184 @@ case_kill9() {
     feat_detach
 }
 
-feat_cases=(workload flush barrier discard resize readonly keyring outage outage-detach kill9)
+# --- lock=exclusive (docs/storage.md "Ceph RBD"): helpers, then the cases. ---
+
+# The lock owner the daemon last said it holds the image's lock as (from its log).
+rbd_logged_owner() {
+    grep -o 'holding the lock of rbd/[^ ]* as [^ ]*' "$feat_daemon_log" | tail -n 1 |
+        sed 's/.* as //'
+}
+
+# The image's lockers (`rbd lock ls`), one "locker address" a line. librbd names an exclusive
+# lock's owner by the address (rbd_lock_get_owners), unique to each rados client instance.
+rbd_lockers() {
+    cm_rbd lock ls --format json "rbd/$rbd_image" | /usr/bin/python3 -c '
+import json, sys
+for l in json.load(sys.stdin):
+    print(l["locker"], l["address"])'
+}
+
+# The image must be locked by exactly $1 (an owner address, or "" for none).
+rbd_expect_locker() {
+    local got
+    got=$(rbd_lockers | awk '{ print $2 }' | tr '\n' ' ' | sed 's/ $//')
+    [ "$got" = "$1" ] || feat_fail "rbd lock ls names '$got', expected '$1'"
+}
+
+# Wait (up to $3 s) until the daemon's log has $2 lines matching $1; fail if it exits.
+rbd_wait_log_count() {
+    local i
+    for ((i = 0; i < $3 * 10; i++)); do
+        [ "$(grep -c "$1" "$feat_daemon_log")" -ge "$2" ] && return 0
+        kill -0 "$feat_daemon_pid" 2>/dev/null || feat_fail "xenblkd exited before its log said /$1/"
+        sleep 0.1
+    done
+    feat_fail "xenblkd's log did not say /$1/ $2 times within $3 s"
+}
+
+# Start the daemon again on the current backend, with the same command line, and wait for
+# its "serving" line (the log is appended to, by earlier cases too): the backend's state, as
+# the killed daemon left it (InitWait, or Closed once a frontend left), says nothing.
+rbd_restart_daemon() {
+    local n
+    n=$(grep -c 'serving rbd:rbd/' "$feat_daemon_log" || true)
+    sp_start_daemon "$feat_daemon_log" --backend-path "$feat_be"
+    feat_daemon_pid=$SP_DAEMON_PID
+    rbd_wait_log_count 'serving rbd:rbd/' $((n + 1)) 20
+}
+
+# The daemon's record of its lock owner for the current backend.
+rbd_owner_file() {
+    echo "$XENBLKD_SIM_DIR/run/rbd/$(systemd-escape --path "$feat_be").owner"
+}
+
+# (a) lock=exclusive: the daemon holds the lock from open to a clean close, and records its
+# pid and owner in a 0600 file of a 0700 directory; lock=exclusive on a snapshot or a mode r
+# disk is refused (a read-only open takes no lock and would exclude nobody), and so is an
+# image without the exclusive-lock feature, with the command that enables it.
+case_lock_hold() {
+    local owner file
+    rbd_new_image 64
+    rbd_serve "$(rbd_params):lock=exclusive" --
+    owner=$(rbd_logged_owner)
+    [ -n "$owner" ] || feat_fail "xenblkd never said it holds the lock"
+    rbd_expect_locker "$owner"    # before any write: taken at open, not on demand
+    file=$(rbd_owner_file)
+    [ "$(stat -c %a "$file")" = 600 ] || feat_fail "$file has mode $(stat -c %a "$file")"
+    [ "$(stat -c %a "${file%/*}")" = 700 ] || feat_fail "${file%/*} is not mode 700"
+    [ "$(cat "$file")" = "$feat_daemon_pid
+$owner" ] || feat_fail "$file holds '$(cat "$file")'"
+    feat_front_pass --requests 2000
+    rbd_expect_locker "$owner"
+    feat_detach
+    rbd_expect_locker ""
+    [ ! -e "$file" ] || feat_fail "the owner record outlived a clean close"
+    cm_rbd snap create "rbd/$rbd_image@s1" >/dev/null 2>&1 || feat_fail "rbd snap create failed"
+    rbd_expect_refusal 'lock=exclusive is refused on a snapshot' \
+        "$(rbd_params @s1):lock=exclusive"
+    rbd_expect_refusal 'lock=exclusive is refused on a read-only disk' \
+        "$(rbd_params):lock=exclusive" --mode r
+    rbd_expect_refusal 'only lock=exclusive is accepted' "$(rbd_params):lock=shared"
+    rbd_image=$rbd_image-nolock
+    cm_rbd create --size 16M --image-feature layering "rbd/$rbd_image" ||
+        feat_fail "rbd create $rbd_image failed"
+    rbd_expect_refusal 'lacks the exclusive-lock feature' "$(rbd_params):lock=exclusive"
+}
+
+# (b) kill -9 of a daemon holding the lock, then the same command line again: it breaks its
+# own dead predecessor's lock at once (the dead client's watch would last 5 s more on this
+# cluster; librbd would wait for it), the predecessor is blocklisted, and every write the
+# guest saw acknowledged before the kill is in the image.
+case_lock_restart() {
+    local acks=$feat_work/lock-acks.log copy=$feat_work/lock-after.img first addr second t0 ms
+    rbd_new_image 64
+    rbd_serve "$(rbd_params):lock=exclusive" --
+    first=$(rbd_logged_owner)
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --requests 3000 --ack-log "$acks" \
+        >"$feat_work/lr.out" || feat_fail "the workload before the kill failed"
+    addr=$first
+    kill -KILL "$feat_daemon_pid"
+    sp_wait_exit "$feat_daemon_pid" 5 || feat_fail "xenblkd survived kill -9"
+    rbd_expect_locker "$first"
+    t0=$(date +%s%N)
+    rbd_restart_daemon
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    feat_expect_log "breaking the lock of $first, this VBD's dead predecessor"
+    second=$(rbd_logged_owner)
+    [ -n "$second" ] && [ "$second" != "$first" ] || feat_fail "the new daemon holds no lock of its own"
+    rbd_expect_locker "$second"
+    feat_log "restarted: broke $first's lock and held it as $second in $ms ms"
+    cm_ceph osd blocklist ls 2>/dev/null | grep -qF "$addr" ||
+        feat_fail "the dead owner $addr is not blocklisted"
+    cm_rbd export --no-progress "rbd/$rbd_image" "$copy" || feat_fail "rbd export failed"
+    python3 "$feat_src/tests/nbd/ack-check.py" "$copy" "$acks" >&2 ||
+        feat_fail "acknowledged writes are missing after the restart"
+    # The new daemon writes (the image holds the old run's data, which a verifying run would
+    # take for corruption: the check of the data is the ack-check above).
+    feat_front_pass --pattern randwrite --bs 4096 --duration 1 --no-verify
+    feat_expect errors status = 0
+    feat_detach
+    rbd_expect_locker ""
+}
+
+# (c) A foreign owner, here a daemon serving the same image on another backend path, is
+# never broken, alive or killed: the second daemon refuses, naming it, and it keeps the lock.
+# The first daemon, restarted on its own path, then takes its own lock back.
+case_lock_foreign() {
+    local owner a_be a_fe a_devid a_pid
+    rbd_new_image 64
+    rbd_serve "$(rbd_params):lock=exclusive" --
+    owner=$(rbd_logged_owner)
+    a_be=$feat_be a_fe=$feat_fe a_devid=$feat_devid a_pid=$feat_daemon_pid
+    rbd_expect_refusal "is locked by $owner, which is not this VBD's own dead predecessor" \
+        "$(rbd_params):lock=exclusive"
+    rbd_expect_locker "$owner"
+    kill -0 "$a_pid" || feat_fail "the lock's owner died"
+    kill -KILL "$a_pid"
+    sp_wait_exit "$a_pid" 5 || feat_fail "xenblkd survived kill -9"
+    rbd_expect_refusal "is locked by $owner, which is not this VBD's own dead predecessor" \
+        "$(rbd_params):lock=exclusive"
+    rbd_expect_locker "$owner"
+    feat_be=$a_be feat_fe=$a_fe feat_devid=$a_devid
+    feat_daemon_log=$feat_work/xenblkd.$feat_devid.log
+    rbd_restart_daemon
+    feat_expect_log "breaking the lock of $owner, this VBD's dead predecessor"
+    feat_front_pass --requests 1000
+    feat_detach
+}
+
+# (d) No lock=: librbd's cooperative lock, as before. The daemon takes it with its first
+# write, hands it to another writer (here a python3-rbd client writing past the guest's span)
+# while it serves, and takes it back for the guest's next writes.
+case_lock_default() {
+    local owner
+    rbd_new_image 64
+    rbd_serve "$(rbd_params)" --
+    rbd_expect_locker ""
+    # Its span (16 MiB) left zeroed at the end, for the second verified run.
+    feat_front_pass --span 32768 --requests 1000 --discard --trim-at-end
+    owner=$(rbd_lockers | awk '{ print $2 }')
+    [ -n "$owner" ] || feat_fail "the daemon holds no lock after writing"
+    timeout 60 /usr/bin/python3 - "$CM_CONF" "$CM_DIR/admin.keyring" "$rbd_image" <<'EOF' ||
+import sys, rados, rbd
+cluster = rados.Rados(conffile=sys.argv[1], name="client.admin", conf={"keyring": sys.argv[2]})
+cluster.connect(timeout=30)
+with cluster.open_ioctx("rbd") as io, rbd.Image(io, sys.argv[3]) as img:
+    img.write(b"L" * 4096, 48 << 20)
+    img.flush()
+cluster.shutdown()
+EOF
+        feat_fail "a second writer could not take the cooperative lock over"
+    feat_front_pass --span 32768 --requests 1000
+    rbd_expect_locker "$owner"
+    feat_detach
+    cm_rbd export --no-progress "rbd/$rbd_image" "$feat_work/coop.img" || feat_fail "rbd export failed"
+    [ "$(dd if="$feat_work/coop.img" bs=4096 skip=$(((48 << 20) / 4096)) count=1 status=none | tr -d L | wc -c)" = 0 ] ||
+        feat_fail "the second writer's data is not in the image"
+}
+
+feat_cases=(workload flush barrier discard resize readonly keyring outage outage-detach kill9
+    lock-hold lock-restart lock-foreign lock-default)
 
 if [ "${1:-}" = --list ]; then
     echo "${feat_cases[@]}"

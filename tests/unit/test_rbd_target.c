@@ -35,6 +35,36 @@ static void test_plain(void **state)
 	assert_string_equal(t.snap, "");
 	assert_string_equal(t.id, "");
 	assert_string_equal(t.keyring, "");
+	assert_false(t.lock_exclusive); /* the default: librbd's cooperative lock */
+}
+
+static void test_lock_exclusive(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("rbd/d:lock=exclusive"), 0);
+	assert_true(t.lock_exclusive);
+	assert_int_equal(parse("rbd/d:id=x:lock=exclusive:keyring=/k"), 0);
+	assert_true(t.lock_exclusive);
+	assert_string_equal(t.keyring, "/k");
+}
+
+static void test_lock_bad_values(void **state)
+{
+	static const char *const bad[] = {
+		"rbd/d:lock=shared", "rbd/d:lock=", "rbd/d:lock=exclusivex", "rbd/d:lock=Exclusive",
+		"rbd/d:lock=exclusive\\:", "rbd/d:lock=cooperative",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i]), -EINVAL);
+		assert_non_null(strstr(why, "only lock=exclusive"));
+	}
+	assert_int_equal(parse("rbd/d:lock=exclusive:lock=exclusive"), -EINVAL);
+	assert_non_null(strstr(why, "twice"));
+	/* A snapshot is read-only: lock=exclusive there is refused, not silently ignored. */
+	assert_int_equal(parse("rbd/d@s:lock=exclusive"), -EINVAL);
+	assert_non_null(strstr(why, "snapshot"));
 }
 
 static void test_all_options(void **state)
@@ -73,14 +103,14 @@ static void test_other_options_refused(void **state)
 {
 	static const char *const refused[] = {
 		"rbd/d:auth_supported=none", "rbd/d:rbd_cache=true", "rbd/d:keyfile=/k",
-		"rbd/d:debug_ms=20", "rbd/d:id", "rbd/d:", "rbd/d:lock=exclusive",
+		"rbd/d:debug_ms=20", "rbd/d:id", "rbd/d:", "rbd/d:locks=exclusive",
 		"rbd/d:conf=/c:=x",
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		assert_int_equal(parse(refused[i]), -EINVAL);
-		assert_non_null(strstr(why, "only id, conf, mon_host and keyring"));
+		assert_non_null(strstr(why, "only id, conf, mon_host, keyring and lock"));
 		assert_non_null(strstr(why, "keyring=PATH"));
 	}
 }
@@ -155,6 +185,8 @@ int main(void)
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_v2_mon_host),
+		cmocka_unit_test(test_lock_exclusive),
+		cmocka_unit_test(test_lock_bad_values),
 		cmocka_unit_test(test_key_refused_names_keyring),
 		cmocka_unit_test(test_other_options_refused),
 		cmocka_unit_test(test_bad_locations),

@@ -4,8 +4,11 @@
  * closing and resizing run here, on the control thread, where librbd may block (up to the I/O
  * timeout); the data path is rbd_queue.c. The target is "pool/image[@snap][:option=value...]",
  * from params "rbd:..." or the driver spec "rbd:..." (rbd_target.c). A snapshot is served
- * read-only. librbd's cooperative exclusive lock (the image feature) is left as it is: it
- * passes between writers, as live migration needs.
+ * read-only. librbd's cooperative exclusive lock (the image feature) is left as it is by
+ * default: it passes between writers, as live migration needs. lock=exclusive holds it from
+ * open to close instead (rbd_lock.c). It is taken at open, not at Connected: the driver sees
+ * no Connected (the disk is opened at start, to publish its size before InitWait), and a
+ * refusal there keeps the frontend from ever seeing a disk it cannot have.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -76,8 +79,17 @@ static int rbd_drv_open(struct xbd_disk *d)
 		return r;
 	}
 	readonly = d->cfg.readonly || rd->t.snap[0];
-	r = open_image(d, rd, readonly);
-	if (!r && (r = rbd_get_size(rd->image, &size)) != 0) {
+	if (readonly && rd->t.lock_exclusive) {
+		/* A read-only open takes no lock: refused rather than a guarantee not kept. */
+		xbd_err(d->log_prefix, "rbd option lock=exclusive is refused on a read-only disk "
+			"(mode r): it would exclude nobody");
+		r = -EINVAL;
+	} else {
+		r = open_image(d, rd, readonly);
+	}
+	if (!r && (r = rbd_get_size(rd->image, &size)) == 0 && rd->t.lock_exclusive)
+		r = xbd_rbd_lock_take(d, rd);
+	if (r && rd->image) {
 		rbd_close(rd->image);
 		rados_ioctx_destroy(rd->ioctx);
 	}
@@ -144,6 +156,8 @@ static void rbd_drv_close(struct xbd_disk *d)
 		left_open = rd;
 		return;
 	}
+	if (rd->t.lock_exclusive)
+		xbd_rbd_lock_forget(d);
 	rados_ioctx_destroy(rd->ioctx);
 	xbd_rbd_cluster_put(rd->cluster);
 	free(rd);

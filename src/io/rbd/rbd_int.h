@@ -55,6 +55,12 @@ struct xbd_rbd_disk {
 	rbd_completion_t close_comp;         /* a close librbd did not finish in time */
 };
 
+/* lock=exclusive (rbd_lock.c): take the image's exclusive lock, breaking it only when its
+ * owner is this VBD's own dead predecessor. 0, or -errno logged (-EBUSY: a foreign owner). */
+int xbd_rbd_lock_take(struct xbd_disk *d, struct xbd_rbd_disk *rd);
+/* At a clean close, after the image closed (which released the lock): drop the record. */
+void xbd_rbd_lock_forget(const struct xbd_disk *d);
+
 /* The data path's driver ops (rbd_queue.c). */
 int xbd_rbd_queue_open(struct xbd_sq *q);
 void xbd_rbd_queue_close(struct xbd_sq *q);

@@ -120,10 +120,27 @@ static void refuse_option(const char *opt, size_t klen, char *why, size_t len)
 			 "(/etc/ceph/ceph.client.ID.keyring) and give keyring=PATH, or load it "
 			 "with the unit's LoadCredential=ceph-keyring:PATH");
 	else
-		snprintf(why, len, "rbd option '%.*s' is refused: only id, conf, mon_host and "
-			 "keyring are accepted (a key goes in a keyring file owned by root with "
+		snprintf(why, len, "rbd option '%.*s' is refused: only id, conf, mon_host, "
+			 "keyring and lock are accepted (a key goes in a keyring file owned by root with "
 			 "mode 0600, /etc/ceph/ceph.client.ID.keyring, given as keyring=PATH)",
 			 (int)(klen < 32 ? klen : 32), opt);
+}
+
+/* "lock=VALUE" (n bytes at s): only "exclusive", once. The value is never echoed. */
+static int parse_lock(const char *s, size_t n, struct xbd_rbd_target *t, char *why,
+		      size_t len)
+{
+	if (t->lock_exclusive) {
+		snprintf(why, len, "rbd option lock= is given twice");
+		return -EINVAL;
+	}
+	if (n != strlen("lock=exclusive") || strncmp(s, "lock=exclusive", n)) {
+		snprintf(why, len, "rbd option lock= has a malformed value: only lock=exclusive "
+			 "is accepted (leave it out for librbd's cooperative lock)");
+		return -EINVAL;
+	}
+	t->lock_exclusive = true;
+	return 0;
 }
 
 /* One "name=value" of length n at s. */
@@ -133,6 +150,8 @@ static int parse_option(const char *s, size_t n, struct xbd_rbd_target *t, char 
 	const char *eq = memchr(s, '=', n);
 	size_t klen = eq ? (size_t)(eq - s) : n;
 
+	if (eq && klen == 4 && !strncmp(s, "lock", 4))
+		return parse_lock(s, n, t, why, len);
 	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
 		char *dst = (char *)t + slots[i].off;
 
@@ -180,6 +199,13 @@ int xbd_rbd_parse_target(const char *spec, struct xbd_rbd_target *t, char *why, 
 		if (r)
 			return r;
 		s += 1 + n;
+	}
+	if (t->lock_exclusive && t->snap[0]) {
+		/* A snapshot is served read-only, and a read-only open takes no lock: refused
+		 * rather than ignored, so nobody believes a guarantee that is not there. */
+		snprintf(why, len, "rbd option lock=exclusive is refused on a snapshot: it is "
+			 "served read-only and excludes nobody");
+		return -EINVAL;
 	}
 	return 0;
 }
