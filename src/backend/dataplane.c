@@ -7,10 +7,14 @@
  * (XSA-332), while the final check guarantees no request is left unseen.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "dp_internal.h"
@@ -347,9 +351,48 @@ static void pool_buffer_drop(void *ctx, void *buf)
  * pool allocates them, dropped as it frees them, so an idle queue, whose pool is trimmed,
  * pins nothing. Without it (another engine, a refusal, logged there) I/O is the same.
  */
+/*
+ * Without CAP_IPC_LOCK, a finite RLIMIT_MEMLOCK is charged for registered buffers AND, on
+ * recent kernels, for every io_uring ring's own memory, per user. Registering the pool under
+ * it would let one queue's buffers starve the rings of the next queue (a reconnect failed so
+ * in the unit's sandbox on a host whose hard limit is 8 MiB). So buffers are registered only
+ * when the limit is unlimited (the unit's LimitMEMLOCK=infinity) or the charge is waived.
+ */
+static bool memlock_charged(rlim_t *limit)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2];
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return false;
+	*limit = rl.rlim_cur;
+	if (syscall(SYS_capget, &h, c))
+		return true;
+	return !(c[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32)));
+}
+
+/* Once a process: the same for every queue. */
+static void log_memlock_refusal(struct xbd_dataplane *dp, rlim_t limit)
+{
+	static atomic_bool said;
+
+	if (!atomic_exchange(&said, true))
+		xbd_info(dp->cfg.log_prefix, "io_uring: buffer not registered (RLIMIT_MEMLOCK is "
+			 "%llu KiB without CAP_IPC_LOCK, shared with io_uring's rings; the unit sets "
+			 "LimitMEMLOCK=infinity); using plain reads and writes",
+			 (unsigned long long)limit / 1024);
+}
+
 static void register_pool(struct xbd_dataplane *dp)
 {
 	size_t n = dp->cfg.pool_bytes / XBD_BLKIF_PAGE_SIZE;
+	rlim_t limit;
+
+	if (memlock_charged(&limit)) {
+		log_memlock_refusal(dp, limit);
+		return;
+	}
 
 	dp->pool_hooks = (struct xbd_pool_hooks){ pool_buffer_add, pool_buffer_drop, dp };
 	if (n > POOL_BUFFER_SLOTS)
