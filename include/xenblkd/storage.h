@@ -148,6 +148,12 @@ int xbd_storage_check_nbd_target(const char *target, char *why, size_t len);
 /* Control thread. 0 or -errno, with the reason logged. */
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);
 void xbd_disk_close(struct xbd_disk *d);
+/*
+ * Whether a closed disk left work with a library's own threads (an rbd image whose close the
+ * cluster did not answer in time). The process must then end with _exit(): exit()'s teardown
+ * (C++ static destructors in librbd/librados) would free what those threads still use.
+ */
+bool xbd_storage_exit_must_skip_teardown(void);
 const struct xbd_disk_info *xbd_disk_get_info(const struct xbd_disk *d);
 /* Change a writable disk's image lock to read-only (shared) or back to read-write
  * (exclusive), e.g. while a paused disk becomes an overlay's backing file. 0 (also for a disk

@@ -199,6 +199,10 @@ case_outage_detach() {
     feat_daemon_pid=
     [ "$SP_EXIT_STATUS" -eq 0 ] || feat_fail "xenblkd exited $SP_EXIT_STATUS after the detach"
     [ "$ms" -le 5000 ] || feat_fail "the detach took $ms ms with the cluster gone (bound 5000)"
+    # librbd's threads still work on the image left open: the daemon must have ended without
+    # exit()'s teardown, which would free what they use (drv_rbd.c).
+    grep -q 'ending without the exit-time teardown' "$feat_daemon_log" ||
+        feat_fail "xenblkd ran exit()'s teardown with an rbd image left open"
     feat_log "detached in $ms ms with the cluster gone and the ring full"
     for ((i = 0; i < 200; i++)); do kill -0 "$flood" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$flood" 2>/dev/null && feat_fail "the guest still waits: $(tail -n 3 "$feat_work/od.err")"
@@ -241,8 +245,11 @@ case_kill9() {
     python3 "$feat_src/tests/nbd/ack-check.py" "$copy" "$acks" >&2 ||
         feat_fail "acknowledged writes are missing from the image after kill -9"
     sp_detach "$feat_be" 1 force 2>/dev/null || true
-    # Back to zeros (the rollback takes over the dead daemon's exclusive lock), then a new
-    # daemon serves the image to a verified workload.
+    # Back to zeros, then a new daemon serves the image to a verified workload. The dead
+    # daemon still owns the exclusive lock, and its watch lingers until the OSD times it out
+    # (30 s), so the rollback's lock request may go unanswered (EROFS): fence it first, as an
+    # administrator would (`rbd lock rm` blocklists the owner; docs/storage.md).
+    rbd_fence_lockers
     cm_rbd snap rollback --no-progress "rbd/$rbd_image@zero" || feat_fail "rbd snap rollback failed"
     rbd_serve "$(rbd_params)" --
     feat_front_pass --requests 2000
@@ -264,6 +271,20 @@ rbd_lockers() {
 import json, sys
 for l in json.load(sys.stdin):
     print(l["locker"], l["address"])'
+}
+
+# Remove every lock on the image, blocklisting its owner (what an administrator does about a
+# dead client's lock: `rbd lock rm IMAGE ID LOCKER`).
+rbd_fence_lockers() {
+    local id locker
+    while IFS=$'\t' read -r id locker; do
+        cm_rbd lock rm "rbd/$rbd_image" "$id" "$locker" ||
+            feat_fail "rbd lock rm '$id' '$locker' failed"
+        feat_log "fenced the dead lock owner $locker"
+    done < <(cm_rbd lock ls --format json "rbd/$rbd_image" | /usr/bin/python3 -c '
+import json, sys
+for l in json.load(sys.stdin):
+    print(l["id"] + "\t" + l["locker"])')
 }
 
 # The image must be locked by exactly $1 (an owner address, or "" for none).
