@@ -54,6 +54,9 @@ RING_IDX xbd_ring_rsp_prod_pvt(const struct xbd_ring *r);
 /* One read each of the shared req_prod and rsp_prod (guest-writable: the caller validates). */
 void xbd_ring_read_shared(const struct xbd_ring *r, RING_IDX *req_prod, RING_IDX *rsp_prod);
 
+/* Request slots of a ring of `bytes` in that ABI, without a ring; 0 if either is invalid. */
+unsigned int xbd_ring_nr_ents(enum xbd_proto proto, size_t bytes);
+
 /* Number of request slots. */
 unsigned int xbd_ring_size(const struct xbd_ring *r);
 

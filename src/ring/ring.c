@@ -497,3 +497,10 @@ void xbd_ring_read_shared(const struct xbd_ring *r, RING_IDX *req_prod, RING_IDX
 	*req_prod = shared_load(&hdr->req_prod);
 	*rsp_prod = shared_load(&hdr->rsp_prod);
 }
+
+unsigned int xbd_ring_nr_ents(enum xbd_proto proto, size_t bytes)
+{
+	if (!proto_is_valid(proto) || !ring_bytes_are_valid(bytes))
+		return 0;
+	return slots_that_fit(bytes, ring_abis[proto].slot_size);
+}
