@@ -13,7 +13,7 @@ set -euo pipefail
 build=$(realpath "$1")
 case_name=$2
 src=$(realpath "$(dirname "$0")/../..")
-cases="kill-copy kill-map kill-persistent rsp-written rsp-published consumed barrier
+cases="kill-copy kill-map kill-persistent kill-fdstore rsp-written rsp-published consumed barrier
 flush-data indirect resize paused reconnect no-journal no-journal-busy corrupt-journal
 frontend-gone qcow2-refuses"
 if [ "$case_name" = --list ]; then echo $cases; exit 0; fi
@@ -125,6 +125,38 @@ kill-copy | kill-map | kill-persistent)
     [ "${kills:-0}" -ge 1 ] || fail "the workload ended before the first kill"
     detach_clean
     log "PASS: $kills kill -9 under the workload, each resumed, data verified" ;;
+kill-fdstore)
+    # Under a supervisor that keeps fds (tests/restart/fake_systemd.py plays systemd): the
+    # journal is a memfd in its store, never the /run file.
+    front_args=(--requests 30000)
+    python3 "$src/tests/restart/fake_systemd.py" -- "$SP_XENBLKD" "${SP_XEN_ARGS[@]}" \
+        --backend-path "$be" 2>>"$dlog" &
+    sup_pid=$!
+    sp_track "$sup_pid"
+    sp_wait_state "$be" 2 20 || fail "not InitWait: '$SP_STATE'"
+    start_front
+    wait_connected
+    for i in 1 2 3; do
+        sleep 0.$((RANDOM % 7 + 3))
+        kill -0 "$front_pid" 2>/dev/null || break
+        [ ! -e "$jfile" ] || fail "a journal file beside the fd store"
+        child=$(pgrep -P "$sup_pid" | head -n 1)
+        [ -n "$child" ] || fail "no daemon under the harness"
+        kill -KILL "$child"
+        for _ in $(seq 100); do
+            [ "$(grep -c 'resumed the live connection' "$dlog")" -ge "$i" ] && break
+            sleep 0.1
+        done
+        kills=$i
+    done
+    front_passes
+    [ "$(resumed_count)" -ge "${kills:-0}" ] || fail "resumed $(resumed_count) of $kills kills"
+    [ "${kills:-0}" -ge 1 ] || fail "the workload ended before the first kill"
+    sp_detach "$be" 20
+    sp_wait_exit "$sup_pid" 20 || fail "the harness still runs after the detach"
+    [ "$SP_EXIT_STATUS" = 0 ] || fail "the harness exited $SP_EXIT_STATUS"
+    grep -q 'FDSTOREREMOVE\|remove' "$dlog" || true
+    log "PASS: $kills kill -9 under a supervisor's fd store, each resumed, data verified" ;;
 rsp-written) crash_at rsp-written:300 ;;
 rsp-published) crash_at rsp-published:300 ;;
 consumed) crash_at consumed:500 ;;
