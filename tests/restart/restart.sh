@@ -121,6 +121,11 @@ kill-copy | kill-map | kill-persistent)
         sp_wait_exit "$SP_DAEMON_PID" 10 || fail "kill -9 did not kill"
         start_daemon
         kills=$i
+        # The next kill only once this daemon has resumed (a slow start, e.g. under ASan).
+        for _ in $(seq 200); do
+            [ "$(resumed_count)" -ge "$i" ] && break
+            sleep 0.05
+        done
     done
     front_passes
     [ "$(resumed_count)" -ge "${kills:-0}" ] || fail "resumed $(resumed_count) of $kills kills"
