@@ -25,6 +25,15 @@
 #define XBD_DP_LOST_BARRIER (1u << 1)
 #define XBD_DP_LOST_DISCARD (1u << 2)
 
+struct xbd_jq;
+
+/* How a data plane takes its ring (docs/restart.md). */
+enum xbd_dp_start {
+	XBD_DP_FRESH,        /* a new connection: the indices start at 0 */
+	XBD_DP_RESUME,       /* a live ring after a restart: replay cfg.journal's plan */
+	XBD_DP_RESUME_QUIET, /* a live ring without a journal: only if nothing is outstanding */
+};
+
 struct xbd_dataplane_cfg {
 	const struct xbd_xen_ops *xen;
 	uint16_t fe_domid;
@@ -45,6 +54,10 @@ struct xbd_dataplane_cfg {
 				      * before sleeping (adaptive); 0: never */
 	const char *log_prefix;      /* stays valid while the data plane runs */
 	int notify_fd; /* eventfd: written when the data plane halts or loses a feature */
+	struct xbd_jq *journal;      /* this queue's section of the in-flight journal, or NULL */
+	enum xbd_dp_start start;
+	const char **resume_why;     /* a refused resume says why here (a static string) */
+	unsigned int *replayed;      /* a resume adds the requests it replays here, or NULL */
 };
 
 /* Latency histogram: bucket i counts requests that took [2^i, 2^(i+1)) microseconds. */

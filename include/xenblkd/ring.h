@@ -44,6 +44,19 @@ int xbd_ring_init(struct xbd_ring *r, void *sring, size_t bytes, enum xbd_proto 
 int xbd_ring_attach(struct xbd_ring *r, void *sring, size_t bytes, enum xbd_proto proto,
 		    RING_IDX start);
 
+/* Take over a live ring after a restart (docs/restart.md): req_cons and rsp_prod_pvt from the
+ * journal's plan. -EINVAL if they are more than a ring apart. */
+int xbd_ring_resume(struct xbd_ring *r, void *sring, size_t bytes, enum xbd_proto proto,
+		    RING_IDX req_cons, RING_IDX rsp_prod_pvt);
+/* The private indices: the next request to consume, the next response to write. */
+RING_IDX xbd_ring_req_cons(const struct xbd_ring *r);
+RING_IDX xbd_ring_rsp_prod_pvt(const struct xbd_ring *r);
+/* One read each of the shared req_prod and rsp_prod (guest-writable: the caller validates). */
+void xbd_ring_read_shared(const struct xbd_ring *r, RING_IDX *req_prod, RING_IDX *rsp_prod);
+
+/* Request slots of a ring of `bytes` in that ABI, without a ring; 0 if either is invalid. */
+unsigned int xbd_ring_nr_ents(enum xbd_proto proto, size_t bytes);
+
 /* Number of request slots. */
 unsigned int xbd_ring_size(const struct xbd_ring *r);
 

@@ -14,12 +14,20 @@
 #include <time.h>
 
 #include "xenblkd/dataplane.h"
+#include "xenblkd/journal.h"
 #include "xenblkd/storage.h"
 #include "xenblkd/vbd_config.h"
 #include "xenblkd/xenbus_fsm.h"
 #include "xenblkd/xen_ops.h"
 
 #define XBD_MAX_QUEUES 64u
+
+/* A supervisor that keeps fds across our death (the daemon's fd store, contract E). */
+struct xbd_fd_keeper {
+	int (*take)(const char *name);
+	int (*put)(const char *name, int fd);
+	int (*remove)(const char *name);
+};
 
 struct xbd_vbd_options {
 	const char *backend_path; /* /local/domain/<be>/backend/<kind>/<fe-domid>/<devid> */
@@ -53,6 +61,8 @@ struct xbd_vbd_options {
 	const char *nbd_dir;
 	/* The daemon's run directory (util/run.h), for drivers' per-VBD state; NULL: none. */
 	const char *run_dir;
+	/* Keeps the in-flight journal's memfd when a supervisor can; NULL: the run dir's file. */
+	const struct xbd_fd_keeper *fd_keeper;
 	/* The top image's format when the administrator (image-format) or the toolstack
 	 * (xenblkd-format) stated it: it replaces the params prefix's. Never probed. */
 	bool has_image_format;
@@ -105,6 +115,11 @@ struct xbd_vbd {
 	char *mirror_dest;              /* FORMAT:PATH */
 	char mirror_last[320];          /* "" or how the last mirror ended */
 	struct xbd_export *export;      /* the NBD export (vbd_export.c), or NULL */
+	/* The in-flight journal of the connection (vbd_journal.c, docs/restart.md). */
+	void *jmem;
+	size_t jsize;
+	struct xbd_jq jq[XBD_MAX_QUEUES];
+	bool resume_refused;            /* a restart found the device live and could not resume */
 };
 
 /* What the frontend asked for at connect time, read and validated by xenbus.c. */
@@ -135,6 +150,17 @@ int xbd_vbd_refuse(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *
 int xbd_vbd_read_facts(struct xbd_vbd *v, struct xbd_fsm_facts *f);
 /* Carry out the actions. 0, or -errno after reporting a fatal error in xenstore. */
 int xbd_vbd_apply(struct xbd_vbd *v, const struct xbd_fsm_actions *a);
+
+/* At start-up: a device whose frontend and backend are both Connected was served by a daemon
+ * that died: take over its rings (docs/restart.md), or say why not and leave it. A device in
+ * any other state loses a journal left behind. 0, or -errno after a fatal error. */
+int xbd_vbd_try_resume(struct xbd_vbd *v);
+/* vbd_journal.c */
+bool xbd_vbd_resumable(const struct xbd_vbd *v, const char **why);
+int xbd_vbd_journal_create(struct xbd_vbd *v, const struct xbd_fe_params *p);
+int xbd_vbd_journal_open(struct xbd_vbd *v, const struct xbd_fe_params *p, const char **why);
+/* Unmap and delete it; true if a file was there. */
+bool xbd_vbd_journal_remove(struct xbd_vbd *v);
 
 /* Stop the data plane, answering what is in flight first. */
 void xbd_vbd_disconnect(struct xbd_vbd *v);

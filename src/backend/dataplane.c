@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "dp_internal.h"
+#include "util/testhook.h"
+#include "xenblkd/journal.h"
 
 #define WAIT_TIMEOUT_MS 1000
 /* XSA-332: a frontend that keeps kicking without producing requests gets its event channel
@@ -49,6 +51,13 @@ static bool can_consume(struct xbd_dataplane *dp)
 	       dp->busy < dp->nr_slots && !dp_pausing(dp) && dp_rate_ok(dp);
 }
 
+/* May the next replayed request start? As can_consume, but its slot is already its own. */
+static bool replay_ok(struct xbd_dataplane *dp)
+{
+	return !dp->stopping && !atomic_load(&dp->halted) && !dp->stalled && !dp->barrier &&
+	       !dp_pausing(dp);
+}
+
 /* Consume up to one ring's worth of requests. True if requests may remain. */
 static bool consume(struct xbd_dataplane *dp)
 {
@@ -57,6 +66,11 @@ static bool consume(struct xbd_dataplane *dp)
 
 	/* The control thread may have resized the disk. */
 	dp->cfg.limits.capacity = atomic_load_explicit(&dp->capacity, memory_order_relaxed);
+	/* Requests replayed after a restart come first, in the order they were consumed. */
+	while (dp->nr_replay && replay_ok(dp) && dp_replay_next(dp))
+		dp->consumed = true;
+	if (dp->nr_replay)
+		return false;
 	while (budget-- > 0 && can_consume(dp)) {
 		int r = xbd_ring_pop(&dp->ring, &copy);
 
@@ -75,6 +89,8 @@ static bool consume(struct xbd_dataplane *dp)
 
 static void push_and_notify(struct xbd_dataplane *dp)
 {
+	bool notify;
+
 	/* Reads completed this pass get their data out, and their answers, first. */
 	dp_copy_flush(dp);
 	if (!dp->responses_pending)
@@ -83,7 +99,12 @@ static void push_and_notify(struct xbd_dataplane *dp)
 	/* Counted before the frontend can see them: a reader never finds a request answered
 	 * and not yet in the statistics. */
 	dp_stats_publish(dp);
-	if (xbd_ring_push_responses(&dp->ring)) {
+	XBD_TEST_POINT("rsp-written");
+	notify = xbd_ring_push_responses(&dp->ring);
+	XBD_TEST_POINT("rsp-published");
+	if (dp->jq)
+		xbd_jq_published(dp->jq, xbd_ring_rsp_prod_pvt(&dp->ring));
+	if (notify) {
 		dp->cfg.xen->evtchn_notify(dp->evt, dp->local_port);
 		dp->stats.notifies++;
 	}
@@ -284,7 +305,7 @@ static int run_loop(struct xbd_dataplane *dp)
 		/* When we may not consume (no slot, no memory, a barrier draining) we wait for
 		 * completions rather than spin, and leave the port masked until we can look. */
 		unblock(dp);
-		if (can_consume(dp)) {
+		if (dp->nr_replay || can_consume(dp)) {
 			more = consume(dp);
 			/* A polling loop does its final check after the poll (poll_then_wait). */
 			if (!more && can_consume(dp) && !poll)
@@ -298,9 +319,12 @@ static int run_loop(struct xbd_dataplane *dp)
 		push_and_notify(dp);
 		if (r < 0)
 			return r;
-		/* Stopping: long discards still queued are answered with an error, not done. */
-		if (dp->stopping)
+		/* Stopping: long discards still queued are answered with an error, not done, and
+		 * so are replayed requests not started yet. */
+		if (dp->stopping) {
 			xbd_sq_stop_ranges(dp->sq);
+			dp_replay_abort(dp);
+		}
 		if (dp->stopping && dp->busy == 0 && !dp->pause_flushing)
 			return 0;
 		r = wait_work(dp, fds, &ready, !more, poll);
@@ -441,7 +465,7 @@ static int setup(struct xbd_dataplane *dp)
 	r = x->gnt_map(dp->gnt, c->fe_domid, c->ring_refs, c->nr_ring_refs, true, &dp->sring);
 	if (r)
 		return r;
-	r = xbd_ring_init(&dp->ring, dp->sring, (size_t)c->nr_ring_refs * 4096u, c->proto);
+	r = dp_ring_start(dp);
 	if (r)
 		return r;
 	r = x->evtchn_open(&dp->evt);
@@ -451,6 +475,9 @@ static int setup(struct xbd_dataplane *dp)
 	if (r)
 		return r;
 	r = dp_slots_alloc(dp, xbd_ring_size(&dp->ring));
+	if (r)
+		return r;
+	r = dp_replay_reserve(dp);
 	if (r)
 		return r;
 	dp->gops = xbd_grant_ops_for(c->grant_mode);
@@ -487,6 +514,9 @@ static void teardown(struct xbd_dataplane *dp)
 		xbd_grant_ctx_fini(&dp->grant);
 	xbd_pool_fini(&dp->pool);
 	dp_slots_free(dp);
+	free(dp->replay);
+	dp->replay = NULL;
+	dp->nr_replay = 0;
 	if (dp->evt) {
 		if (dp->local_port)
 			x->evtchn_unbind(dp->evt, dp->local_port);
@@ -509,6 +539,7 @@ static void drain(struct xbd_dataplane *dp)
 
 	dp->stopping = true;
 	xbd_sq_stop_ranges(dp->sq);
+	dp_replay_abort(dp);
 	while ((dp->busy > 0 || dp->pause_flushing) &&
 	       xbd_sq_wait(dp->sq, NULL, 0, &ready, true,
 			   dp->msq && xbd_sq_inflight(dp->msq) ? 1 : WAIT_TIMEOUT_MS) >= 0) {
@@ -543,6 +574,12 @@ static void *thread_main(void *arg)
 	}
 	XBD_TRACE(xen_block_dataplane_start, DP_TRACE_VBD(dp), dp->sq, dp->cfg.nr_ring_refs,
 		  dp->cfg.grant_mode);
+	if (dp->cfg.start != XBD_DP_FRESH) {
+		/* Republish what the dead process answered, and kick once: the frontend's kicks
+		 * while the port was unbound were dropped, and it may wait for an answer. */
+		push_and_notify(dp);
+		dp->cfg.xen->evtchn_notify(dp->evt, dp->local_port);
+	}
 	r = run_loop(dp);
 	if (r < 0) {
 		xbd_err(dp->cfg.log_prefix, "data plane error: %s", strerror(-r));

@@ -70,6 +70,9 @@ struct dp_slot {
 	struct iovec iov_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	void *held_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	uint64_t start_ns;             /* when it was taken off the ring */
+	/* A replayed indirect request's segments, from its journal record (dp_resume.c). */
+	const struct blkif_request_segment *jsegs;
+	unsigned int jsegs_n;
 	unsigned int next_free;
 };
 
@@ -91,6 +94,9 @@ struct xbd_dataplane {
 	uint32_t local_port;
 	void *sring;
 	struct xbd_ring ring;
+	struct xbd_jq *jq;            /* the in-flight journal (xenblkd/journal.h), or NULL */
+	uint16_t *replay;             /* journal records to run again, in consumer order */
+	unsigned int nr_replay, replay_next;
 	struct xbd_sq *sq;
 	/* A live mirror (xenblkd/mirror.h): writes and flushes go to msq too. Set and cleared
 	 * by paused operations (dp_control.c). */
@@ -149,12 +155,25 @@ struct dp_cost {
 	uint64_t bytes;
 };
 
+/* dp_resume.c: attach the ring as cfg.start says (a resume plans from the journal and writes
+ * its unpublished answers again); after the slots exist, reserve the replayed ones. */
+int dp_ring_start(struct xbd_dataplane *dp);
+int dp_replay_reserve(struct xbd_dataplane *dp);
+/* Run the next replayed request; false when none is left. */
+bool dp_replay_next(struct xbd_dataplane *dp);
+/* Stopping: answer the replayed requests not started yet with an error. */
+void dp_replay_abort(struct xbd_dataplane *dp);
+
 /* dp_request.c */
 int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n);
 void dp_slots_free(struct xbd_dataplane *dp);
 /* Handle one request copied out of the ring. Never fails: errors become responses.
  * Returns what it costs against the rate limits (dp_request_cost). */
 struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t *copy);
+/* Validate and start the request copied into slot s (taken, and journalled). */
+struct dp_cost dp_start_request(struct dp_slot *s, const blkif_request_t *copy);
+/* Answer the request copied into slot s at once with err, without running it. */
+void dp_answer_now(struct dp_slot *s, const blkif_request_t *copy, int err);
 uint64_t dp_now_ns(void);
 /* Send the pass's batched grant copies (writes in, then reads out): the writes' first steps
  * are queued, the reads answered. Before each submit, and before responses are pushed. */

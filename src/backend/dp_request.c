@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "dp_internal.h"
+#include "util/testhook.h"
+#include "xenblkd/journal.h"
 #include "xenblkd/status.h"
 
 int dp_slots_alloc(struct xbd_dataplane *dp, unsigned int n)
@@ -134,7 +136,16 @@ static void respond(struct dp_slot *s, int err)
 	count_done(dp, s, err);
 	XBD_TRACE(xen_block_req_complete, DP_TRACE_VBD(dp), s, s->req.data_op,
 		  status, err, s->req.nr_sectors, s->req.sector, s->req.id);
-	xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, status);
+	if (dp->jq) {
+		RING_IDX idx = xbd_ring_rsp_prod_pvt(&dp->ring);
+
+		xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, status);
+		/* After the slot is written: the journal then commits the answer (journal.c). */
+		xbd_jq_answer(dp->jq, (unsigned int)(s - dp->slots), idx, s->req.id,
+			      s->req.data_op, status);
+	} else {
+		xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, status);
+	}
 	dp->responses_pending = true;
 	if (dp->barrier == s)
 		dp->barrier = NULL;
@@ -277,6 +288,10 @@ static void sub_done(struct xbd_io *io, int res)
 	    s->steps[s->step] != XBD_IO_WRITE)
 		lose_feature(s->dp, &s->req);
 	if (!s->err && ++s->step < s->nr_steps) {
+		if (s->req.data_op == BLKIF_OP_WRITE_BARRIER)
+			XBD_TEST_POINT("barrier");
+		else if (s->req.data_op == BLKIF_OP_FLUSH_DISKCACHE)
+			XBD_TEST_POINT("flush-data");
 		run_step(s);
 		return;
 	}
@@ -454,6 +469,32 @@ static int take_memory(struct xbd_dataplane *dp, size_t size, void **mem)
 	return *mem ? 0 : -EAGAIN;
 }
 
+/*
+ * The indirect pages, copied out once into ind_mem: from the guest, then into the journal
+ * before anything uses them; or, for a request replayed after a restart whose segments the
+ * journal holds, from the journal only.
+ */
+static int fetch_segments(struct dp_slot *s)
+{
+	struct xbd_dataplane *dp = s->dp;
+	size_t n = s->req.nr_segs;
+	int r;
+
+	if (s->jsegs_n) {
+		if (s->jsegs_n != n)
+			return -EINVAL; /* a journal that disagrees with its own request */
+		memcpy(s->ind_mem, s->jsegs, n * sizeof(struct blkif_request_segment));
+		return 0;
+	}
+	r = xbd_grant_copy_pages(&dp->grant, s->req.indirect_grefs, s->req.nr_indirect,
+				 s->ind_mem);
+	if (!r && dp->jq && n <= dp->jq->max_segs) {
+		xbd_jq_segs(dp->jq, (unsigned int)(s - dp->slots), s->ind_mem, (unsigned int)n);
+		XBD_TEST_POINT("indirect");
+	}
+	return r;
+}
+
 /* INDIRECT: copy the indirect pages out once, then validate the segments in them. */
 static int fetch_indirect(struct dp_slot *s)
 {
@@ -467,8 +508,7 @@ static int fetch_indirect(struct dp_slot *s)
 	r = take_memory(dp, s->ind_size, &s->ind_mem);
 	if (r)
 		return r;
-	r = xbd_grant_copy_pages(&dp->grant, s->req.indirect_grefs, s->req.nr_indirect,
-				 s->ind_mem);
+	r = fetch_segments(s);
 	if (r)
 		return r;
 	/* Parse from our private copy; the guest may rewrite its pages, we never look again. */
@@ -597,9 +637,6 @@ struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t
 {
 	static const struct dp_cost refused = { .ops = 1 };
 	struct dp_slot *s = slot_get(dp);
-	const char *why = NULL;
-	struct dp_cost cost;
-	int r;
 
 	if (!s) {
 		/* Should not happen: there is a slot per ring entry and the ring never hands out
@@ -612,6 +649,32 @@ struct dp_cost dp_handle_request(struct xbd_dataplane *dp, const blkif_request_t
 		return refused;
 	}
 	s->start_ns = dp_now_ns();
+	if (dp->jq) {
+		/* Before any side effect of the request (docs/restart.md, Record order). */
+		xbd_jq_consume(dp->jq, (unsigned int)(s - dp->slots),
+			       xbd_ring_req_cons(&dp->ring) - 1, copy);
+		XBD_TEST_POINT("consumed");
+	}
+	return dp_start_request(s, copy);
+}
+
+void dp_answer_now(struct dp_slot *s, const blkif_request_t *copy, int err)
+{
+	const char *why = NULL;
+
+	/* The parse fills id and operation even for a request it refuses. */
+	xbd_req_parse(copy, &s->dp->cfg.limits, &s->req, &why);
+	respond(s, err);
+}
+
+struct dp_cost dp_start_request(struct dp_slot *s, const blkif_request_t *copy)
+{
+	static const struct dp_cost refused = { .ops = 1 };
+	struct xbd_dataplane *dp = s->dp;
+	const char *why = NULL;
+	struct dp_cost cost;
+	int r;
+
 	r = xbd_req_parse(copy, &dp->cfg.limits, &s->req, &why);
 	XBD_TRACE(xen_block_req_start, DP_TRACE_VBD(dp), s, s->req.data_op,
 		  s->req.nr_sectors, s->req.sector, s->req.id);

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "util/testhook.h"
 #include "xenblkd/log.h"
 #include "xenblkd/mirror.h"
 #include "xenblkd/vbd.h"
@@ -417,7 +418,19 @@ static size_t pool_budget(const struct xbd_vbd *v)
 	return v->opt->pool_bytes > need ? v->opt->pool_bytes : need;
 }
 
-static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
+/* A resume's failure is said by the caller; a fresh connect's is fatal. */
+static int queue_failed(struct xbd_vbd *v, const struct xbd_dataplane_cfg *cfg, unsigned int q,
+			int r)
+{
+	xbd_vbd_disconnect(v);
+	if (cfg->start == XBD_DP_FRESH)
+		xbd_xb_fatal(v, -r, "mapping queue %u: ring-ref %u, port %u", q, cfg->ring_refs[0],
+			     cfg->remote_port);
+	return r;
+}
+
+static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p,
+			enum xbd_dp_start start, const char **why, unsigned int *replayed)
 {
 	struct xbd_dataplane_cfg cfg = {
 		.xen = v->xen,
@@ -443,6 +456,9 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 		.pool_bytes = pool_budget(v),
 		.poll_us = v->opt->poll_us,
 		.notify_fd = v->dp_notify_fd,
+		.start = start,
+		.resume_why = why,
+		.replayed = replayed,
 	};
 
 	for (unsigned int q = 0; q < p->nr_queues; q++) {
@@ -453,13 +469,10 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 		cfg.queue = q;
 		cfg.remote_port = p->ports[q];
 		memcpy(cfg.ring_refs, p->ring_refs[q], sizeof(cfg.ring_refs));
+		cfg.journal = v->jmem ? &v->jq[q] : NULL;
 		r = xbd_dataplane_start(&cfg, &v->dp[q]);
-		if (r) {
-			xbd_vbd_disconnect(v);
-			xbd_xb_fatal(v, -r, "mapping queue %u: ring-ref %u, port %u", q,
-				     cfg.ring_refs[0], cfg.remote_port);
-			return r;
-		}
+		if (r)
+			return queue_failed(v, &cfg, q, r);
 		v->nr_queues = q + 1;
 	}
 	xbd_vbd_set_limits(v, v->limit_iops, v->limit_bps);
@@ -471,6 +484,23 @@ static int start_queues(struct xbd_vbd *v, const struct xbd_fe_params *p)
 	return 0;
 }
 
+/* A fresh connection gets a fresh journal, if its driver can resume at all. */
+static void journal_for_connect(struct xbd_vbd *v, const struct xbd_fe_params *p)
+{
+	const char *why;
+	int r;
+
+	xbd_vbd_journal_remove(v);
+	if (!xbd_vbd_resumable(v, &why)) {
+		xbd_info(v->prefix, "not resumable after a crash: %s", why);
+		return;
+	}
+	r = xbd_vbd_journal_create(v, p);
+	if (r)
+		xbd_warn(v->prefix, "no in-flight journal (%s): a crash of this daemon will "
+			 "leave in-flight requests unanswered", strerror(-r));
+}
+
 static int connect(struct xbd_vbd *v)
 {
 	struct xbd_fe_params p;
@@ -479,7 +509,11 @@ static int connect(struct xbd_vbd *v)
 	memset(&p, 0, sizeof(p));
 	r = xbd_xb_read_frontend(v, &p);
 	if (!r)
-		r = start_queues(v, &p);
+		journal_for_connect(v, &p);
+	if (!r)
+		r = start_queues(v, &p, XBD_DP_FRESH, NULL, NULL);
+	if (!r)
+		XBD_TEST_POINT("reconnect");
 	if (r)
 		return r;
 	r = xbd_xb_publish_disk(v);
@@ -492,8 +526,11 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 {
 	struct xbd_dataplane_stats sum = { 0 }, st;
 
-	if (!v->nr_queues)
+	if (!v->nr_queues) {
+		/* A clean end: no journal may outlive it (a refused resume's included). */
+		xbd_vbd_journal_remove(v);
 		return;
+	}
 	/* A new connection's queues would not send their writes to the destination: the
 	 * mirror ends now (it can no longer switch), and goes once the queues are stopped. */
 	if (v->mirror)
@@ -506,6 +543,8 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 		xbd_dataplane_stats_add(&sum, &st, false);
 	}
 	v->nr_queues = 0;
+	/* Everything in flight was answered and published: nothing to resume. */
+	xbd_vbd_journal_remove(v);
 	xbd_vbd_mirror_forget(v);
 	/* Taken after the drain, so requests answered while stopping count too. */
 	xbd_dataplane_stats_add(&v->past, &sum, false);
@@ -527,6 +566,96 @@ void xbd_vbd_disconnect(struct xbd_vbd *v)
 		 (unsigned long long)sum.storage_syscalls,
 		 (unsigned long long)sum.storage_fixed_ios, (unsigned long long)sum.polls,
 		 (unsigned long long)sum.poll_hits);
+}
+
+static void resume_refused(struct xbd_vbd *v, const char *why)
+{
+	v->resume_refused = true;
+	xbd_warn(v->prefix, "cannot resume the live connection: %s. Not closing it (the guest's "
+		 "blkfront would drop the disk): requests in flight stay unanswered until the "
+		 "frontend reconnects or the disk is detached", why);
+}
+
+/* The image grew or shrank while no daemon served it (a resize the dead one did not finish
+ * publishing): publish the size, and poke `state` as a resize does. */
+static int resume_resize(struct xbd_vbd *v)
+{
+	char *s = NULL;
+	uint64_t published = 0;
+	int r = xbd_xb_read(v, v->be_path, "sectors", &s);
+
+	if (!r)
+		r = xbd_parse_uint(s, UINT64_MAX, &published);
+	free(s);
+	if (!r && published == v->info->size / 512u)
+		return 0;
+	xbd_info(v->prefix, "the disk is %llu sectors, %llu published: publishing the new size",
+		 (unsigned long long)(v->info->size / 512u), (unsigned long long)published);
+	r = xbd_xb_publish_disk(v);
+	return r ? r : xbd_xb_switch_state(v, XenbusStateConnected);
+}
+
+/* Without a usable journal: a new one, and the ring only if nothing is outstanding. */
+static int resume_quiet(struct xbd_vbd *v, const struct xbd_fe_params *p, const char *jwhy)
+{
+	const char *why = NULL;
+	int r;
+
+	xbd_warn(v->prefix, "in-flight journal not usable: %s; resuming only if the ring has "
+		 "nothing outstanding", jwhy);
+	r = xbd_vbd_journal_create(v, p);
+	if (r)
+		xbd_warn(v->prefix, "no new journal either (%s)", strerror(-r));
+	r = start_queues(v, p, XBD_DP_RESUME_QUIET, &why, NULL);
+	if (r) {
+		resume_refused(v, why ? why : strerror(-r));
+		return 0;
+	}
+	xbd_info(v->prefix, "resumed the live connection: nothing was outstanding, no state "
+		 "written");
+	return resume_resize(v);
+}
+
+static int resume(struct xbd_vbd *v)
+{
+	struct xbd_fe_params p;
+	const char *why = NULL;
+	unsigned int replayed = 0;
+	int r;
+
+	if (!xbd_vbd_resumable(v, &why)) {
+		resume_refused(v, why);
+		return 0;
+	}
+	memset(&p, 0, sizeof(p));
+	r = xbd_xb_read_frontend(v, &p);
+	if (r)
+		return r;
+	if (xbd_vbd_journal_open(v, &p, &why))
+		return resume_quiet(v, &p, why);
+	why = NULL;
+	r = start_queues(v, &p, XBD_DP_RESUME, &why, &replayed);
+	if (r)
+		return resume_quiet(v, &p, why ? why : strerror(-r));
+	xbd_info(v->prefix, "resumed the live connection: %u request(s) replayed from the "
+		 "journal, no state written", replayed);
+	return resume_resize(v);
+}
+
+int xbd_vbd_try_resume(struct xbd_vbd *v)
+{
+	struct xbd_fsm_facts f;
+	int r = xbd_vbd_read_facts(v, &f);
+
+	if (r)
+		return r;
+	if (f.dev_present && f.online && !f.fe_dead && f.be == XenbusStateConnected &&
+	    f.fe == XenbusStateConnected)
+		return resume(v);
+	if (xbd_vbd_journal_remove(v))
+		xbd_info(v->prefix, "removed the in-flight journal of a connection that ended "
+			 "while no daemon served it");
+	return 0;
 }
 
 int xbd_vbd_apply(struct xbd_vbd *v, const struct xbd_fsm_actions *a)
@@ -587,6 +716,7 @@ int xbd_vbd_resize(struct xbd_vbd *v)
 		 (unsigned long long)v->info->size);
 	for (unsigned int q = 0; q < v->nr_queues; q++)
 		xbd_dataplane_set_capacity(v->dp[q], v->info->size / 512u);
+	XBD_TEST_POINT("resize");
 	r = xbd_xb_publish_disk(v);
 	/* Rewriting `state` fires the frontend's watch, so it reads `sectors` again. */
 	if (!r && v->nr_queues)
@@ -605,6 +735,8 @@ int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms)
 		r = r ? r : e;
 	}
 	ex = xbd_vbd_export_pause(v, timeout_ms);
+	if (!r && !ex)
+		XBD_TEST_POINT("paused");
 	return r ? r : ex;
 }
 

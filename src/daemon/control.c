@@ -159,6 +159,9 @@ int xbd_control_run(struct xbd_vbd *v, struct xbd_ctl *control)
 		return sfd;
 	ctl = control;
 	r = watch_device(v);
+	/* A device left live by a daemon that died is taken over, not reconnected. */
+	if (!r)
+		r = xbd_vbd_try_resume(v);
 	if (!r)
 		r = evaluate(v);
 	if (!r)

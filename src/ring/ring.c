@@ -465,3 +465,42 @@ bool xbd_ring_final_check(struct xbd_ring *r)
 	ring_mb();
 	return unconsumed_requests(r) != 0;
 }
+
+int xbd_ring_resume(struct xbd_ring *r, void *sring, size_t bytes, enum xbd_proto proto,
+		    RING_IDX req_cons, RING_IDX rsp_prod_pvt)
+{
+	int rc = xbd_ring_attach(r, sring, bytes, proto, rsp_prod_pvt);
+
+	if (rc)
+		return rc;
+	/* The journal's plan checked it; checked again, as the ring's own invariant. */
+	if ((RING_IDX)(req_cons - rsp_prod_pvt) > BACK(r, nr_ents))
+		return -EINVAL;
+	BACK(r, req_cons) = req_cons;
+	return 0;
+}
+
+RING_IDX xbd_ring_req_cons(const struct xbd_ring *r)
+{
+	return BACK(r, req_cons);
+}
+
+RING_IDX xbd_ring_rsp_prod_pvt(const struct xbd_ring *r)
+{
+	return BACK(r, rsp_prod_pvt);
+}
+
+void xbd_ring_read_shared(const struct xbd_ring *r, RING_IDX *req_prod, RING_IDX *rsp_prod)
+{
+	struct xbd_sring_hdr *hdr = ring_hdr(r);
+
+	*req_prod = shared_load(&hdr->req_prod);
+	*rsp_prod = shared_load(&hdr->rsp_prod);
+}
+
+unsigned int xbd_ring_nr_ents(enum xbd_proto proto, size_t bytes)
+{
+	if (!proto_is_valid(proto) || !ring_bytes_are_valid(bytes))
+		return 0;
+	return slots_that_fit(bytes, ring_abis[proto].slot_size);
+}

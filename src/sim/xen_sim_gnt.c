@@ -29,6 +29,7 @@
 
 #include "sim_abi.h"
 #include "xen_sim.h"
+#include "xen_sim_pins.h"
 
 #define SIM_PAGE XBD_SIM_PAGE_SIZE
 #define SIM_REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -96,6 +97,7 @@ struct xbd_gnt {
 	uint16_t self; /* the mapping domain */
 	struct sim_dom *doms;
 	struct sim_mapping *maps[SIM_MAP_BUCKETS];
+	struct sim_ledger *ledger; /* what we pin, for the next handle if we die (pins.c) */
 };
 
 /* ---------------- opening a granting domain ---------------- */
@@ -499,6 +501,36 @@ static void sim_unpin(struct sim_dom *d, uint32_t ref, bool write)
 	sim_unlock(act);
 }
 
+/* A pin of ours, recorded after it is taken; forgotten before it is dropped. */
+static int sim_pin_ours(struct xbd_gnt *gnt, struct sim_dom *d, uint32_t ref, bool write,
+			bool map, uint32_t *frame)
+{
+	int st = sim_pin(d, ref, gnt->self, write, map, frame);
+
+	if (st == GNTST_okay)
+		sim_ledger_add(gnt->ledger, d->domid, (uint32_t)d->ino, ref, write, 1);
+	return st;
+}
+
+static void sim_unpin_ours(struct xbd_gnt *gnt, struct sim_dom *d, uint32_t ref, bool write)
+{
+	sim_ledger_add(gnt->ledger, d->domid, (uint32_t)d->ino, ref, write, -1);
+	sim_unpin(d, ref, write);
+}
+
+/* What a dead handle's ledger holds, in the incarnation it pinned. */
+static void sim_release_dead(void *ctx, uint16_t domid, uint32_t ino, uint32_t ref, bool write,
+			     uint32_t count)
+{
+	struct xbd_gnt *gnt = ctx;
+	struct sim_dom *d;
+
+	if (sim_dom_get(gnt, domid, &d) || (uint32_t)d->ino != ino || ref >= d->nr_grants)
+		return;
+	while (count--)
+		sim_unpin(d, ref, write);
+}
+
 /* ---------------- the handle ---------------- */
 
 int xbd_sim_gnt_open(struct xbd_gnt **out)
@@ -523,6 +555,9 @@ int xbd_sim_gnt_open(struct xbd_gnt **out)
 		gnt->gnttab_fd = openat(dir, "gnttab", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		close(dir);
 	}
+	/* Without a ledger a death leaks its pins, as before: not worth failing the open. */
+	sim_ledger_open(gnt->dir, &gnt->ledger);
+	sim_ledger_reap(gnt->dir, sim_release_dead, gnt);
 	*out = gnt;
 	return 0;
 }
@@ -533,13 +568,14 @@ static unsigned int sim_map_bucket(const void *addr)
 }
 
 /* Unmap first, then unpin: the guest may reuse the page as soon as the bits clear. */
-static void sim_mapping_release(struct sim_mapping *m, unsigned int nr_pinned)
+static void sim_mapping_release(struct xbd_gnt *gnt, struct sim_mapping *m,
+				unsigned int nr_pinned)
 {
 	unsigned int i;
 
 	munmap(m->addr, (size_t)m->n * SIM_PAGE);
 	for (i = 0; i < nr_pinned; i++)
-		sim_unpin(m->dom, m->refs[i], m->writable);
+		sim_unpin_ours(gnt, m->dom, m->refs[i], m->writable);
 	sim_dom_put(m->dom);
 	free(m);
 }
@@ -555,11 +591,12 @@ void xbd_sim_gnt_close(struct xbd_gnt *gnt)
 	for (b = 0; b < SIM_MAP_BUCKETS; b++) {
 		while ((m = gnt->maps[b])) {
 			gnt->maps[b] = m->next;
-			sim_mapping_release(m, m->n);
+			sim_mapping_release(gnt, m, m->n);
 		}
 	}
 	while (gnt->doms)
 		sim_dom_uncache(gnt, gnt->doms);
+	sim_ledger_close(gnt->ledger);
 	if (gnt->gnttab_fd >= 0)
 		close(gnt->gnttab_fd);
 	free(gnt);
@@ -573,14 +610,14 @@ static int sim_map_page(struct xbd_gnt *gnt, struct sim_mapping *m, unsigned int
 	uint32_t frame;
 	void *p;
 
-	if (sim_pin(m->dom, m->refs[i], gnt->self, m->writable, true, &frame) != GNTST_okay)
+	if (sim_pin_ours(gnt, m->dom, m->refs[i], m->writable, true, &frame) != GNTST_okay)
 		return -EINVAL; /* what gntdev answers for any failed grant */
 	p = mmap(m->addr + (size_t)i * SIM_PAGE, SIM_PAGE, prot, MAP_SHARED | MAP_FIXED,
 		 m->dom->fd, (off_t)(m->dom->frames_offset + (uint64_t)frame * SIM_PAGE));
 	if (p == MAP_FAILED) {
 		int rc = -errno;
 
-		sim_unpin(m->dom, m->refs[i], m->writable);
+		sim_unpin_ours(gnt, m->dom, m->refs[i], m->writable);
 		return rc;
 	}
 	return 0;
@@ -627,7 +664,7 @@ int xbd_sim_gnt_map(struct xbd_gnt *gnt, uint16_t domid, const uint32_t *refs, u
 	for (i = 0; i < n; i++) {
 		rc = sim_map_page(gnt, m, i);
 		if (rc) {
-			sim_mapping_release(m, i);
+			sim_mapping_release(gnt, m, i);
 			return rc;
 		}
 	}
@@ -648,7 +685,7 @@ int xbd_sim_gnt_unmap(struct xbd_gnt *gnt, void *addr, unsigned int n)
 		if (m->n != n)
 			return -EINVAL;
 		*pp = m->next;
-		sim_mapping_release(m, n);
+		sim_mapping_release(gnt, m, n);
 		return 0;
 	}
 	return -EINVAL;
@@ -680,7 +717,7 @@ static int sim_copy_one(struct xbd_gnt *gnt, struct xbd_gnt_copy_seg *s,
 	}
 	if (c->rc)
 		return c->rc == -ENOMEM ? GNTST_general_error : GNTST_bad_domain;
-	st = sim_pin(c->dom, s->ref, gnt->self, s->to_guest, false, &frame);
+	st = sim_pin_ours(gnt, c->dom, s->ref, s->to_guest, false, &frame);
 	if (st != GNTST_okay)
 		return st;
 	page = c->dom->frames + (size_t)frame * SIM_PAGE + s->offset;
@@ -688,7 +725,7 @@ static int sim_copy_one(struct xbd_gnt *gnt, struct xbd_gnt_copy_seg *s,
 		memcpy(page, s->buf, s->len);
 	else
 		memcpy(s->buf, page, s->len);
-	sim_unpin(c->dom, s->ref, s->to_guest);
+	sim_unpin_ours(gnt, c->dom, s->ref, s->to_guest);
 	return GNTST_okay;
 }
 

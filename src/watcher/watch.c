@@ -28,7 +28,6 @@ static int sd_notify(int u, const char *s) { (void)u; (void)s; return 0; }
 
 #define TAG_XS 1
 #define TAG_SIG 2
-#define PIDFD_TAG (1ull << 32)
 #define DOM0_QEMU_PIDFILE "/run/qemu-dom0.pid"
 
 static long self_domid(struct watcher *w)
@@ -162,9 +161,24 @@ static bool take_signals(struct watcher *w)
 	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			stop = true;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		watch_child_exited(w, pid, status);
+	for (;;) {
+		siginfo_t info = { .si_pid = 0 };
+
+		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) || info.si_pid <= 0)
+			break;
+		pid = info.si_pid;
+		watch_child_exiting(w, pid);
+		if (waitpid(pid, &status, 0) == pid)
+			watch_child_exited(w, pid, status);
+	}
 	return stop;
+}
+
+static int next_timeout_ms(struct watcher *w)
+{
+	int a = watch_next_timeout_ms(w), b = watch_notify_watchdog(w);
+
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 static int loop(struct watcher *w)
@@ -172,7 +186,7 @@ static int loop(struct watcher *w)
 	struct epoll_event ev[16];
 
 	for (;;) {
-		int n = epoll_wait(w->epfd, ev, 16, watch_next_timeout_ms(w));
+		int n = epoll_wait(w->epfd, ev, 16, next_timeout_ms(w));
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -183,7 +197,9 @@ static int loop(struct watcher *w)
 				drain_watches(w);
 			else if (tag == TAG_SIG && take_signals(w))
 				return 0;
-			else if (tag & PIDFD_TAG)
+			else if ((tag & WATCH_NOTIFY_TAG) && (tag & 0xffffffffu) < w->nr_devs)
+				watch_notify_drain(w, &w->devs[tag & 0xffffffffu]);
+			else if (tag & WATCH_PIDFD_TAG)
 				watch_adopted_exited(w, (unsigned int)(tag & 0xffffffffu));
 		}
 		watch_restart_due(w);

@@ -42,7 +42,10 @@ struct watch_opts {
 	unsigned int nr_daemon_args;
 	bool device_model_pid;
 	unsigned int restart_delay_ms;
-	unsigned int max_restarts;    /* within RESTART_WINDOW_S; then give up on the VBD */
+	unsigned int max_restarts;    /* within restart_window_ms; then give up on the VBD */
+	unsigned int restart_window_ms;
+	unsigned int fdstore_max;     /* fds kept per daemon (FileDescriptorStoreMax=) */
+	unsigned int watchdog_sec;    /* WatchdogSec= for the daemons; 0: none */
 	unsigned int crash_after;     /* tests: SIGKILL ourselves after this many spawns */
 	long self_domid;              /* -1: ask xenstore */
 	bool verbose;
@@ -57,6 +60,22 @@ enum dev_state {
 	DEV_GIVEN_UP,  /* restarted too often */
 };
 
+/* The sd_notify side of one supervised daemon (watch_notify.c): the socket it alone may send
+ * to, and the fds it asked us to keep (FDSTORE=1), handed back at its next start. */
+struct watch_stored_fd {
+	char name[256];
+	int fd;
+};
+
+struct watch_notify {
+	int sock;
+	char addr[48];                /* "@xenblkd-watch-<pid>-<n>": abstract, for NOTIFY_SOCKET */
+	struct watch_stored_fd *fds;  /* fdstore_max of them */
+	unsigned int nr_fds;
+	bool ready;                   /* READY=1 since the last start */
+	uint64_t watchdog_at;         /* ms, CLOCK_MONOTONIC; 0: not armed */
+};
+
 struct dev {
 	char path[WATCH_PATH_MAX];
 	enum dev_state state;
@@ -66,6 +85,7 @@ struct dev {
 	uint64_t window_start;
 	unsigned int restarts;        /* in the current window */
 	unsigned int delay_ms;
+	struct watch_notify *notify;  /* supervise mode, from the first start on */
 };
 
 struct watcher {
@@ -85,14 +105,36 @@ int watch_parse(int argc, char **argv, struct watch_opts *o);
 /* watch_devs.c: the device table and the claim logic */
 void watch_event(struct watcher *w, const char *path);
 void watch_scan_kind(struct watcher *w, const struct watch_kind *k);
+/* pid has exited and is not reaped yet (so no other process can have its pid): read what it
+ * sent before it died, as systemd does, before watch_child_exited. */
+void watch_child_exiting(struct watcher *w, pid_t pid);
 void watch_child_exited(struct watcher *w, pid_t pid, int status);
 void watch_adopted_exited(struct watcher *w, unsigned int idx);
 void watch_restart_due(struct watcher *w);
 int watch_next_timeout_ms(const struct watcher *w);
 uint64_t watch_now_ms(void);
 
+/* watch_notify.c */
+#define WATCH_PIDFD_TAG (1ull << 32)
+#define WATCH_NOTIFY_TAG (1ull << 33)
+/* The daemon's notify socket, created at its first start: 0 or -errno. */
+int watch_notify_open(struct watcher *w, struct dev *d);
+/* Every message queued on d's socket, believed only from d->pid. */
+void watch_notify_drain(struct watcher *w, struct dev *d);
+/* A new start of d's daemon: READY and the watchdog start again. */
+void watch_notify_started(struct watcher *w, struct dev *d);
+/* Close the fds kept for d (logged with why when there were any). */
+void watch_notify_drop_store(struct dev *d, const char *why);
+/* d is forgotten: its socket and store go. */
+void watch_notify_close(struct watcher *w, struct dev *d);
+/* d moved to another slot of the table: its epoll tag names the slot. */
+void watch_notify_moved(struct watcher *w, struct dev *d);
+/* Kill daemons whose watchdog expired; the ms until the next deadline, or -1. */
+int watch_notify_watchdog(struct watcher *w);
+
 /* watch_spawn.c */
-int watch_spawn_daemon(struct watcher *w, const char *path, pid_t *pid);
+/* Our own child for d (supervise mode), given the fds kept for it: 0 (d->pid set) or -errno. */
+int watch_spawn_daemon(struct watcher *w, struct dev *d);
 int watch_start_unit(struct watcher *w, const char *path);
 
 #endif

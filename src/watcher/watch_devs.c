@@ -22,9 +22,8 @@
 #include "watch.h"
 #include "xenblkd/log.h"
 
-#define RESTART_WINDOW_MS 60000u
 #define RESTART_DELAY_MAX_MS 30000u
-#define PIDFD_TAG (1ull << 32)
+#define PIDFD_TAG WATCH_PIDFD_TAG
 
 uint64_t watch_now_ms(void)
 {
@@ -69,15 +68,18 @@ static void forget(struct watcher *w, struct dev *d)
 {
 	if (d->pidfd >= 0)
 		close(d->pidfd);
+	watch_notify_close(w, d);
 	xbd_debug("watch", "%s: forgotten", d->path);
 	*d = w->devs[--w->nr_devs];
-	/* The moved entry's pidfd tag names its index: re-register it. */
+	/* The moved entry's epoll tags name its index: re-register them. */
 	if (d < w->devs + w->nr_devs && d->pidfd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN,
 					  .data.u64 = PIDFD_TAG | (uint64_t)(d - w->devs) };
 
 		epoll_ctl(w->epfd, EPOLL_CTL_MOD, d->pidfd, &ev);
 	}
+	if (d < w->devs + w->nr_devs)
+		watch_notify_moved(w, d);
 }
 
 static char *read_key(struct watcher *w, const char *dir, const char *key)
@@ -122,6 +124,9 @@ static int adopt(struct watcher *w, struct dev *d, pid_t pid)
 	d->state = DEV_ADOPTED;
 	d->pid = pid;
 	d->pidfd = fd;
+	/* What our own daemon kept is not that one's: handing it to a later start could replay
+	 * a stale journal. */
+	watch_notify_drop_store(d, "another daemon serves it");
 	xbd_info("watch", "%s: already served by xenblkd pid %ld", d->path, (long)pid);
 	return 0;
 }
@@ -156,7 +161,7 @@ static void start(struct watcher *w, struct dev *d)
 		d->state = r ? DEV_GIVEN_UP : DEV_UNIT;
 		return;
 	}
-	r = watch_spawn_daemon(w, d->path, &d->pid);
+	r = watch_spawn_daemon(w, d);
 	if (r) {
 		xbd_err("watch", "%s: cannot start xenblkd: %s", d->path, strerror(-r));
 		backoff(w, d, d->delay_ms);
@@ -303,21 +308,30 @@ static void after_exit(struct watcher *w, struct dev *d, const char *how)
 		forget(w, d);
 		return;
 	}
-	if (now - d->window_start > RESTART_WINDOW_MS) {
+	if (now - d->window_start > w->o.restart_window_ms) {
 		d->window_start = now;
 		d->restarts = 0;
 		d->delay_ms = w->o.restart_delay_ms;
 	}
 	if (++d->restarts > w->o.max_restarts) {
 		xbd_err("watch", "%s: xenblkd %s; restarted %u times in %u s: giving up",
-			d->path, how, w->o.max_restarts, RESTART_WINDOW_MS / 1000);
+			d->path, how, w->o.max_restarts, w->o.restart_window_ms / 1000);
 		d->state = DEV_GIVEN_UP;
+		/* As systemd flushes a failed unit's fd store. */
+		watch_notify_drop_store(d, "restart limit reached");
 		return;
 	}
 	xbd_warn("watch", "%s: xenblkd %s; restarting in %u ms", d->path, how, d->delay_ms);
 	backoff(w, d, d->delay_ms);
 	d->delay_ms = d->delay_ms * 2 > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS
 							     : d->delay_ms * 2;
+}
+
+void watch_child_exiting(struct watcher *w, pid_t pid)
+{
+	for (unsigned int i = 0; i < w->nr_devs; i++)
+		if (w->devs[i].state == DEV_RUNNING && w->devs[i].pid == pid)
+			watch_notify_drain(w, &w->devs[i]);
 }
 
 void watch_child_exited(struct watcher *w, pid_t pid, int status)

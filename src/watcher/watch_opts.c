@@ -46,8 +46,14 @@ static void usage(FILE *out)
 		"                             which libxl wants for qdisk in dom0 (default yes)\n"
 		"      --restart-delay-ms N   first restart of a daemon that died (default 500;\n"
 		"                             doubles up to 30 s)\n"
-		"      --max-restarts N       restarts of one VBD within 60 s before giving up\n"
-		"                             (default 5)\n"
+		"      --restart-limit N/SECONDS  restarts of one VBD within SECONDS before giving\n"
+		"                             up on it and dropping the fds its daemon kept\n"
+		"                             (default 5/60, systemd's StartLimitBurst/Interval)\n"
+		"      --max-restarts N       the same as --restart-limit N/60\n"
+		"      --fdstore-max N        fds each daemon may keep across its restarts\n"
+		"                             (FDSTORE=1; default 16, 0 for none; at most 256)\n"
+		"      --watchdog-sec N       kill (SIGABRT) a daemon that sends no WATCHDOG=1 for\n"
+		"                             N s, as systemd's WatchdogSec= (default 0: off)\n"
 		"      --domid N              this backend domain's id (default: xenstore's domid)\n"
 		"      --claims-local-qdisk   exit 0 if the kinds configured include qdisk for\n"
 		"                             frontend 0 (then the dom0 QEMU must be stopped), 1 if\n"
@@ -61,6 +67,7 @@ static void usage(FILE *out)
 enum {
 	OPT_XENBLKD = 256, OPT_XENBLKD_ARG, OPT_SYSTEMCTL, OPT_UNIT, OPT_RUN_DIR, OPT_DM_PID,
 	OPT_RESTART_DELAY, OPT_MAX_RESTARTS, OPT_DOMID, OPT_CRASH_AFTER, OPT_QUERY_QDISK,
+	OPT_RESTART_LIMIT, OPT_FDSTORE_MAX, OPT_WATCHDOG_SEC,
 };
 
 static const struct option long_opts[] = {
@@ -75,6 +82,9 @@ static const struct option long_opts[] = {
 	{ "device-model-pid", required_argument, NULL, OPT_DM_PID },
 	{ "restart-delay-ms", required_argument, NULL, OPT_RESTART_DELAY },
 	{ "max-restarts", required_argument, NULL, OPT_MAX_RESTARTS },
+	{ "restart-limit", required_argument, NULL, OPT_RESTART_LIMIT },
+	{ "fdstore-max", required_argument, NULL, OPT_FDSTORE_MAX },
+	{ "watchdog-sec", required_argument, NULL, OPT_WATCHDOG_SEC },
 	{ "domid", required_argument, NULL, OPT_DOMID },
 	{ "test-crash-after", required_argument, NULL, OPT_CRASH_AFTER }, /* tests only */
 	{ "claims-local-qdisk", no_argument, NULL, OPT_QUERY_QDISK },
@@ -139,6 +149,25 @@ static int number(int o, const char *arg, uint64_t max, uint64_t *v)
 	return bad(o, arg, what);
 }
 
+/* N/SECONDS: at most N restarts within SECONDS. */
+static int restart_limit(struct watch_opts *o, const char *arg)
+{
+	const char *slash = strchr(arg, '/');
+	char n[24];
+	uint64_t burst, secs;
+
+	if (!slash || (size_t)(slash - arg) >= sizeof(n))
+		return bad(OPT_RESTART_LIMIT, arg, "is not N/SECONDS (e.g. 5/60)");
+	memcpy(n, arg, (size_t)(slash - arg));
+	n[slash - arg] = '\0';
+	if (xbd_conf_uint(n, 100000, &burst) || xbd_conf_uint(slash + 1, 86400, &secs) || !secs)
+		return bad(OPT_RESTART_LIMIT, arg,
+			   "is not N/SECONDS with N in 0..100000 and SECONDS in 1..86400");
+	o->max_restarts = (unsigned int)burst;
+	o->restart_window_ms = (unsigned int)secs * 1000;
+	return 0;
+}
+
 static int mode_option(struct watch_opts *o, const char *arg)
 {
 	if (!strcmp(arg, "auto"))
@@ -175,7 +204,14 @@ static int one_option(struct watch_opts *o, int opt, const char *arg)
 		return xbd_conf_bool(arg, &o->device_model_pid) ? bad(opt, arg, "is not yes or no")
 								 : 0;
 	case OPT_RESTART_DELAY: r = number(opt, arg, 600000, &v); o->restart_delay_ms = (unsigned)v; break;
-	case OPT_MAX_RESTARTS: r = number(opt, arg, 1000, &v); o->max_restarts = (unsigned)v; break;
+	case OPT_MAX_RESTARTS:
+		r = number(opt, arg, 1000, &v);
+		o->max_restarts = (unsigned)v;
+		o->restart_window_ms = 60000;
+		break;
+	case OPT_RESTART_LIMIT: return restart_limit(o, arg);
+	case OPT_FDSTORE_MAX: r = number(opt, arg, 256, &v); o->fdstore_max = (unsigned)v; break;
+	case OPT_WATCHDOG_SEC: r = number(opt, arg, 3600, &v); o->watchdog_sec = (unsigned)v; break;
 	case OPT_DOMID: r = number(opt, arg, 0x7fef, &v); o->self_domid = (long)v; break;
 	case OPT_CRASH_AFTER: r = number(opt, arg, 1u << 20, &v); o->crash_after = (unsigned)v; break;
 	case OPT_QUERY_QDISK: o->query_local_qdisk = true; return 0;
@@ -260,7 +296,7 @@ int watch_parse(int argc, char **argv, struct watch_opts *o)
 	*o = (struct watch_opts){
 		.mode = WATCH_AUTO, .xenblkd = XBD_SBINDIR "/xenblkd", .systemctl = "systemctl",
 		.unit = "xenblkd@.service", .device_model_pid = true, .restart_delay_ms = 500,
-		.max_restarts = 5, .self_domid = -1,
+		.max_restarts = 5, .restart_window_ms = 60000, .fdstore_max = 16, .self_domid = -1,
 	};
 	first = *o;
 	r = parse_argv(argc, argv, &first);

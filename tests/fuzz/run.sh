@@ -3,7 +3,7 @@
 #
 # Runs one libFuzzer target for a number of minutes, starting from its seed corpus:
 #
-#   tests/fuzz/run.sh NAME MINUTES       NAME: ring, indirect, xs, escape, nbd, nbd-target, rbd, qcow2
+#   tests/fuzz/run.sh NAME MINUTES       NAME: ring, indirect, xs, escape, nbd, nbd-target, rbd, journal, qcow2
 #                                        MINUTES 0: only run the corpora once
 #
 # It sets up (once) a clang build with -Dfuzzing=true and ASan + UBSan in $FUZZ_BUILD

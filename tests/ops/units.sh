@@ -47,6 +47,15 @@ if [ -s "$work/out" ]; then
     exit 1
 fi
 
+# The daemon learns that its unit keeps fds from FDSTORE= (systemd 252 does not set it):
+# it must be the unit's FileDescriptorStoreMax=, and the unit must restart on a crash.
+store_max=$(sed -n 's/^FileDescriptorStoreMax=//p' "$src/systemd/xenblkd@.service")
+store_env=$(sed -n 's/^Environment=FDSTORE=//p' "$src/systemd/xenblkd@.service")
+[ -n "$store_max" ] && [ "$store_max" -gt 0 ] && [ "$store_max" = "$store_env" ] ||
+    { echo "units: FAIL: FileDescriptorStoreMax=$store_max, Environment=FDSTORE=$store_env" >&2; exit 1; }
+grep -qx "Restart=on-failure" "$src/systemd/xenblkd@.service" ||
+    { echo "units: FAIL: xenblkd@ does not restart on failure" >&2; exit 1; }
+
 # security FILE MAX: the unit's overall exposure is at most MAX/10.
 security() {
     local score

@@ -36,6 +36,8 @@ static void front_usage_features(FILE *out)
 		"  --die-after N    exit abruptly after N requests, leaving grants and rings\n"
 		"  --ack-log FILE   append `SECTOR NSECT GEN` for every write the backend\n"
 		"                   acknowledged, at once (a crash test checks the disk against it)\n"
+		"  --stop-file FILE  end the random workload early once FILE exists (looked for\n"
+		"                   every 64 requests): what is in flight completes, then as usual\n"
 		"  --stay-closing   at close, stay in Closing: the backend must time us out\n"
 		"  --hang           after the workload, stay Connected and ignore the backend (a\n"
 		"                   hung guest) until it is Closed or gone, then end all grants\n"
@@ -135,6 +137,7 @@ enum {
 	OPT_XEN,
 	OPT_UNMAP_NOTIFY,
 	OPT_ACK_LOG,
+	OPT_STOP_FILE,
 };
 
 static const struct option front_longopts[] = {
@@ -180,6 +183,7 @@ static const struct option front_longopts[] = {
 	{ "xen", required_argument, NULL, OPT_XEN },
 	{ "unmap-notify", required_argument, NULL, OPT_UNMAP_NOTIFY },
 	{ "ack-log", required_argument, NULL, OPT_ACK_LOG },
+	{ "stop-file", required_argument, NULL, OPT_STOP_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -327,6 +331,9 @@ static int front_one_opt(struct front_opts *o, int opt, const char *arg)
 		if (strcmp(arg, "sim") && strcmp(arg, "real"))
 			return -EINVAL;
 		o->real_xen = !strcmp(arg, "real");
+		return 0;
+	case OPT_STOP_FILE:
+		o->wl.stop_file = arg;
 		return 0;
 	case OPT_ACK_LOG:
 		o->wl.ack_log = arg;

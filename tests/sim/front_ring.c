@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "front_hostile.h"
+#include "front_match.h"
 #include "front_ring.h"
 #include "sim_guest.h"
 
@@ -120,7 +121,7 @@ int fring_connect(struct fring *r, const struct fring_conf *conf)
 
 	memset(r, 0, sizeof(*r));
 	r->conf = *conf;
-	r->next_seq = 0x5b100000u; /* ids never look like small slot numbers */
+	r->next_seq = FRING_FIRST_SEQ; /* ids never look like small slot numbers */
 	/* Port, grants, then the pages' contents: on real Xen a ring's pages exist only once
 	 * granted, and a one-page ring's unmap notification names the port (guest_xen.h). */
 	if (conf->order > FRING_MAX_ORDER)
@@ -359,8 +360,18 @@ static void fring_complete(struct fring *r, const struct fabi_rsp *rsp, fring_do
 	uint32_t idx = (uint32_t)rsp->id;
 	struct fring_slot *s;
 
-	if (idx >= r->nr_slots || !r->slot[idx].busy || r->slot[idx].id != rsp->id) {
-		fring_protocol_error(r, "response matches no request in flight", rsp->id, 0, 0);
+	enum fmatch m = fmatch_response(rsp->id, FRING_FIRST_SEQ, r->next_seq, r->nr_slots,
+					idx < r->nr_slots && r->slot[idx].busy,
+					idx < r->nr_slots ? r->slot[idx].id : 0);
+
+	if (m != FMATCH_OUTSTANDING) {
+		if (m == FMATCH_TWICE)
+			r->conf.stats->answered_twice++;
+		else
+			r->conf.stats->unknown_ids++;
+		fring_protocol_error(r, m == FMATCH_TWICE ? "response to a request already answered"
+							  : "response matches no request sent",
+				     rsp->id, 0, 0);
 		return;
 	}
 	s = &r->slot[idx];

@@ -84,6 +84,9 @@ struct fring_stats {
 	unsigned int max_segs; /* most segments in one request sent */
 	unsigned int max_inflight; /* most requests in flight on one ring */
 	struct fgnt_stats pgnt;
+	/* Of protocol_errors: responses to requests answered before, and ids never sent. */
+	unsigned long answered_twice;
+	unsigned long unknown_ids;
 };
 
 /* What one ring needs. */
@@ -102,6 +105,8 @@ struct fring_conf {
 	unsigned int queue; /* index, for messages */
 	bool quiet;
 };
+
+#define FRING_FIRST_SEQ 0x5b100000u /* the first request's sequence on each ring */
 
 struct fring_slot {
 	bool busy;

@@ -142,6 +142,9 @@ void fstats_print(struct fstats *s, const struct fring_stats *r, FILE *out)
 		"protocol=%lu grant=%lu lost_notify=%lu\n", s->status_errors, s->aborted,
 		s->timeouts, s->xenbus_errors, s->stopped, r->protocol_errors, r->grant_errors,
 		r->lost_notifications);
+	/* The restart tests' three counts: never answered, answered twice, never sent. */
+	fprintf(out, "responses: lost=%lu twice=%lu unknown_id=%lu\n", s->lost,
+		r->answered_twice, r->unknown_ids);
 	fprintf(out, "verify: sectors=%lu mismatches=%lu canary=%lu\n", s->verified_sectors,
 		s->mismatches, s->canary_errors);
 	fprintf(out, "events: notifies_sent=%lu events_received=%lu\n", r->notifies_sent,

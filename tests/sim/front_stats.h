@@ -38,6 +38,7 @@ struct fstats {
 	unsigned long eopnotsupp; /* optional operations the backend turned off */
 	unsigned long aborted; /* requests still in flight at a teardown */
 	unsigned long timeouts; /* a wait for a response or a state that ran out */
+	unsigned long lost; /* requests never answered: in flight when a wait ran out */
 	unsigned long xenbus_errors; /* handshake or close went wrong */
 	unsigned long stopped; /* the run could not go on to the end */
 	unsigned long verified_sectors;

@@ -7,6 +7,7 @@
  * pages and queues are chosen later, in workload.c.
  */
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "wl_internal.h"
@@ -241,6 +242,12 @@ int wl_next_random(struct workload *wl, struct wl_plan *p)
 {
 	if (wl->random_left == 0)
 		return 0;
+	/* A run of unknown length (the kill loop) ends when told, by a file: no signal to
+	 * interrupt the waits. */
+	if (wl->cfg.stop_file && wl->random_left % 64 == 0 && access(wl->cfg.stop_file, F_OK) == 0) {
+		wl->random_left = 0;
+		return 0;
+	}
 	wl->random_left--;
 	wl_plan_random(wl, p);
 	return 1;

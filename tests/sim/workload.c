@@ -505,6 +505,7 @@ static int wl_timed_out(struct workload *wl)
 	unsigned int i, shown = 0;
 
 	wl->stats->timeouts++;
+	wl->stats->lost += wl->inflight;
 	fprintf(stderr, "sim-blkfront: no response for %u ms; %u requests in flight\n",
 		wl->cfg.timeout_ms, wl->inflight);
 	for (i = 0; i < wl->nr_io && shown < 5; i++) {

@@ -55,6 +55,7 @@ struct wl_config {
 	bool no_verify; /* benchmark: no patterns, no checks, no ordering between requests */
 	unsigned long die_after; /* stop (-ECANCELED) once this many requests went out */
 	const char *ack_log; /* NULL, or a file: one line per acknowledged write */
+	const char *stop_file; /* NULL, or a file whose existence ends the random workload */
 	enum wl_pattern pattern; /* benchmark pattern (workload_bench) */
 	unsigned int bs; /* benchmark: bytes per request */
 	unsigned int duration_s; /* benchmark: how long */
