@@ -20,6 +20,7 @@
 #include "control.h"
 #include "util/conf.h"
 #include "daemon.h"
+#include "io/driver.h"
 #include "platform.h"
 #include "xenblkd/vbd_config.h"
 #include "xenblkd/log.h"
@@ -694,6 +695,7 @@ int main(int argc, char **argv)
 	int r, fault;
 
 	block_stop_signals();
+	xbd_image_lock_set_wait(2000);
 	if (parse_argv(argc, argv, &a) || load_conf(&a) || check_vbd_sections() ||
 	    layer(&c, &a, NULL))
 		return 2;
