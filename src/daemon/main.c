@@ -20,7 +20,6 @@
 #include "control.h"
 #include "util/conf.h"
 #include "daemon.h"
-#include "io/driver.h"
 #include "platform.h"
 #include "upgrade.h"
 #include "xenblkd/vbd_config.h"
@@ -699,7 +698,6 @@ int main(int argc, char **argv)
 		return xbd_upgrade_print_journal_versions();
 	xbd_upgrade_init(argc, argv);
 	block_stop_signals();
-	xbd_image_lock_set_wait(2000);
 	if (parse_argv(argc, argv, &a) || load_conf(&a) || check_vbd_sections() ||
 	    layer(&c, &a, NULL))
 		return 2;

@@ -145,9 +145,6 @@ int xbd_image_open(struct xbd_disk *d, const char *path, bool readonly, int *fd,
 int xbd_image_apply_opts(struct xbd_disk *d);
 /* The image lock alone (lock.c), compatible with QEMU's; released when fd is closed. */
 int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix);
-/* How long a conflicting image lock is waited for before -EBUSY (default 0). The daemon
- * waits: a killed predecessor's lock outlives it briefly (lock.c). */
-void xbd_image_lock_set_wait(unsigned int ms);
 /* Drop the locks fd holds and take them again for `readonly`. */
 int xbd_image_relock(int fd, bool readonly, const char *path, const char *log_prefix);
 

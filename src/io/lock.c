@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <time.h>
 
 #include "driver.h"
 #include "xenblkd/log.h"
@@ -82,50 +81,16 @@ static bool locks_unsupported(int err)
 	return err == -EINVAL || err == -ENOLCK || err == -EOPNOTSUPP || err == -ENOSYS;
 }
 
-static unsigned int conflict_wait_ms;
-
-void xbd_image_lock_set_wait(unsigned int ms)
-{
-	conflict_wait_ms = ms;
-}
-
-static bool is_conflict(int r)
-{
-	return r == 1 || r == -EAGAIN || r == -EACCES;
-}
-
-static int take_checked(int fd, bool readonly)
+int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix)
 {
 	int r = take(fd, readonly);
 
 	if (r == 0)
 		r = conflicts(fd, readonly);
-	if (r)
-		unlock_all(fd);
-	return r;
-}
-
-int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix)
-{
-	int r = take_checked(fd, readonly);
-	unsigned int waited = 0;
-
-	/* A killed daemon's files are released after its death: io_uring drops the files its
-	 * ring held (registered, in flight) from a kernel worker once the process is gone, so its
-	 * lock outlives its pid for a while. A restart must not take that for another owner. */
-	while (is_conflict(r) && waited < conflict_wait_ms) {
-		struct timespec ts = { .tv_nsec = 10 * 1000000L };
-
-		nanosleep(&ts, NULL);
-		waited += 10;
-		r = take_checked(fd, readonly);
-	}
-	if (r == 0) {
-		if (waited)
-			xbd_info(log_prefix, "%s: its lock was free after %u ms", path, waited);
+	if (r == 0)
 		return 0;
-	}
-	if (is_conflict(r)) {
+	unlock_all(fd);
+	if (r == 1 || r == -EAGAIN || r == -EACCES) {
 		xbd_err(log_prefix, "%s is in use: another program (a QEMU, another xenblkd) holds "
 			"a conflicting lock on it; %s needs it %s", path,
 			readonly ? "a read-only disk" : "a writable disk",
