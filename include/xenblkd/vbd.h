@@ -22,6 +22,13 @@
 
 #define XBD_MAX_QUEUES 64u
 
+/* A supervisor that keeps fds across our death (the daemon's fd store, contract E). */
+struct xbd_fd_keeper {
+	int (*take)(const char *name);
+	int (*put)(const char *name, int fd);
+	int (*remove)(const char *name);
+};
+
 struct xbd_vbd_options {
 	const char *backend_path; /* /local/domain/<be>/backend/<kind>/<fe-domid>/<devid> */
 	const char *image;        /* overrides the backend's `params` when set */
@@ -54,6 +61,8 @@ struct xbd_vbd_options {
 	const char *nbd_dir;
 	/* The daemon's run directory (util/run.h), for drivers' per-VBD state; NULL: none. */
 	const char *run_dir;
+	/* Keeps the in-flight journal's memfd when a supervisor can; NULL: the run dir's file. */
+	const struct xbd_fd_keeper *fd_keeper;
 	/* The top image's format when the administrator (image-format) or the toolstack
 	 * (xenblkd-format) stated it: it replaces the params prefix's. Never probed. */
 	bool has_image_format;

@@ -576,6 +576,25 @@ static void resume_refused(struct xbd_vbd *v, const char *why)
 		 "frontend reconnects or the disk is detached", why);
 }
 
+/* The image grew or shrank while no daemon served it (a resize the dead one did not finish
+ * publishing): publish the size, and poke `state` as a resize does. */
+static int resume_resize(struct xbd_vbd *v)
+{
+	char *s = NULL;
+	uint64_t published = 0;
+	int r = xbd_xb_read(v, v->be_path, "sectors", &s);
+
+	if (!r)
+		r = xbd_parse_uint(s, UINT64_MAX, &published);
+	free(s);
+	if (!r && published == v->info->size / 512u)
+		return 0;
+	xbd_info(v->prefix, "the disk is %llu sectors, %llu published: publishing the new size",
+		 (unsigned long long)(v->info->size / 512u), (unsigned long long)published);
+	r = xbd_xb_publish_disk(v);
+	return r ? r : xbd_xb_switch_state(v, XenbusStateConnected);
+}
+
 /* Without a usable journal: a new one, and the ring only if nothing is outstanding. */
 static int resume_quiet(struct xbd_vbd *v, const struct xbd_fe_params *p, const char *jwhy)
 {
@@ -588,9 +607,13 @@ static int resume_quiet(struct xbd_vbd *v, const struct xbd_fe_params *p, const 
 	if (r)
 		xbd_warn(v->prefix, "no new journal either (%s)", strerror(-r));
 	r = start_queues(v, p, XBD_DP_RESUME_QUIET, &why, NULL);
-	if (r)
+	if (r) {
 		resume_refused(v, why ? why : strerror(-r));
-	return 0;
+		return 0;
+	}
+	xbd_info(v->prefix, "resumed the live connection: nothing was outstanding, no state "
+		 "written");
+	return resume_resize(v);
 }
 
 static int resume(struct xbd_vbd *v)
@@ -616,7 +639,7 @@ static int resume(struct xbd_vbd *v)
 		return resume_quiet(v, &p, why ? why : strerror(-r));
 	xbd_info(v->prefix, "resumed the live connection: %u request(s) replayed from the "
 		 "journal, no state written", replayed);
-	return 0;
+	return resume_resize(v);
 }
 
 int xbd_vbd_try_resume(struct xbd_vbd *v)

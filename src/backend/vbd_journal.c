@@ -66,6 +66,26 @@ static int journal_path(const struct xbd_vbd *v, char *buf, size_t len, bool mk)
 	return 0;
 }
 
+/* The fd store's name: journal-<kind>-<fe>-<devid> (contract E), [A-Za-z0-9_.-] only. */
+static int journal_name(const struct xbd_vbd *v, char *buf, size_t len)
+{
+	const char *kind = strstr(v->be_path, "/backend/");
+	int n;
+
+	if (!kind)
+		return -EINVAL;
+	n = snprintf(buf, len, "journal-%s", kind + strlen("/backend/"));
+	if (n < 0 || (size_t)n >= len || n > 255)
+		return -ENAMETOOLONG;
+	for (char *p = buf; *p; p++) {
+		if (*p == '/')
+			*p = '-';
+		else if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static void geometry(const struct xbd_vbd *v, const struct xbd_fe_params *p,
 		     struct xbd_journal_geom *g)
 {
@@ -99,10 +119,49 @@ static void set_queues(struct xbd_vbd *v, unsigned int n)
 		xbd_journal_queue(v->jmem, q, &v->jq[q]);
 }
 
+/* A memfd for the supervisor's store, or the run dir's file: open, sized. */
+static int journal_new_fd(struct xbd_vbd *v, size_t size, bool *stored)
+{
+	char path[4096];
+	int fd, r;
+
+	*stored = v->opt->fd_keeper != NULL;
+	if (*stored)
+		fd = memfd_create("xenblkd-journal", MFD_CLOEXEC);
+	else {
+		r = journal_path(v, path, sizeof(path), true);
+		if (r)
+			return r;
+		unlink(path);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Into the store, replacing whatever it kept under the name (one file per name). */
+static int journal_store(struct xbd_vbd *v, int fd)
+{
+	char name[300];
+	int r = journal_name(v, name, sizeof(name));
+
+	if (!r) {
+		v->opt->fd_keeper->remove(name);
+		r = v->opt->fd_keeper->put(name, fd);
+	}
+	return r;
+}
+
 int xbd_vbd_journal_create(struct xbd_vbd *v, const struct xbd_fe_params *p)
 {
 	struct xbd_journal_geom g;
-	char path[4096];
+	bool stored;
 	size_t size;
 	int fd, r;
 
@@ -110,17 +169,16 @@ int xbd_vbd_journal_create(struct xbd_vbd *v, const struct xbd_fe_params *p)
 	size = xbd_journal_size(&g);
 	if (!size)
 		return -EINVAL;
-	r = journal_path(v, path, sizeof(path), true);
-	if (r)
-		return r;
-	unlink(path);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = journal_new_fd(v, size, &stored);
 	if (fd < 0)
-		return -errno;
-	r = ftruncate(fd, (off_t)size) ? -errno : map_fd(v, fd, size);
-	close(fd);
+		return fd;
+	r = map_fd(v, fd, size);
 	if (!r)
 		r = xbd_journal_format(v->jmem, v->jsize, &g);
+	/* Formatted first: what the store keeps is a valid (empty) journal from the start. */
+	if (!r && stored)
+		r = journal_store(v, fd);
+	close(fd);
 	if (r) {
 		xbd_vbd_journal_remove(v);
 		return r;
@@ -129,8 +187,25 @@ int xbd_vbd_journal_create(struct xbd_vbd *v, const struct xbd_fe_params *p)
 	return 0;
 }
 
+/* The journal the supervisor passed back at our start, if any. */
+static int journal_taken_fd(struct xbd_vbd *v, const char **why)
+{
+	char name[300];
+	int r;
+
+	if (!v->opt->fd_keeper)
+		return -ENOENT;
+	r = journal_name(v, name, sizeof(name));
+	if (!r)
+		r = v->opt->fd_keeper->take(name);
+	if (r == -ENOTUNIQ)
+		*why = "the fd store kept two journals for this device: neither is trusted";
+	return r;
+}
+
 int xbd_vbd_journal_open(struct xbd_vbd *v, const struct xbd_fe_params *p, const char **why)
 {
+	const char *why_store = NULL;
 	struct xbd_journal_geom g;
 	struct stat st;
 	char path[4096];
@@ -138,12 +213,18 @@ int xbd_vbd_journal_open(struct xbd_vbd *v, const struct xbd_fe_params *p, const
 
 	geometry(v, p, &g);
 	*why = "no journal";
-	r = journal_path(v, path, sizeof(path), false);
-	if (r)
-		return r;
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = journal_taken_fd(v, &why_store);
+	if (fd == -ENOTUNIQ)
+		*why = why_store;
+	if (fd == -ENOENT) {
+		r = journal_path(v, path, sizeof(path), false);
+		if (r)
+			return r;
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		fd = fd < 0 ? -errno : fd;
+	}
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = fstat(fd, &st) ? -errno : 0;
 	if (!r && (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 		   (size_t)st.st_size != xbd_journal_size(&g) || !st.st_size)) {
@@ -176,5 +257,7 @@ bool xbd_vbd_journal_remove(struct xbd_vbd *v)
 	v->jmem = NULL;
 	v->jsize = 0;
 	memset(v->jq, 0, sizeof(v->jq));
+	if (v->opt->fd_keeper && !journal_name(v, path, sizeof(path)))
+		v->opt->fd_keeper->remove(path);
 	return !journal_path(v, path, sizeof(path), false) && unlink(path) == 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "fdstore.h"
 #include "notify.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -56,6 +57,12 @@ static struct xbd_ctl *open_ctl(struct xbd_vbd *v, const char *run_dir,
 	return xbd_ctl_open(v, &co, &ctl) ? NULL : ctl;
 }
 
+static const struct xbd_fd_keeper fd_store = {
+	.take = xbd_fdstore_take,
+	.put = xbd_fdstore_put,
+	.remove = xbd_fdstore_remove,
+};
+
 static int serve(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *opt,
 		 const struct xbd_vbd_config *cfg, const struct xbd_daemon_ops *ops,
 		 const char *run_dir)
@@ -71,6 +78,9 @@ static int serve(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *op
 	snprintf(nbd_dir, sizeof(nbd_dir), "%s/nbd", run_dir);
 	o.nbd_dir = nbd_dir;
 	o.run_dir = run_dir;
+	/* The journal goes to the supervisor's fd store when there is one (docs/restart.md). */
+	if (xbd_fdstore_available())
+		o.fd_keeper = &fd_store;
 	r = xbd_vbd_init(&v, xen, &o, cfg);
 	if (!r)
 		r = xbd_vbd_export_start(&v);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 
 #include "driver.h"
 #include "xenblkd/log.h"
@@ -81,15 +82,36 @@ static bool locks_unsupported(int err)
 	return err == -EINVAL || err == -ENOLCK || err == -EOPNOTSUPP || err == -ENOSYS;
 }
 
-int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix)
+/* One attempt: 0, 1 for a conflict, or -errno; nothing held unless 0. */
+static int try_lock(int fd, bool readonly)
 {
 	int r = take(fd, readonly);
 
 	if (r == 0)
 		r = conflicts(fd, readonly);
+	if (r)
+		unlock_all(fd);
+	return r;
+}
+
+/*
+ * A conflict is tried again for up to LOCK_RETRY_MS: a daemon killed a moment ago (restarted
+ * by its supervisor at once, docs/restart.md) holds its locks until the kernel has released
+ * its io_uring's registered files, which happens after the process is gone.
+ */
+#define LOCK_RETRY_MS 3000
+
+int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix)
+{
+	struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+	int r = try_lock(fd, readonly);
+
+	for (int ms = 0; ms < LOCK_RETRY_MS && (r == 1 || r == -EAGAIN || r == -EACCES); ms += 50) {
+		nanosleep(&pause, NULL);
+		r = try_lock(fd, readonly);
+	}
 	if (r == 0)
 		return 0;
-	unlock_all(fd);
 	if (r == 1 || r == -EAGAIN || r == -EACCES) {
 		xbd_err(log_prefix, "%s is in use: another program (a QEMU, another xenblkd) holds "
 			"a conflicting lock on it; %s needs it %s", path,
