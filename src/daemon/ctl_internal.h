@@ -21,6 +21,8 @@ struct xbd_ctl {
 	enum xbd_log_level log_level;
 	struct timespec started;
 	char upgrade_to[4096];            /* set by `upgrade`: exec it once the reply is sent */
+	int upgrade_journal_fd;           /* a copy of a stored journal for the new image, or -1 */
+	char upgrade_journal_name[300];
 };
 
 /* commands.c: run one request line; *reply is a new object with "ok" set. */

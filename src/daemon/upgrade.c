@@ -119,8 +119,29 @@ int xbd_upgrade_check(const char *binary, char *why, size_t len)
 	return -EPROTO;
 }
 
-int xbd_upgrade_exec(const char *binary)
+int xbd_upgrade_exec(const char *binary, int journal_fd, const char *journal_name)
 {
-	execv(binary, saved_argv);
-	return -errno;
+	char pid[24];
+	int e;
+
+	if (journal_fd < 0) {
+		execv(binary, saved_argv);
+		return -errno;
+	}
+	/* From here the store holds the copy, which this image no longer writes: whatever
+	 * fails, going on would make it stale, so we end for the supervisor to restart us. */
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if (setenv("LISTEN_FDS", "1", 1) || setenv("LISTEN_FDNAMES", journal_name, 1) ||
+	    setenv("LISTEN_PID", pid, 1) ||
+	    /* The other threads are paused; fd 3 is whatever it is, closed by the exec. */
+	    (journal_fd != 3 && dup2(journal_fd, 3) < 0) ||
+	    (journal_fd == 3 && fcntl(3, F_SETFD, 0) < 0))
+		e = errno;
+	else {
+		execv(binary, saved_argv);
+		e = errno;
+	}
+	fprintf(stderr, "xenblkd: upgrade: exec %s failed after the journal was handed over: "
+		"%s; exiting for the supervisor to restart us\n", binary, strerror(e));
+	_exit(1);
 }

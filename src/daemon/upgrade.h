@@ -20,7 +20,11 @@ const char *xbd_upgrade_default_binary(void);
 /* Run `binary --journal-version` (5 s at most): 0 when it reads our journal's version,
  * else -errno with why. */
 int xbd_upgrade_check(const char *binary, char *why, size_t len);
-/* execve() binary with our command line and environment: returns only on failure, -errno. */
-int xbd_upgrade_exec(const char *binary);
+/* execve() binary with our command line and environment: returns only on failure, -errno.
+ * With journal_fd >= 0 the new image gets it as fd 3 under journal_name (LISTEN_FDS=1,
+ * LISTEN_FDNAMES, LISTEN_PID: our own pid, which the exec keeps), as a supervisor would
+ * pass it; the store then holds that copy, so any failure ends the process (status 1, for
+ * its supervisor to restart it from the store) rather than let the copy go stale. */
+int xbd_upgrade_exec(const char *binary, int journal_fd, const char *journal_name);
 
 #endif

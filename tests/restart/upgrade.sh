@@ -11,24 +11,40 @@
 # or answered twice; the pause it saw is its longest request latency, printed with the time
 # xenblkctl measured until the daemon answered again.
 #
-# usage: upgrade.sh BUILD_DIR [UPGRADES]
+# MODE direct: the daemon started by hand (its journal is the run directory's file). MODE
+# watcher: xenblkd-watch's child, its journal a memfd in the watcher's fd store, which the
+# upgrade must hand to the new image and put back in the store: a SIGKILL after the upgrades
+# must then resume from the store's copy.
+#
+# usage: upgrade.sh BUILD_DIR [UPGRADES] [direct|watcher]
 set -euo pipefail
 ops_build=$(realpath "$1")
 upgrades=${2:-5}
+mode=${3:-direct}
 ops_src=$(realpath "$(dirname "$0")/../..")
-ops_case=upgrade
+ops_case=upgrade-$mode
 # shellcheck source=tests/ops/ops-lib.sh
 . "$ops_src/tests/ops/ops-lib.sh"
 
 ops_start_platform
 be=$(ops_attach 1 51712 vbd)
-new=$ops_work/xenblkd-new
+# Named xenblkd, so that the clean-up (ops_all_daemons: by name) finds it after an exec.
+mkdir "$ops_work/new"
+new=$ops_work/new/xenblkd
 cp "$XENBLKD" "$new"
 # The copy finds the simulated platform by name, not next to itself (docs/simulation.md).
 export XENBLKD_SIM_MODULE=$ops_build/src/sim/xenblkd-sim.so
-ops_start_daemon "$be"
-pid=$ops_daemon_pid
-ops_wait_state "$be" 2 10
+lock=$ops_run/$(systemd-escape --path "$be").lock
+if [ "$mode" = watcher ]; then
+    ops_start_watcher --kind vbd --restart-delay-ms 100
+    ops_wait_state "$be" 2 10
+    pid=$(cat "$lock")
+    ops_daemon_log=$ops_watch_log
+else
+    ops_start_daemon "$be"
+    pid=$ops_daemon_pid
+    ops_wait_state "$be" 2 10
+fi
 
 acks=$ops_work/acks
 summary=$ops_work/front.out
@@ -87,6 +103,21 @@ resumed=$(grep -c "resumed the live connection" "$ops_daemon_log" || true)
 [ "$resumed" = $((upgrades + 1)) ] ||
     ops_fail "$resumed resumes in the daemon's log, not $((upgrades + 1))"
 
+if [ "$mode" = watcher ]; then
+    grep -q "started xenblkd pid $pid, with the fds kept for it" "$ops_watch_log" &&
+        ops_fail "the watcher restarted the daemon during the upgrades"
+    kill -9 "$pid"
+    for _ in $(seq 200); do
+        new_pid=$(cat "$lock" 2>/dev/null || true)
+        [ -n "$new_pid" ] && [ "$new_pid" != "$pid" ] && [ -d "/proc/$new_pid" ] && break
+        sleep 0.05
+    done
+    progress "after a kill following the upgrades"
+    grep -q "started xenblkd pid $new_pid, with the fds kept for it" "$ops_watch_log" ||
+        ops_fail "the restarted daemon got no journal from the watcher's store"
+    resumed=$(grep -c "resumed the live connection" "$ops_daemon_log" || true)
+    [ "$resumed" = $((upgrades + 2)) ] || ops_fail "$resumed resumes, not $((upgrades + 2))"
+fi
 touch "$ops_work/stop"
 rc=0
 wait "$front" || rc=$?
