@@ -477,7 +477,9 @@ static int setup(struct xbd_dataplane *dp)
 	r = dp_slots_alloc(dp, xbd_ring_size(&dp->ring));
 	if (r)
 		return r;
-	dp_replay_reserve(dp);
+	r = dp_replay_reserve(dp);
+	if (r)
+		return r;
 	dp->gops = xbd_grant_ops_for(c->grant_mode);
 	xbd_debug(c->log_prefix, "grant %s, ring of %u pages", xbd_grant_mode_name(c->grant_mode),
 		  c->nr_ring_refs);

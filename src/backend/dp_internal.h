@@ -158,7 +158,7 @@ struct dp_cost {
 /* dp_resume.c: attach the ring as cfg.start says (a resume plans from the journal and writes
  * its unpublished answers again); after the slots exist, reserve the replayed ones. */
 int dp_ring_start(struct xbd_dataplane *dp);
-void dp_replay_reserve(struct xbd_dataplane *dp);
+int dp_replay_reserve(struct xbd_dataplane *dp);
 /* Run the next replayed request; false when none is left. */
 bool dp_replay_next(struct xbd_dataplane *dp);
 /* Stopping: answer the replayed requests not started yet with an error. */

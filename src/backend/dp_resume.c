@@ -112,15 +112,16 @@ int dp_ring_start(struct xbd_dataplane *dp)
 }
 
 /* The replayed records keep their own slots: out of the free list, counted busy. */
-void dp_replay_reserve(struct xbd_dataplane *dp)
+int dp_replay_reserve(struct xbd_dataplane *dp)
 {
-	bool *reserved = calloc(dp->nr_slots, sizeof(*reserved));
+	bool *reserved;
 	unsigned int *link = &dp->free_head;
 
-	if (!dp->nr_replay || !reserved) {
-		free(reserved);
-		return;
-	}
+	if (!dp->nr_replay)
+		return 0;
+	reserved = calloc(dp->nr_slots, sizeof(*reserved));
+	if (!reserved)
+		return -ENOMEM;
 	for (unsigned int i = 0; i < dp->nr_replay; i++)
 		reserved[dp->replay[i]] = true;
 	for (unsigned int k = 0; k < dp->nr_slots; k++) {
@@ -132,6 +133,7 @@ void dp_replay_reserve(struct xbd_dataplane *dp)
 	*link = dp->nr_slots;
 	dp->busy = dp->nr_replay;
 	free(reserved);
+	return 0;
 }
 
 bool dp_replay_next(struct xbd_dataplane *dp)

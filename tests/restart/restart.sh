@@ -44,8 +44,10 @@ params="aio:$img"
 daemon_args=()
 front_args=(--requests 4000)
 case "$case_name" in
-    kill-map) daemon_args=(--grant-mode map --allow-local-map) ;;
-    kill-persistent) daemon_args=(--grant-mode persistent); front_args+=(--persistent) ;;
+    # Two queues, and a ring of four pages: the journal's geometry beyond the default.
+    kill-map) daemon_args=(--grant-mode map); front_args+=(--queues 2) ;;
+    kill-persistent) daemon_args=(--grant-mode persistent)
+        front_args+=(--persistent --ring-order 2) ;;
     indirect) front_args+=(--indirect 64) ;;
     barrier) front_args+=(--barrier) ;;
     reconnect) front_args+=(--reconnect) ;;
@@ -123,8 +125,11 @@ kill-copy | kill-map | kill-persistent)
     front_passes
     [ "$(resumed_count)" -ge "${kills:-0}" ] || fail "resumed $(resumed_count) of $kills kills"
     [ "${kills:-0}" -ge 1 ] || fail "the workload ended before the first kill"
+    mode=${case_name#kill-}
+    [ "$(grep -c "resumed the live" "$dlog")" -le "$(grep -c "grant $mode" "$dlog")" ] ||
+        fail "not every connection was in grant mode $mode"
     detach_clean
-    log "PASS: $kills kill -9 under the workload, each resumed, data verified" ;;
+    log "PASS: $kills kill -9 under the workload ($mode), each resumed, data verified" ;;
 kill-fdstore)
     # Under a supervisor that keeps fds (tests/restart/fake_systemd.py plays systemd): the
     # journal is a memfd in its store, never the /run file.
