@@ -78,7 +78,8 @@ static int start_replay(struct xbd_dataplane *dp)
 		r = dp->replay ? 0 : -ENOMEM;
 	}
 	if (!r) {
-		memcpy(dp->replay, p->pending, p->nr_pending * sizeof(*dp->replay));
+		if (p->nr_pending) /* dp->replay is NULL without: memcpy(NULL) is UB */
+			memcpy(dp->replay, p->pending, p->nr_pending * sizeof(*dp->replay));
 		dp->nr_replay = p->nr_pending;
 		rewrite_answers(dp, p);
 		if (dp->cfg.replayed)

@@ -207,7 +207,10 @@ void xbd_ctl_command(struct xbd_ctl *c, char *line, struct json_object **reply)
 		*reply = level_cmd(c, argc, argv);
 	else if (!strcmp(verb, "limits"))
 		*reply = limits_cmd(c, argc, argv);
+	else if (!strcmp(verb, "upgrade") && argc <= 2)
+		*reply = xbd_ctl_upgrade(c, argc == 2 ? argv[1] : NULL);
 	else
 		*reply = fail("unknown request '%s' (info, stats, pause, resume, resize, "
-			      "log-level, limits, mirror, mirror-cancel, mirror-status)", verb);
+			      "log-level, limits, mirror, mirror-cancel, mirror-status, upgrade)",
+			      verb);
 }

@@ -20,6 +20,9 @@ struct xbd_ctl {
 	char sock_path[108];
 	enum xbd_log_level log_level;
 	struct timespec started;
+	char upgrade_to[4096];            /* set by `upgrade`: exec it once the reply is sent */
+	int upgrade_journal_fd;           /* a copy of a stored journal for the new image, or -1 */
+	char upgrade_journal_name[300];
 };
 
 /* commands.c: run one request line; *reply is a new object with "ok" set. */
@@ -32,6 +35,10 @@ struct json_object *xbd_ctl_resume_image(struct xbd_ctl *c, const char *image, c
 struct json_object *xbd_ctl_mirror(struct xbd_ctl *c, const char *verb, const char *dest);
 struct json_object *xbd_ctl_mirror_status(struct xbd_ctl *c);
 void xbd_ctl_image_info(struct xbd_ctl *c, struct json_object *o);
+
+/* ctl_upgrade.c: `upgrade [BINARY]` (upgrade.h); the server calls _now after replying. */
+struct json_object *xbd_ctl_upgrade(struct xbd_ctl *c, const char *binary);
+void xbd_ctl_upgrade_now(struct xbd_ctl *c);
 
 /* stats_json.c */
 struct json_object *xbd_ctl_stats_json(const struct xbd_dataplane_stats *s);

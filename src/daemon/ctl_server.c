@@ -157,6 +157,11 @@ static void serve_client(struct xbd_ctl *c, int fd)
 		write_reply(fd, text);
 	free(text);
 	json_object_put(reply);
+	if (c->upgrade_to[0]) {
+		shutdown(fd, SHUT_RDWR); /* the client sees the reply end before the exec */
+		xbd_ctl_upgrade_now(c);
+		return;
+	}
 }
 
 static void accept_clients(struct xbd_ctl *c)

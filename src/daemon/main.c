@@ -21,6 +21,7 @@
 #include "util/conf.h"
 #include "daemon.h"
 #include "platform.h"
+#include "upgrade.h"
 #include "xenblkd/vbd_config.h"
 #include "xenblkd/log.h"
 #include "xenblkd/storage.h"
@@ -694,6 +695,9 @@ int main(int argc, char **argv)
 	const struct xbd_xen_ops *xen = NULL;
 	int r, fault;
 
+	if (argc == 2 && !strcmp(argv[1], "--journal-version"))
+		return xbd_upgrade_print_journal_versions();
+	xbd_upgrade_init(argc, argv);
 	block_stop_signals();
 	if (parse_argv(argc, argv, &a) || load_conf(&a) || check_vbd_sections() ||
 	    layer(&c, &a, NULL))

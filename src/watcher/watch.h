@@ -42,6 +42,7 @@ struct watch_opts {
 	unsigned int nr_daemon_args;
 	bool device_model_pid;
 	unsigned int restart_delay_ms;
+	unsigned int restart_delay_max_ms; /* the doubling stops here */
 	unsigned int max_restarts;    /* within restart_window_ms; then give up on the VBD */
 	unsigned int restart_window_ms;
 	unsigned int fdstore_max;     /* fds kept per daemon (FileDescriptorStoreMax=) */

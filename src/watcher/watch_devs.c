@@ -22,7 +22,6 @@
 #include "watch.h"
 #include "xenblkd/log.h"
 
-#define RESTART_DELAY_MAX_MS 30000u
 #define PIDFD_TAG WATCH_PIDFD_TAG
 
 uint64_t watch_now_ms(void)
@@ -323,8 +322,8 @@ static void after_exit(struct watcher *w, struct dev *d, const char *how)
 	}
 	xbd_warn("watch", "%s: xenblkd %s; restarting in %u ms", d->path, how, d->delay_ms);
 	backoff(w, d, d->delay_ms);
-	d->delay_ms = d->delay_ms * 2 > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS
-							     : d->delay_ms * 2;
+	d->delay_ms = d->delay_ms * 2 > w->o.restart_delay_max_ms ? w->o.restart_delay_max_ms
+								  : d->delay_ms * 2;
 }
 
 void watch_child_exiting(struct watcher *w, pid_t pid)

@@ -45,7 +45,8 @@ static void usage(FILE *out)
 		"      --device-model-pid yes|no  write /local/domain/<self>/image/device-model-pid,\n"
 		"                             which libxl wants for qdisk in dom0 (default yes)\n"
 		"      --restart-delay-ms N   first restart of a daemon that died (default 500;\n"
-		"                             doubles up to 30 s)\n"
+		"                             doubles up to --restart-delay-max-ms)\n"
+		"      --restart-delay-max-ms N  the longest restart delay (default 30000)\n"
 		"      --restart-limit N/SECONDS  restarts of one VBD within SECONDS before giving\n"
 		"                             up on it and dropping the fds its daemon kept\n"
 		"                             (default 5/60, systemd's StartLimitBurst/Interval)\n"
@@ -67,7 +68,7 @@ static void usage(FILE *out)
 enum {
 	OPT_XENBLKD = 256, OPT_XENBLKD_ARG, OPT_SYSTEMCTL, OPT_UNIT, OPT_RUN_DIR, OPT_DM_PID,
 	OPT_RESTART_DELAY, OPT_MAX_RESTARTS, OPT_DOMID, OPT_CRASH_AFTER, OPT_QUERY_QDISK,
-	OPT_RESTART_LIMIT, OPT_FDSTORE_MAX, OPT_WATCHDOG_SEC,
+	OPT_RESTART_LIMIT, OPT_FDSTORE_MAX, OPT_WATCHDOG_SEC, OPT_RESTART_DELAY_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -83,6 +84,7 @@ static const struct option long_opts[] = {
 	{ "restart-delay-ms", required_argument, NULL, OPT_RESTART_DELAY },
 	{ "max-restarts", required_argument, NULL, OPT_MAX_RESTARTS },
 	{ "restart-limit", required_argument, NULL, OPT_RESTART_LIMIT },
+	{ "restart-delay-max-ms", required_argument, NULL, OPT_RESTART_DELAY_MAX },
 	{ "fdstore-max", required_argument, NULL, OPT_FDSTORE_MAX },
 	{ "watchdog-sec", required_argument, NULL, OPT_WATCHDOG_SEC },
 	{ "domid", required_argument, NULL, OPT_DOMID },
@@ -210,6 +212,10 @@ static int one_option(struct watch_opts *o, int opt, const char *arg)
 		o->restart_window_ms = 60000;
 		break;
 	case OPT_RESTART_LIMIT: return restart_limit(o, arg);
+	case OPT_RESTART_DELAY_MAX:
+		r = number(opt, arg, 600000, &v);
+		o->restart_delay_max_ms = (unsigned)v;
+		break;
 	case OPT_FDSTORE_MAX: r = number(opt, arg, 256, &v); o->fdstore_max = (unsigned)v; break;
 	case OPT_WATCHDOG_SEC: r = number(opt, arg, 3600, &v); o->watchdog_sec = (unsigned)v; break;
 	case OPT_DOMID: r = number(opt, arg, 0x7fef, &v); o->self_domid = (long)v; break;
@@ -295,7 +301,7 @@ int watch_parse(int argc, char **argv, struct watch_opts *o)
 
 	*o = (struct watch_opts){
 		.mode = WATCH_AUTO, .xenblkd = XBD_SBINDIR "/xenblkd", .systemctl = "systemctl",
-		.unit = "xenblkd@.service", .device_model_pid = true, .restart_delay_ms = 500,
+		.unit = "xenblkd@.service", .device_model_pid = true, .restart_delay_ms = 500, .restart_delay_max_ms = 30000,
 		.max_restarts = 5, .restart_window_ms = 60000, .fdstore_max = 16, .self_domid = -1,
 	};
 	first = *o;

@@ -81,10 +81,16 @@ static int read_reply(int fd, char **out)
 		if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0)
 			break;
 		r = read(fd, buf + n, cap - n);
-		if (r <= 0) {
+		if (r < 0) {
+			/* ECONNRESET: a daemon gone mid-reply (its exec, in an upgrade). */
+			r = -errno;
+			free(buf);
+			return (int)r;
+		}
+		if (r == 0) {
 			buf[n] = '\0';
 			*out = buf;
-			return r < 0 ? -errno : 0;
+			return 0;
 		}
 		n += (size_t)r;
 		if (n == cap) {

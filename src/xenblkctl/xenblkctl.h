@@ -50,6 +50,7 @@ int xbd_cmd_top(const struct ctl_args *a);
 /* ctl_image.c */
 int xbd_cmd_resume(const struct ctl_args *a); /* resume [--image ... [--backing ...]] */
 int xbd_cmd_mirror(const struct ctl_args *a);
+int xbd_cmd_upgrade(const struct ctl_args *a); /* upgrade [--to BINARY] (ctl_upgrade.c) */
 
 /* The run directory's sockets, sorted: *names is malloc'd, each entry too. 0, or -errno
  * (a run directory that does not exist has no sockets: 0). */

@@ -103,4 +103,21 @@ grep -q "restart limit reached: the 1 fd(s) kept for its daemon are dropped" \
     "$ops_work/watch2.log" || ops_fail "the watcher did not drop the fd store at the limit"
 got=$(awk '{print $2}' "$PROBE_LOG" | tr '\n' ' ')
 [ "$got" = "1 2 3 " ] || ops_fail "generations under --restart-limit 2/60: '$got'"
-ops_log "PASS: the memfd went through the watcher; at the restart limit it was dropped"
+kill -9 "$ops_watch_pid" 2>/dev/null || true
+wait "$ops_watch_pid" 2>/dev/null || true
+
+# The watchdog (--watchdog-sec): a daemon that never sends WATCHDOG=1 is aborted and
+# restarted, with WATCHDOG_USEC and its own WATCHDOG_PID; the memfd survives that too.
+export PROBE_LOG=$ops_work/probe3.log PROBE_TARGET=1 PROBE_AT_TARGET=wait
+watcher "$ops_work/watch3.log" --restart-limit 50/60 --watchdog-sec 1
+for _ in $(seq 100); do
+    [ "$(wc -l <"$PROBE_LOG" 2>/dev/null || echo 0)" -ge 2 ] && break
+    sleep 0.05
+done
+grep -q "missed its watchdog (1 s): SIGABRT" "$ops_work/watch3.log" ||
+    ops_fail "the watchdog did not fire: $(tail -n 3 "$ops_work/watch3.log")"
+got=$(awk 'NR<=2 {print $2, $5, $9}' "$PROBE_LOG" | tr '\n' ' ')
+[ "$got" = "1 created 1000000/ours 2 taken 1000000/ours " ] ||
+    ops_fail "under --watchdog-sec 1: '$got'"
+ops_log "PASS: the memfd went through the watcher; at the restart limit it was dropped;" \
+    "a silent daemon was aborted by the watchdog and got its memfd back"

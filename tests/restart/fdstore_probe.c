@@ -13,7 +13,8 @@
  * store to remove the fd: a supervisor that checks the sender's credentials ignores it.
  * Any other argument (the watcher's --backend-path ...) is ignored. Exit 1 on a mismatch.
  *
- * Log line: "gen N ino I created|taken pid P".
+ * Log line: "gen N ino I created|taken pid P watchdog USEC|-/ours|not-ours" (WATCHDOG_USEC,
+ * and whether WATCHDOG_PID names this process).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,8 +121,9 @@ int main(void)
 	log = fopen(log_path, "ae");
 	if (!log)
 		return fail("cannot open PROBE_LOG");
-	fprintf(log, "gen %u ino %lu %s pid %ld\n", gen, (unsigned long)st.st_ino,
-		created ? "created" : "taken", (long)getpid());
+	fprintf(log, "gen %u ino %lu %s pid %ld watchdog %s/%s\n", gen, (unsigned long)st.st_ino,
+		created ? "created" : "taken", (long)getpid(), env_or("WATCHDOG_USEC", "-"),
+		strtol(env_or("WATCHDOG_PID", "0"), NULL, 10) == getpid() ? "ours" : "not-ours");
 	fclose(log);
 	snprintf(marker, sizeof(marker), "%s.removed", log_path);
 	if (gen == remove_at && access(marker, F_OK)) {
