@@ -114,6 +114,7 @@ struct xbd_dataplane {
 	unsigned int free_head;       /* index of the first free slot, nr_slots if none */
 	unsigned int busy;            /* slots in use */
 	struct dp_slot *stalled;      /* the requests waiting for memory, first one first */
+	size_t fetch_reserve;         /* pool memory the batched indirect fetches' data may take */
 	struct dp_slot *barrier;      /* a barrier waiting for the ring to drain */
 	bool port_masked;             /* an event was taken and not yet unmasked */
 	bool event_taken;             /* woken by the frontend since the last unmask */

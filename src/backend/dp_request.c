@@ -193,11 +193,18 @@ static void flush_batch(struct xbd_dataplane *dp, struct xbd_copy_batch *b)
 				  : b == &dp->grant.copy_in ? copy_in_done : copy_out_done);
 }
 
+/* The pass's indirect pages: their requests go ahead (indirect_fetched). */
+static void flush_fetches(struct xbd_dataplane *dp)
+{
+	dp->fetch_reserve = 0;
+	flush_batch(dp, &dp->grant.indirect_in);
+}
+
 void dp_copy_flush(struct xbd_dataplane *dp)
 {
-	/* Indirect pages first: their requests go ahead, and their writes join this pass's
-	 * batch. Then writes: their steps are queued before this pass's submit. */
-	flush_batch(dp, &dp->grant.indirect_in);
+	/* Indirect pages first: their writes join this pass's batch. Then writes: their steps
+	 * are queued before this pass's submit. */
+	flush_fetches(dp);
 	flush_batch(dp, &dp->grant.copy_in);
 	flush_batch(dp, &dp->grant.copy_out);
 }
@@ -476,17 +483,30 @@ static int parse_indirect(struct dp_slot *s)
 	return r;
 }
 
+/* The most pool memory an indirect request's data may take once parsed (layout_data). */
+static size_t data_bound(const struct dp_slot *s)
+{
+	size_t segs = s->req.nr_segs;
+
+	return xbd_pool_class_size(&s->dp->pool, segs * (XBD_BLKIF_PAGE_SIZE + sizeof(struct iovec) +
+						     sizeof(void *) + 2 * sizeof(struct dp_sub)));
+}
+
 /*
  * INDIRECT: copy the indirect pages out once, into memory of the request's own. They go in the
  * pass's batch (*queued: indirect_fetched goes on once dp_copy_flush has copied them), so a
  * pass's indirect requests cost one copy call, not one each; a batch that cannot take them
- * (more pages than any batch holds) copies them now, and parses them here.
+ * (more pages than any batch holds) copies them now, and parses them here. The batch holds
+ * only requests whose data the pool has room for: under memory pressure it is flushed first,
+ * so those requests take their data now and the ring stops at the first that must wait, as it
+ * does without batching (no request holds its indirect pages while others take the memory).
  */
 static int fetch_indirect(struct dp_slot *s, bool *queued)
 {
 	struct xbd_dataplane *dp = s->dp;
 	size_t pages = (size_t)s->req.nr_indirect * XBD_BLKIF_PAGE_SIZE;
 	struct xbd_copy_batch *b = &dp->grant.indirect_in;
+	size_t need;
 	int r;
 
 	*queued = false;
@@ -494,14 +514,19 @@ static int fetch_indirect(struct dp_slot *s, bool *queued)
 	r = take_memory(dp, s->ind_size, &s->ind_mem);
 	if (r)
 		return r;
+	need = data_bound(s);
+	if (!xbd_copy_batch_empty(b) && dp->fetch_reserve + need > dp->pool.cap - dp->pool.in_use)
+		flush_fetches(dp);
 	r = xbd_copy_batch_add_pages(&dp->grant, b, s->req.indirect_grefs, s->req.nr_indirect,
 				     s->ind_mem, s);
 	if (r == -ENOSPC) {
-		flush_batch(dp, b);
+		flush_fetches(dp);
 		r = xbd_copy_batch_add_pages(&dp->grant, b, s->req.indirect_grefs,
 					     s->req.nr_indirect, s->ind_mem, s);
 	}
 	*queued = r == 0;
+	if (*queued)
+		dp->fetch_reserve += need;
 	if (r != -E2BIG)
 		return r;
 	r = xbd_grant_copy_pages(&dp->grant, s->req.indirect_grefs, s->req.nr_indirect,
