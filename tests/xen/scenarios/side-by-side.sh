@@ -41,6 +41,7 @@ declare -A NOTE     # NOTE[column]="n/a" | "FAIL" when a column has no figures
 declare -A LATS     # LATS[column,job]="us us ..." fio's mean latency (read + write) per round
 declare -A CPUS     # CPUS[column,job]="us us ..." xenblkd's CPU per request per round
 LOADS=()
+HOST_LOADS=()
 FAILED=0
 
 parse_args() {
@@ -212,7 +213,9 @@ print_table() {
 	local job column cell ratio base x
 	echo
 	echo "side-by-side: fio $(fio --version), libaio, direct=1, ${RUNTIME} s per job, ${ROUNDS} round(s), ${IMAGE_MIB} MiB image on the dom0 ext4 root, TCG"
-	echo "blkfront: ${BLKFRONT_PARAMS:-defaults}; host load average at each round: ${LOADS[*]}"
+	HOST_LOADS+=("$(host_load | tr ' ' /)")
+	echo "blkfront: ${BLKFRONT_PARAMS:-defaults}; load average (1/5/15 min) at each round's start and at the end:"
+	echo "  host (2 CPUs): ${HOST_LOADS[*]}; dom0 (2 vCPUs): ${LOADS[*]}"
 	echo "cells: median IOPS over the rounds (min-max); x/bb: each xenblkd column's median / blkback's"
 	printf '%-18s' job
 	for column in "${COLUMNS_[@]}"; do printf ' | %-20s' "$column"; done
@@ -249,11 +252,17 @@ print_table() {
 	echo
 }
 
+# The host's load average (run.sh keeps it in the share), or "?" from an older harness.
+host_load() {
+	cat "$XENLAB_SHARE/host-loadavg" 2>/dev/null || echo "? ? ?"
+}
+
 # One round: every backend once, starting from a different one each round.
 round() {
 	local r=$1 n=${#COLUMNS_[@]} i
 	LOADS+=("$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)")
-	say "=== round $r of $ROUNDS (load $(cut -d' ' -f1-3 /proc/loadavg)) ==="
+	HOST_LOADS+=("$(host_load | tr ' ' /)")
+	say "=== round $r of $ROUNDS (dom0 load $(cut -d' ' -f1-3 /proc/loadavg), host load $(host_load)) ==="
 	for ((i = 0; i < n; i++)); do
 		bench "${COLUMNS_[(i + r - 1) % n]}"
 	done
