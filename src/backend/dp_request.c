@@ -554,7 +554,9 @@ static int layout_data(struct dp_slot *s)
 	if (s->gops->needs_bounce)
 		bounce = (s->req.nr_sectors * XBD_BLKIF_SECTOR_SIZE + XBD_BLKIF_PAGE_SIZE - 1) &
 			 ~(size_t)(XBD_BLKIF_PAGE_SIZE - 1);
-	if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+	/* Copy needs one iovec (the bounce buffer) and holds no pages: a 1 MiB request then
+	 * takes the pool's 1 MiB class, not the 2 MiB one its arrays would push it into. */
+	if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST && !s->gops->needs_bounce) {
 		iov = n * sizeof(struct iovec);
 		held = n * sizeof(void *);
 	}
