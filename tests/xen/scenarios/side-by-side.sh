@@ -96,7 +96,7 @@ run_fio() {
 		IFS=';' read -r -a line <"$terse"
 		# terse v3 (1-based): 8 read IOPS, 49 write IOPS; 40 and 81 the mean total latency
 		SAMPLES[$column,$job]+=" $((line[7] + line[48]))"
-		LATS[$column,$job]+=" $(awk -v r="${line[39]}" -v w="${line[80]}" 'BEGIN { printf "%d", r > w ? r : w }')"
+		LATS[$column,$job]+=" $(awk -v r="${line[39]}" -v w="${line[80]}" 'BEGIN { printf "%d", (r + 0 > w + 0 ? r : w) }')"
 		# fio's requests exclude the ramp; the ticks include it: an upper bound, same for all.
 		ios=$(( (line[7] + line[48]) * RUNTIME ))
 		[ -z "$t0" ] || [ -z "$t1" ] || [ "$ios" -eq 0 ] ||
