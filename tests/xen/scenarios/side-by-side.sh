@@ -78,6 +78,18 @@ daemon_ticks() {
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$XENBLKD_PID/stat"
 }
 
+# A stuck xenblkd: its counters and where each of its threads waits in the kernel.
+dump_daemon() {
+	local t
+	[ -n "${XENBLKD_PID:-}" ] && [ -d "/proc/$XENBLKD_PID" ] || return 0
+	"$XENLAB_BIN/xenblkctl" stats "$(backend_path qdisk "$VDEV")" 2>&1 | sed 's/^/    stats: /' || true
+	for t in /proc/"$XENBLKD_PID"/task/*; do
+		echo "    thread ${t##*/} $(cat "$t/comm" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)" \
+			"state $(awk '{ print $3 }' "$t/stat" 2>/dev/null)"
+		sed 's/^/      /' "$t/stack" 2>/dev/null || true
+	done
+}
+
 # run_fio COLUMN TARGET: runs each job of the job file on its own (fio --section), so a job
 # that hangs on a broken backend costs only that job. Appends each job's IOPS to its samples.
 run_fio() {
@@ -90,6 +102,7 @@ run_fio() {
 		if ! bounded $((RUNTIME + 60)) env FIO_TARGET="$target" FIO_RUNTIME="$RUNTIME" \
 			fio --section="$job" --output-format=terse --terse-version=3 --output="$terse" "$JOBFILE"; then
 			say "fio job $job failed on $target ($column)"
+			dump_daemon
 			return 1
 		fi
 		t1=$(daemon_ticks)
