@@ -40,6 +40,8 @@ declare -A CALLS    # CALLS[column]="map/req copy/req" from xenblkd's disconnect
 declare -A NOTE     # NOTE[column]="n/a" | "FAIL" when a column has no figures
 declare -A LATS     # LATS[column,job]="us us ..." fio's mean latency (read + write) per round
 declare -A CPUS     # CPUS[column,job]="us us ..." xenblkd's CPU per request per round
+declare -A JSTAT    # JSTAT[column,job,key]: xenblkd's counter KEY summed over the rounds' jobs
+STAT_KEYS=(total copy_calls map_calls unmap_calls persistent_misses persistent_copied events notifies stalls)
 LOADS=()
 HOST_LOADS=()
 FAILED=0
@@ -90,15 +92,57 @@ dump_daemon() {
 	done
 }
 
+# The running xenblkd's counters (all queues), "key=value ..." in STAT_KEYS' order, or nothing.
+# "total" is requests.total; each key's last numeric value in the JSON is the "total" object's.
+daemon_stats() {
+	local json key
+	[ -n "${XENBLKD_PID:-}" ] || return 0
+	json=$("$XENLAB_BIN/xenblkctl" stats "$(backend_path qdisk "$VDEV")" --json 2>/dev/null) || return 0
+	for key in "${STAT_KEYS[@]}"; do
+		printf '%s ' "$(grep -o "\"$key\": *[0-9][0-9]*" <<<"$json" | tail -n 1 | grep -o '[0-9]*$' || echo 0)"
+	done
+}
+
+# Adds the counters' change over one job to JSTAT.
+add_job_stats() {
+	local column=$1 job=$2 i
+	local -a a b
+	read -r -a a <<<"$3"
+	read -r -a b <<<"$4"
+	[ "${#a[@]}" -eq "${#STAT_KEYS[@]}" ] && [ "${#b[@]}" -eq "${#STAT_KEYS[@]}" ] || return 0
+	for i in "${!STAT_KEYS[@]}"; do
+		JSTAT[$column,$job,${STAT_KEYS[i]}]=$(( ${JSTAT[$column,$job,${STAT_KEYS[i]}]:-0} + b[i] - a[i] ))
+	done
+}
+
+# Per job and xenblkd column, over all rounds: each counter per request.
+print_job_stats() {
+	local column job key n
+	echo "xenblkd per request, by job (xenblkctl stats before and after each job, all rounds):"
+	for column in "${COLUMNS_[@]}"; do
+		[[ $column == xenblkd-* ]] || continue
+		for job in "${JOBS[@]}"; do
+			n=${JSTAT[$column,$job,total]:-0}
+			[ "$n" -gt 0 ] || continue
+			printf '  %-22s %-18s %7d req' "$column" "$job" "$n"
+			for key in "${STAT_KEYS[@]:1}"; do
+				printf ' %s %s' "$key" "$(awk -v v="${JSTAT[$column,$job,$key]:-0}" -v n="$n" 'BEGIN { printf "%.2f", v / n }')"
+			done
+			echo
+		done
+	done
+}
+
 # run_fio COLUMN TARGET: runs each job of the job file on its own (fio --section), so a job
 # that hangs on a broken backend costs only that job. Appends each job's IOPS to its samples.
 run_fio() {
-	local column=$1 target=$2 job terse line t0 t1 ios hz
+	local column=$1 target=$2 job terse line t0 t1 ios hz s0 s1
 	hz=$(getconf CLK_TCK)
 	say "fio on $target ($column), ${RUNTIME} s per job"
 	for job in "${JOBS[@]}"; do
 		terse=$XENLAB_OUT/fio-$column-$job.terse
 		t0=$(daemon_ticks)
+		s0=$(daemon_stats)
 		if ! bounded $((RUNTIME + 60)) env FIO_TARGET="$target" FIO_RUNTIME="$RUNTIME" \
 			fio --section="$job" --output-format=terse --terse-version=3 --output="$terse" "$JOBFILE"; then
 			say "fio job $job failed on $target ($column)"
@@ -106,6 +150,8 @@ run_fio() {
 			return 1
 		fi
 		t1=$(daemon_ticks)
+		s1=$(daemon_stats)
+		add_job_stats "$column" "$job" "$s0" "$s1"
 		IFS=';' read -r -a line <"$terse"
 		# terse v3 (1-based): 8 read IOPS, 49 write IOPS; 40 and 81 the mean total latency
 		SAMPLES[$column,$job]+=" $((line[7] + line[48]))"
@@ -254,6 +300,7 @@ print_table() {
 	done
 	print_samples "mean latency, us (fio lat mean; median (min-max) over the rounds)" LATS
 	print_samples "xenblkd CPU per request, us (utime+stime over the job / fio's requests)" CPUS
+	print_job_stats
 	for column in "${COLUMNS_[@]}"; do
 		[[ $column == xenblkd-* ]] || continue
 		read -r m c p e n s po <<<"$(calls_per_request "${column#xenblkd-}")" || true
