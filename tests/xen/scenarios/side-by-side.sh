@@ -255,13 +255,13 @@ calls_per_request() {
 # The table of a per-job sample array (LATS or CPUS): median (min-max) per column.
 print_samples() {
 	local title=$1 arr=$2 job column cell
-	local -n a=$arr
+	local -n samples=$arr
 	echo "$title"
 	for job in "${JOBS[@]}"; do
 		printf '%-18s' "$job"
 		for column in "${COLUMNS_[@]}"; do
 			# shellcheck disable=SC2086
-			cell=$(med_spread ${a[$column,$job]:-})
+			cell=$(med_spread ${samples[$column,$job]:-})
 			printf ' | %-20s' "${cell:--}"
 		done
 		echo
