@@ -72,6 +72,21 @@ start_fio() {
 	undo_pid "$FIO_PID"
 }
 
+# A timestamped record of every xenblkd process (pid, state, age) every 0.2 s, and the
+# daemon's view before each kill: how long a restart takes and where.
+PS_LOG=$XENLAB_OUT/xenblkd-processes.txt
+start_ps_poller() {
+	(while :; do
+		echo "$(date +%T.%N | cut -c1-12) $(ps -o pid=,stat=,etimes= -C xenblkd | paste -sd' ')"
+		sleep 0.2
+	done) >"$PS_LOG" 2>&1 &
+	undo_pid $!
+}
+
+before_kill() {
+	say "$1: before the kill: $(xenblkctl --run-dir "$RUN_DIR" stats "$BE" 2>&1 | grep -iE 'flight|queue|q[01]' | head -n 4 | paste -sd';')"
+}
+
 fio_running() {
 	[ -n "$FIO_PID" ] && kill -0 "$FIO_PID" 2>/dev/null
 }
@@ -122,11 +137,12 @@ detach_and_check() {
 	local tag=$1 pid
 	pid=$(daemon_pid "$BE") || true
 	detach_disk "$VDEV" 60 || die "$tag: xl block-detach did not complete"
-	[ "$DETACH_MS" -lt 9500 ] ||
-		die "$tag: block-detach took $DETACH_MS ms: libxl timed out waiting for Closed"
+	# libxl waits 10 s for Closed, then removes the directory anyway: the daemon must have
+	# written Closed itself (xl's own time under TCG says little: 15 s at load 14).
+	wait_until 15 "$BE to go" xs_absent "$BE" || die "$tag: $BE still exists after detach"
+	grep -q "state -> Closed" "$2" || die "$tag: the daemon never wrote Closed (libxl timed out)"
 	[ -z "$pid" ] || wait_until 15 "xenblkd pid $pid to exit" sh -c "! kill -0 $pid 2>/dev/null" ||
 		die "$tag: xenblkd pid $pid still runs after detach"
-	xs_absent "$BE" || die "$tag: $BE still exists after detach"
 	ls "$RUN_DIR/journal" 2>/dev/null | grep -q . &&
 		die "$tag: a journal is left after the detach: $(ls "$RUN_DIR/journal")"
 	say "$tag: detached in $DETACH_MS ms; no journal left"
@@ -165,7 +181,9 @@ part_supervised() {
 	sleep 3
 	for ((k = 1; k <= KILLS; k++)); do
 		fio_running || die "supervised: fio ended before kill $k (make --size larger)"
+		before_kill "supervised kill $k"
 		t0=$(date +%s%N)
+		say "supervised: kill $k of pid $pid at $(date +%T.%N | cut -c1-12)"
 		kill -KILL "$pid"
 		new=$(wait_new_daemon "$pid" 30) || die "supervised: no new xenblkd 30 s after kill $k"
 		wait_until 30 "the new daemon to resume" \
@@ -178,7 +196,7 @@ part_supervised() {
 	grep 'resumed the live connection\|cannot resume' "$WLOG" | sed 's/^/    /'
 	finish_fio supervised
 	xs_is "$BE/state" 4 || die "supervised: the backend left Connected"
-	detach_and_check supervised
+	detach_and_check supervised "$WLOG"
 	stop_watcher
 }
 
@@ -194,6 +212,7 @@ part_direct() {
 	sleep 3
 	fio_running || die "direct: fio ended before the kill"
 	pid=$XENBLKD_PID
+	before_kill direct
 	kill -KILL "$pid"
 	wait "$pid" 2>/dev/null || true
 	say "direct: killed pid $pid; the journal: $(ls -l "$RUN_DIR/journal" 2>&1 | tail -n +2)"
@@ -204,7 +223,7 @@ part_direct() {
 		die "direct: the restarted daemon did not resume"
 	grep 'resumed the live connection' "$XLOG.2" | sed 's/^/    /'
 	finish_fio direct
-	detach_and_check direct
+	detach_and_check direct "$XLOG.2"
 	wait_xenblkd 30 || die "direct: xenblkd exited non-zero after the detach"
 }
 
@@ -227,7 +246,7 @@ part_upgrade() {
 		sleep 3
 	done
 	finish_fio upgrade
-	detach_and_check upgrade
+	detach_and_check upgrade "$XLOG.up"
 	wait_xenblkd 30 || die "upgrade: xenblkd exited non-zero after the detach"
 }
 
@@ -239,6 +258,7 @@ main() {
 	show_at_exit "xenblkd log (direct, restarted)" "$XLOG.2"
 	show_at_exit "xenblkd log (upgrade)" "$XLOG.up"
 	require_integration
+	start_ps_poller
 	case "$PART" in supervised | all)
 		# The watcher claims qdisk of dom0: stop the dom0 QEMU first, as its unit does.
 		stop_dom0_qemu
