@@ -147,6 +147,9 @@ int xbd_storage_check_nbd_target(const char *target, char *why, size_t len);
 
 /* Control thread. 0 or -errno, with the reason logged. */
 int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);
+/* How long an image lock held by another program is waited for before the open fails
+ * (default 0): the daemon waits for the locks of one killed a moment ago (docs/restart.md). */
+void xbd_image_lock_set_wait(unsigned int ms);
 void xbd_disk_close(struct xbd_disk *d);
 const struct xbd_disk_info *xbd_disk_get_info(const struct xbd_disk *d);
 /* Change a writable disk's image lock to read-only (shared) or back to read-write

@@ -107,6 +107,8 @@ int xbd_daemon_run(const struct xbd_xen_ops *xen, const struct xbd_vbd_options *
 
 	if (r)
 		return r == -EBUSY ? 0 : r;
+	/* A daemon killed a moment ago may still hold the image's locks (docs/restart.md). */
+	xbd_image_lock_set_wait(3000);
 	if (ops->refuse_err)
 		r = xbd_vbd_refuse(xen, o, ops->refuse_err, ops->refuse_why);
 	else

@@ -95,18 +95,25 @@ static int try_lock(int fd, bool readonly)
 }
 
 /*
- * A conflict is tried again for up to LOCK_RETRY_MS: a daemon killed a moment ago (restarted
- * by its supervisor at once, docs/restart.md) holds its locks until the kernel has released
- * its io_uring's registered files, which happens after the process is gone.
+ * A conflict is tried again for up to lock_wait_ms (the daemon sets it; tools leave it 0): a
+ * daemon killed a moment ago (restarted by its supervisor at once, docs/restart.md) holds its
+ * locks until the kernel has released its io_uring's registered files, which happens after
+ * the process is gone.
  */
-#define LOCK_RETRY_MS 3000
+static unsigned int lock_wait_ms;
+
+void xbd_image_lock_set_wait(unsigned int ms)
+{
+	lock_wait_ms = ms;
+}
 
 int xbd_image_lock(int fd, bool readonly, const char *path, const char *log_prefix)
 {
 	struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
 	int r = try_lock(fd, readonly);
 
-	for (int ms = 0; ms < LOCK_RETRY_MS && (r == 1 || r == -EAGAIN || r == -EACCES); ms += 50) {
+	for (unsigned int ms = 0; ms < lock_wait_ms && (r == 1 || r == -EAGAIN || r == -EACCES);
+	     ms += 50) {
 		nanosleep(&pause, NULL);
 		r = try_lock(fd, readonly);
 	}

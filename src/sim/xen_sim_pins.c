@@ -4,15 +4,17 @@
  * every mapping of a process that dies, whatever kills it; here the pin counts live in the
  * guest's memfd and a killed daemon would leave them raised for ever, so the guest could never
  * end access to a page the dead process had mapped. Each grant handle therefore keeps a ledger
- * of the pins it holds: a file $XENBLKD_SIM_DIR/pins/ledger.XXXXXX, mapped shared, on which
- * the handle holds an exclusive flock for its life. A lock taken without waiting means the
- * owner is gone: the next handle opened anywhere releases what the ledger records and removes
- * it. A pin is recorded after it is taken and forgotten before it is dropped, so a death
+ * of the pins it holds: a file $XENBLKD_SIM_DIR/pins/ledger.XXXXXX, mapped shared (no fd kept:
+ * a daemon's fd count per queue is checked elsewhere), whose first slot names its owner by pid
+ * and start time. An owner that no longer runs is gone: the next handle opened anywhere
+ * releases what the ledger records and removes it, under a flock that keeps two reapers
+ * apart. A pin is recorded after it is taken and forgotten before it is dropped, so a death
  * between the two leaks one pin (as before), never releases one twice.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +37,44 @@ struct ledger_slot {
 	uint32_t dom_ino;
 };
 
+/* Slot 0 of a ledger: who owns it. */
+struct ledger_owner {
+	uint32_t pid;
+	uint32_t pad;
+	uint64_t start_time; /* /proc/<pid>/stat field 22: tells a reused pid apart */
+};
+_Static_assert(sizeof(struct ledger_owner) == sizeof(struct ledger_slot), "one slot");
+
 struct sim_ledger {
-	int fd;
 	char path[PATH_MAX];
 	struct ledger_slot *slots;
 };
+
+/* A process's start time, 0 if it does not run. */
+static uint64_t start_time(uint32_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* After the command: state is field 3, start time field 22. */
+	for (int field = 2; p && field < 21; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%llu", &t);
+	return t;
+}
 
 static size_t ledger_bytes(void)
 {
@@ -49,8 +84,9 @@ static size_t ledger_bytes(void)
 int sim_ledger_open(const char *dir, struct sim_ledger **out)
 {
 	struct sim_ledger *l = calloc(1, sizeof(*l));
+	struct ledger_owner *owner;
 	char tmp[PATH_MAX];
-	int n;
+	int n, fd;
 
 	if (!l)
 		return -ENOMEM;
@@ -58,27 +94,32 @@ int sim_ledger_open(const char *dir, struct sim_ledger **out)
 	if (n < 0 || (size_t)n >= sizeof(l->path) - 16 || (mkdir(l->path, 0700) && errno != EEXIST))
 		goto err;
 	strcat(l->path, "/tmp.XXXXXX");
-	l->fd = mkostemp(l->path, O_CLOEXEC);
-	if (l->fd < 0)
+	fd = mkostemp(l->path, O_CLOEXEC);
+	if (fd < 0)
 		goto err;
-	if (flock(l->fd, LOCK_EX | LOCK_NB) || ftruncate(l->fd, (off_t)ledger_bytes()))
+	if (ftruncate(fd, (off_t)ledger_bytes()))
 		goto err_file;
-	/* Named a ledger only once locked: a reaper never sees one being set up. */
+	l->slots = mmap(NULL, ledger_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (l->slots == MAP_FAILED)
+		goto err_file;
+	owner = (struct ledger_owner *)&l->slots[0];
+	owner->pid = (uint32_t)getpid();
+	owner->start_time = start_time(owner->pid);
+	/* Named a ledger only once it names its owner: a reaper never sees one being set up. */
 	snprintf(tmp, sizeof(tmp), "%s", l->path);
 	memcpy(strrchr(l->path, '/') + 1, "ledger", 6);
 	memmove(strrchr(l->path, '/') + 7, strrchr(tmp, '.'), strlen(strrchr(tmp, '.')) + 1);
 	if (rename(tmp, l->path)) {
 		snprintf(l->path, sizeof(l->path), "%s", tmp);
+		munmap(l->slots, ledger_bytes());
 		goto err_file;
 	}
-	l->slots = mmap(NULL, ledger_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, l->fd, 0);
-	if (l->slots == MAP_FAILED)
-		goto err_file;
+	close(fd);
 	*out = l;
 	return 0;
 err_file:
 	unlink(l->path);
-	close(l->fd);
+	close(fd);
 err:
 	free(l);
 	return -errno ? -errno : -EIO;
@@ -88,10 +129,9 @@ void sim_ledger_close(struct sim_ledger *l)
 {
 	if (!l)
 		return;
-	/* Unlinked before the lock goes: a reaper that still opens it finds every count 0. */
+	/* Every count is 0 by now (the handle unpinned everything): a reaper finds nothing. */
 	unlink(l->path);
 	munmap(l->slots, ledger_bytes());
-	close(l->fd);
 	free(l);
 }
 
@@ -100,8 +140,8 @@ static struct ledger_slot *ledger_find(struct sim_ledger *l, uint16_t domid, uin
 {
 	uint32_t h = (ref * 2654435761u) ^ ((uint32_t)domid << 1) ^ (uint32_t)write;
 
-	for (unsigned int i = 0; i < LEDGER_SLOTS; i++) {
-		struct ledger_slot *s = &l->slots[(h + i) % LEDGER_SLOTS];
+	for (unsigned int i = 0; i < LEDGER_SLOTS - 1; i++) {
+		struct ledger_slot *s = &l->slots[1 + (h + i) % (LEDGER_SLOTS - 1)];
 
 		if (!s->used) {
 			*s = (struct ledger_slot){ .ref = ref, .domid = domid, .write = write,
@@ -126,6 +166,15 @@ void sim_ledger_add(struct sim_ledger *l, uint16_t domid, uint32_t ino, uint32_t
 		__atomic_store_n(&s->count, s->count + (uint32_t)delta, __ATOMIC_RELEASE);
 }
 
+static bool owner_runs(const struct ledger_owner *o)
+{
+	uint64_t t = start_time(o->pid);
+
+	if (!o->start_time) /* its /proc was unreadable: the pid alone, then */
+		return kill((pid_t)o->pid, 0) == 0 || errno == EPERM;
+	return t && t == o->start_time;
+}
+
 static void ledger_reap_one(int dfd, const char *name, sim_release_fn fn, void *ctx)
 {
 	int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -134,14 +183,19 @@ static void ledger_reap_one(int dfd, const char *name, sim_release_fn fn, void *
 
 	if (fd < 0)
 		return;
-	/* Its owner holds the lock while it lives. */
-	if (flock(fd, LOCK_EX | LOCK_NB) || fstat(fd, &st) || (size_t)st.st_size != ledger_bytes()) {
+	/* One reaper at a time; the one that got here first removed it (no link left). */
+	if (flock(fd, LOCK_EX | LOCK_NB) || fstat(fd, &st) || !st.st_nlink ||
+	    (size_t)st.st_size != ledger_bytes()) {
 		close(fd);
 		return;
 	}
 	slots = mmap(NULL, ledger_bytes(), PROT_READ, MAP_SHARED, fd, 0);
+	if (slots != MAP_FAILED && owner_runs((const struct ledger_owner *)&slots[0])) {
+		munmap(slots, ledger_bytes());
+		slots = MAP_FAILED;
+	}
 	if (slots != MAP_FAILED) {
-		for (unsigned int i = 0; i < LEDGER_SLOTS; i++) {
+		for (unsigned int i = 1; i < LEDGER_SLOTS; i++) {
 			struct ledger_slot s = slots[i];
 
 			if (s.used && s.count)

@@ -31,6 +31,7 @@ import sys
 
 OWNER = {
     'blkif_abi.h': 'ring', 'ring.h': 'ring', 'req.h': 'ring', 'status.h': 'ring',
+    'journal.h': 'ring',
     'log.h': 'util',
     'storage.h': 'io',
     'dataplane.h': 'backend', 'grant.h': 'backend', 'vbd.h': 'backend',
