@@ -92,6 +92,7 @@ struct xbd_grant_ctx {
 	struct xbd_grant_budget *budget;
 	struct xbd_copy_batch copy_in;      /* writes' data, guest -> bounce buffers */
 	struct xbd_copy_batch copy_out;     /* reads' data, bounce buffers -> guest */
+	struct xbd_copy_batch indirect_in;  /* indirect requests' descriptor pages -> ours */
 	struct xbd_grant_stats stats;
 };
 
@@ -177,6 +178,10 @@ int xbd_grant_copy_now(struct xbd_grant_ctx *g, const struct xbd_grant_io *io, b
  * full, flush it first; -E2BIG: more than a batch holds, use xbd_grant_copy_now. */
 int xbd_copy_batch_add(struct xbd_grant_ctx *g, struct xbd_copy_batch *b,
 		       const struct xbd_grant_io *io, bool to_guest, void *owner);
+/* Queue n whole pages granted by refs[i] into buf (indirect descriptor pages) for `owner`:
+ * 0, or -ENOSPC / -E2BIG as xbd_copy_batch_add (then use xbd_grant_copy_pages). */
+int xbd_copy_batch_add_pages(struct xbd_grant_ctx *g, struct xbd_copy_batch *b,
+			     const uint32_t *refs, unsigned int n, void *buf, void *owner);
 /* Copy everything queued in one call, then done(owner, 0 or -errno) for each owner in order:
  * a segment the hypervisor refused fails its own owner only (-EIO). A call that fails as a
  * whole (EFAULT) is retried one call per owner. `done` must not add to `b`. */

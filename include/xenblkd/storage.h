@@ -151,6 +151,12 @@ int xbd_disk_open(const struct xbd_disk_config *cfg, struct xbd_disk **out);
  * (default 0): the daemon waits for the locks of one killed a moment ago (docs/restart.md). */
 void xbd_image_lock_set_wait(unsigned int ms);
 void xbd_disk_close(struct xbd_disk *d);
+/*
+ * Whether a closed disk left work with a library's own threads (an rbd image whose close the
+ * cluster did not answer in time). The process must then end with _exit(): exit()'s teardown
+ * (C++ static destructors in librbd/librados) would free what those threads still use.
+ */
+bool xbd_storage_exit_must_skip_teardown(void);
 const struct xbd_disk_info *xbd_disk_get_info(const struct xbd_disk *d);
 /* Change a writable disk's image lock to read-only (shared) or back to read-write
  * (exclusive), e.g. while a paused disk becomes an overlay's backing file. 0 (also for a disk

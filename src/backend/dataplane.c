@@ -305,16 +305,19 @@ static int run_loop(struct xbd_dataplane *dp)
 		/* When we may not consume (no slot, no memory, a barrier draining) we wait for
 		 * completions rather than spin, and leave the port masked until we can look. */
 		unblock(dp);
-		if (dp->nr_replay || can_consume(dp)) {
+		if (dp->nr_replay || can_consume(dp))
 			more = consume(dp);
-			/* A polling loop does its final check after the poll (poll_then_wait). */
-			if (!more && can_consume(dp) && !poll)
-				more = idle_check(dp);
-		}
-		/* The pass's writes get their data in, in one copy call, and their I/O queued.
-		 * The queue's own I/O is submitted by the wait below, in the same system call
-		 * that waits (every engine's wait submits first): one io_uring_enter a pass. */
+		/* The pass's indirect pages come in, then its writes' data, in one copy call
+		 * each, and their I/O is queued. The queue's own I/O is submitted by the wait
+		 * below, in the same system call that waits (every engine's wait submits first):
+		 * one io_uring_enter a pass. */
 		dp_copy_flush(dp);
+		/* Only after the flush: requests it answered (an indirect page that failed) gave
+		 * their slots back, and a ring whose every slot was taken may be looked at again.
+		 * Skipping the final check then would leave req_event stale and the port masked.
+		 * A polling loop does its final check after the poll (poll_then_wait). */
+		if (!more && can_consume(dp) && !poll)
+			more = idle_check(dp);
 		r = dp->msq ? xbd_sq_submit(dp->msq) : 0;
 		push_and_notify(dp);
 		if (r < 0)

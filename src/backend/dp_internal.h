@@ -32,6 +32,7 @@ struct xbd_dataplane;
 enum dp_stage {
 	DP_FREE,
 	DP_STALLED,      /* waiting for pool memory (admission control) */
+	DP_FETCHING,     /* its indirect pages are in the pass's batch (grant.indirect_in) */
 	DP_BARRIER_WAIT, /* a barrier waiting for everything before it to complete */
 	DP_RUNNING,      /* its I/O steps are in flight */
 };
@@ -49,6 +50,7 @@ struct dp_sub {
 struct dp_slot {
 	struct xbd_dataplane *dp;
 	enum dp_stage stage;
+	struct dp_slot *stall_next;    /* the next request waiting for memory, in order */
 	struct xbd_req req;
 	struct xbd_grant_io gio;
 	const struct xbd_grant_ops *gops; /* the queue's, or copy for a request the cache or the
@@ -117,7 +119,8 @@ struct xbd_dataplane {
 	unsigned int nr_slots;
 	unsigned int free_head;       /* index of the first free slot, nr_slots if none */
 	unsigned int busy;            /* slots in use */
-	struct dp_slot *stalled;      /* the one request waiting for memory */
+	struct dp_slot *stalled;      /* the requests waiting for memory, first one first */
+	size_t fetch_reserve;         /* pool memory the batched indirect fetches' data may take */
 	struct dp_slot *barrier;      /* a barrier waiting for the ring to drain */
 	bool port_masked;             /* an event was taken and not yet unmasked */
 	bool event_taken;             /* woken by the frontend since the last unmask */
@@ -175,8 +178,8 @@ struct dp_cost dp_start_request(struct dp_slot *s, const blkif_request_t *copy);
 /* Answer the request copied into slot s at once with err, without running it. */
 void dp_answer_now(struct dp_slot *s, const blkif_request_t *copy, int err);
 uint64_t dp_now_ns(void);
-/* Send the pass's batched grant copies (writes in, then reads out): the writes' first steps
- * are queued, the reads answered. Before each submit, and before responses are pushed. */
+/* Send the pass's batched grant copies (indirect pages, whose requests then go ahead; writes
+ * in; reads out): the writes' first steps are queued, the reads answered. Before each submit, and before responses are pushed. */
 void dp_copy_flush(struct xbd_dataplane *dp);
 
 /* dataplane.c: paused, nothing in flight: serve from `q` from now on (a swapped disk); the
@@ -204,7 +207,7 @@ bool dp_rate_ok(struct xbd_dataplane *dp);
 struct dp_cost dp_request_cost(const struct xbd_req *req);
 void dp_rate_take(struct xbd_dataplane *dp, struct dp_cost cost);
 int dp_rate_wait_ms(struct xbd_dataplane *dp);
-/* Retry the request waiting for memory; true if it went ahead. */
+/* Retry the requests waiting for memory, in order; true if they all went ahead. */
 bool dp_retry_stalled(struct xbd_dataplane *dp);
 /* Start the barrier once it is the only request left; true if it went ahead. */
 bool dp_try_barrier(struct xbd_dataplane *dp);

@@ -196,15 +196,26 @@ static void copy_out_done(void *owner, int err)
 	respond(owner, err);
 }
 
+static void indirect_fetched(void *owner, int err);
+
 static void flush_batch(struct xbd_dataplane *dp, struct xbd_copy_batch *b)
 {
-	xbd_copy_batch_flush(&dp->grant, b, b == &dp->grant.copy_in ? copy_in_done
-				  : copy_out_done);
+	xbd_copy_batch_flush(&dp->grant, b, b == &dp->grant.indirect_in ? indirect_fetched
+				  : b == &dp->grant.copy_in ? copy_in_done : copy_out_done);
+}
+
+/* The pass's indirect pages: their requests go ahead (indirect_fetched). */
+static void flush_fetches(struct xbd_dataplane *dp)
+{
+	dp->fetch_reserve = 0;
+	flush_batch(dp, &dp->grant.indirect_in);
 }
 
 void dp_copy_flush(struct xbd_dataplane *dp)
 {
-	/* Writes first: their steps are queued before this pass's submit. */
+	/* Indirect pages first: their writes join this pass's batch. Then writes: their steps
+	 * are queued before this pass's submit. */
+	flush_fetches(dp);
 	flush_batch(dp, &dp->grant.copy_in);
 	flush_batch(dp, &dp->grant.copy_out);
 }
@@ -470,55 +481,103 @@ static int take_memory(struct xbd_dataplane *dp, size_t size, void **mem)
 }
 
 /*
- * The indirect pages, copied out once into ind_mem: from the guest, then into the journal
- * before anything uses them; or, for a request replayed after a restart whose segments the
- * journal holds, from the journal only.
+ * A replayed request whose indirect segments the journal holds (docs/restart.md): they come
+ * from the journal only, never again from the guest's pages.
  */
-static int fetch_segments(struct dp_slot *s)
+static int segments_from_journal(struct dp_slot *s)
 {
-	struct xbd_dataplane *dp = s->dp;
-	size_t n = s->req.nr_segs;
-	int r;
-
-	if (s->jsegs_n) {
-		if (s->jsegs_n != n)
-			return -EINVAL; /* a journal that disagrees with its own request */
-		memcpy(s->ind_mem, s->jsegs, n * sizeof(struct blkif_request_segment));
-		return 0;
-	}
-	r = xbd_grant_copy_pages(&dp->grant, s->req.indirect_grefs, s->req.nr_indirect,
-				 s->ind_mem);
-	if (!r && dp->jq && n <= dp->jq->max_segs) {
-		xbd_jq_segs(dp->jq, (unsigned int)(s - dp->slots), s->ind_mem, (unsigned int)n);
-		XBD_TEST_POINT("indirect");
-	}
-	return r;
+	if (s->jsegs_n != s->req.nr_segs)
+		return -EINVAL; /* a journal that disagrees with its own request */
+	memcpy(s->ind_mem, s->jsegs, s->jsegs_n * sizeof(struct blkif_request_segment));
+	return 0;
 }
 
-/* INDIRECT: copy the indirect pages out once, then validate the segments in them. */
-static int fetch_indirect(struct dp_slot *s)
+/* The indirect pages are in from the guest: into the journal before anything uses them. */
+static void journal_segments(struct dp_slot *s)
+{
+	struct xbd_dataplane *dp = s->dp;
+	unsigned int n = s->req.nr_segs;
+
+	if (dp->jq && n <= dp->jq->max_segs) {
+		xbd_jq_segs(dp->jq, (unsigned int)(s - dp->slots), s->ind_mem, n);
+		XBD_TEST_POINT("indirect");
+	}
+}
+
+/* INDIRECT: validate the segments in our private copy of the indirect pages. */
+static int parse_indirect(struct dp_slot *s)
 {
 	struct xbd_dataplane *dp = s->dp;
 	size_t pages = (size_t)s->req.nr_indirect * XBD_BLKIF_PAGE_SIZE;
-	struct xbd_seg *segs;
+	struct xbd_seg *segs = (struct xbd_seg *)((char *)s->ind_mem + pages);
 	const char *why = NULL;
 	int r;
 
-	s->ind_size = pages + (size_t)s->req.nr_segs * sizeof(struct xbd_seg);
-	r = take_memory(dp, s->ind_size, &s->ind_mem);
-	if (r)
-		return r;
-	r = fetch_segments(s);
-	if (r)
-		return r;
-	/* Parse from our private copy; the guest may rewrite its pages, we never look again. */
-	segs = (struct xbd_seg *)((char *)s->ind_mem + pages);
+	/* The guest may rewrite its pages meanwhile: we never look at them again. */
 	r = xbd_req_parse_indirect(&s->req, s->ind_mem, &dp->cfg.limits, segs, &why);
 	if (r)
 		xbd_log_guest(&dp->guest_rl, XBD_LOG_WARN, dp->cfg.log_prefix,
 			      "bad indirect request id %llu: %s", (unsigned long long)s->req.id,
 			      why ? why : strerror(-r));
 	return r;
+}
+
+/* The most pool memory an indirect request's data may take once parsed (layout_data). */
+static size_t data_bound(const struct dp_slot *s)
+{
+	size_t segs = s->req.nr_segs;
+
+	return xbd_pool_class_size(&s->dp->pool, segs * (XBD_BLKIF_PAGE_SIZE + sizeof(struct iovec) +
+						     sizeof(void *) + 2 * sizeof(struct dp_sub)));
+}
+
+/*
+ * INDIRECT: copy the indirect pages out once, into memory of the request's own. They go in the
+ * pass's batch (*queued: indirect_fetched goes on once dp_copy_flush has copied them), so a
+ * pass's indirect requests cost one copy call, not one each; a batch that cannot take them
+ * (more pages than any batch holds) copies them now, and parses them here. The batch holds
+ * only requests whose data the pool has room for: under memory pressure it is flushed first,
+ * so those requests take their data now and the ring stops at the first that must wait, as it
+ * does without batching (no request holds its indirect pages while others take the memory).
+ */
+static int fetch_indirect(struct dp_slot *s, bool *queued)
+{
+	struct xbd_dataplane *dp = s->dp;
+	size_t pages = (size_t)s->req.nr_indirect * XBD_BLKIF_PAGE_SIZE;
+	struct xbd_copy_batch *b = &dp->grant.indirect_in;
+	size_t need;
+	int r;
+
+	*queued = false;
+	s->ind_size = pages + (size_t)s->req.nr_segs * sizeof(struct xbd_seg);
+	r = take_memory(dp, s->ind_size, &s->ind_mem);
+	if (r)
+		return r;
+	if (s->jsegs_n) {
+		r = segments_from_journal(s);
+		return r ? r : parse_indirect(s);
+	}
+	need = data_bound(s);
+	if (!xbd_copy_batch_empty(b) && dp->fetch_reserve + need > dp->pool.cap - dp->pool.in_use)
+		flush_fetches(dp);
+	r = xbd_copy_batch_add_pages(&dp->grant, b, s->req.indirect_grefs, s->req.nr_indirect,
+				     s->ind_mem, s);
+	if (r == -ENOSPC) {
+		flush_fetches(dp);
+		r = xbd_copy_batch_add_pages(&dp->grant, b, s->req.indirect_grefs,
+					     s->req.nr_indirect, s->ind_mem, s);
+	}
+	*queued = r == 0;
+	if (*queued)
+		dp->fetch_reserve += need;
+	if (r != -E2BIG)
+		return r;
+	r = xbd_grant_copy_pages(&dp->grant, s->req.indirect_grefs, s->req.nr_indirect,
+				 s->ind_mem);
+	if (r)
+		return r;
+	journal_segments(s);
+	return parse_indirect(s);
 }
 
 /* Bounce buffer (copy), then iovecs, held pages and sub-I/Os when the inline ones are short. */
@@ -541,7 +600,9 @@ static int layout_data(struct dp_slot *s)
 	if (s->gops->needs_bounce)
 		bounce = (s->req.nr_sectors * XBD_BLKIF_SECTOR_SIZE + XBD_BLKIF_PAGE_SIZE - 1) &
 			 ~(size_t)(XBD_BLKIF_PAGE_SIZE - 1);
-	if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+	/* Copy needs one iovec (the bounce buffer) and holds no pages: a 1 MiB request then
+	 * takes the pool's 1 MiB class, not the 2 MiB one its arrays would push it into. */
+	if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST && !s->gops->needs_bounce) {
 		iov = n * sizeof(struct iovec);
 		held = n * sizeof(void *);
 	}
@@ -577,9 +638,15 @@ static int admit(struct dp_slot *s)
 
 	/* Once per request: a retry after a wait for memory must not fetch (and allocate) again. */
 	if (s->req.nr_indirect && !s->ind_mem) {
-		r = fetch_indirect(s);
+		bool queued;
+
+		r = fetch_indirect(s, &queued);
 		if (r)
 			return r;
+		if (queued) {
+			s->stage = DP_FETCHING;
+			return 0;
+		}
 	}
 	if (s->req.nr_segs && !s->data_mem && !s->gio.req) {
 		r = layout_data(s);
@@ -598,29 +665,61 @@ static int admit(struct dp_slot *s)
 	return 0;
 }
 
-static void admit_or_wait(struct dp_slot *s)
+/*
+ * s waits for memory, at the head of the line (a retry that failed again) or at its tail.
+ * More than one waits only when several indirect requests of a pass come back from their
+ * batched fetch to an empty pool: each waits its turn, in order.
+ */
+static void stall(struct dp_slot *s, bool first)
 {
 	struct xbd_dataplane *dp = s->dp;
+	struct dp_slot **p = &dp->stalled;
+
+	s->stage = DP_STALLED;
+	dp->stats.stalls++;
+	while (!first && *p)
+		p = &(*p)->stall_next;
+	s->stall_next = *p;
+	*p = s;
+}
+
+static void admit_or_wait(struct dp_slot *s, bool first)
+{
 	int r = admit(s);
 
-	if (r == -EAGAIN) {
-		s->stage = DP_STALLED;
-		dp->stalled = s;
-		dp->stats.stalls++;
-	} else if (r) {
+	if (r == -EAGAIN)
+		stall(s, first);
+	else if (r)
 		respond(s, r);
+}
+
+/* Its indirect pages are in (or could not be copied): parse them, and go on. */
+static void indirect_fetched(void *owner, int err)
+{
+	struct dp_slot *s = owner;
+
+	if (!err) {
+		journal_segments(s);
+		err = parse_indirect(s);
 	}
+	if (err)
+		respond(s, err);
+	else
+		admit_or_wait(s, false);
 }
 
 bool dp_retry_stalled(struct xbd_dataplane *dp)
 {
-	struct dp_slot *s = dp->stalled;
+	while (dp->stalled) {
+		struct dp_slot *s = dp->stalled;
 
-	if (!s)
-		return true;
-	dp->stalled = NULL;
-	admit_or_wait(s);
-	return dp->stalled == NULL;
+		dp->stalled = s->stall_next;
+		s->stall_next = NULL;
+		admit_or_wait(s, true);
+		if (dp->stalled == s)
+			return false;
+	}
+	return true;
 }
 
 bool dp_try_barrier(struct xbd_dataplane *dp)
@@ -687,6 +786,6 @@ struct dp_cost dp_start_request(struct dp_slot *s, const blkif_request_t *copy)
 		return refused;
 	}
 	cost = dp_request_cost(&s->req);
-	admit_or_wait(s);
+	admit_or_wait(s, false);
 	return cost;
 }

@@ -7,6 +7,8 @@
  * local buffer, say) says nothing about any one request: the batch is then retried one call
  * per request, so the failure lands on the request that causes it. The batch is bounded
  * (XBD_GNT_COPY_BATCH segments) so a guest cannot make one call, or our memory, unbounded.
+ * Indirect requests' descriptor pages go through a batch of their own the same way, so a pass
+ * of indirect requests costs one call for their descriptors rather than one call each.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -35,22 +37,49 @@ void xbd_copy_batch_free(struct xbd_copy_batch *b)
 	*b = (struct xbd_copy_batch){ 0 };
 }
 
-int xbd_copy_batch_add(struct xbd_grant_ctx *g, struct xbd_copy_batch *b,
-		       const struct xbd_grant_io *io, bool to_guest, void *owner)
+/* Room for an owner of n segments in b, or -E2BIG (no batch holds them), -ENOSPC (flush b
+ * first), -ENOMEM; on success the owner's segments are b->segs[b->nr_segs, + n). */
+static int batch_room(struct xbd_grant_ctx *g, struct xbd_copy_batch *b, unsigned int n)
 {
-	unsigned int n = io->req->nr_segs;
-	int r;
-
 	if (n == 0 || n > XBD_GNT_COPY_BATCH || n > g->max_segs)
 		return -E2BIG;
 	if (b->nr_segs + n > XBD_GNT_COPY_BATCH)
 		return -ENOSPC;
-	r = batch_alloc(b);
+	return batch_alloc(b);
+}
+
+static void batch_own(struct xbd_copy_batch *b, unsigned int n, void *owner)
+{
+	b->owners[b->nr_owners++] = (struct xbd_copy_owner){ owner, b->nr_segs, n };
+	b->nr_segs += n;
+}
+
+int xbd_copy_batch_add(struct xbd_grant_ctx *g, struct xbd_copy_batch *b,
+		       const struct xbd_grant_io *io, bool to_guest, void *owner)
+{
+	unsigned int n = io->req->nr_segs;
+	int r = batch_room(g, b, n);
+
 	if (r)
 		return r;
 	xbd_grant_copy_fill(g, io->req, io->bounce, to_guest, &b->segs[b->nr_segs]);
-	b->owners[b->nr_owners++] = (struct xbd_copy_owner){ owner, b->nr_segs, n };
-	b->nr_segs += n;
+	batch_own(b, n, owner);
+	return 0;
+}
+
+int xbd_copy_batch_add_pages(struct xbd_grant_ctx *g, struct xbd_copy_batch *b,
+			     const uint32_t *refs, unsigned int n, void *buf, void *owner)
+{
+	int r = batch_room(g, b, n);
+
+	if (r)
+		return r;
+	for (unsigned int i = 0; i < n; i++)
+		b->segs[b->nr_segs + i] = (struct xbd_gnt_copy_seg){
+			.buf = (unsigned char *)buf + (size_t)i * XBD_BLKIF_PAGE_SIZE,
+			.ref = refs[i], .domid = g->domid, .len = XBD_BLKIF_PAGE_SIZE,
+		};
+	batch_own(b, n, owner);
 	return 0;
 }
 

@@ -47,6 +47,7 @@ void xbd_grant_ctx_fini(struct xbd_grant_ctx *g)
 		xbd_persist_cache_free(g);
 	xbd_copy_batch_free(&g->copy_in);
 	xbd_copy_batch_free(&g->copy_out);
+	xbd_copy_batch_free(&g->indirect_in);
 	free(g->copy_segs);
 	free(g->refs);
 	g->copy_segs = NULL;

@@ -24,6 +24,7 @@
 #include "upgrade.h"
 #include "xenblkd/vbd_config.h"
 #include "xenblkd/log.h"
+#include "xenblkd/storage.h"
 #include "xenblkd/vbd.h"
 #include "xenblkd/xs_value.h"
 
@@ -720,5 +721,13 @@ int main(int argc, char **argv)
 		xbd_err(NULL, "exiting: %s", strerror(-r));
 	xbd_vbd_config_free(&t);
 	chain_clear(&c);
+	if (xbd_storage_exit_must_skip_teardown()) {
+		/* A storage library's threads still work (an rbd image left open): exit()'s
+		 * teardown would free what they use. The kernel releases everything anyway. */
+		xbd_info(NULL, "ending without the exit-time teardown: storage work was left "
+			 "with a library's threads");
+		fflush(NULL);
+		_exit(r < 0 ? 1 : 0);
+	}
 	return r < 0 ? 1 : 0;
 }

@@ -174,4 +174,8 @@ int xbd_opts_get_str(const char *opts, const char *key, char *buf, size_t len);
 int xbd_opts_get_u64(const char *opts, const char *key, uint64_t *val);
 int xbd_opts_get_bool(const char *opts, const char *key, bool *val);
 
+/* A driver's close left work with a library's own threads (storage.c): the process must end
+ * without exit()'s teardown (xbd_storage_exit_must_skip_teardown). Any thread. */
+void xbd_storage_note_abandoned_work(void);
+
 #endif

@@ -213,6 +213,19 @@ void xbd_disk_close(struct xbd_disk *d)
 	free_disk(d);
 }
 
+/* Set once, never cleared: what a driver abandoned stays with the library until the end. */
+static bool abandoned_work;
+
+void xbd_storage_note_abandoned_work(void)
+{
+	__atomic_store_n(&abandoned_work, true, __ATOMIC_RELEASE);
+}
+
+bool xbd_storage_exit_must_skip_teardown(void)
+{
+	return __atomic_load_n(&abandoned_work, __ATOMIC_ACQUIRE);
+}
+
 const struct xbd_disk_info *xbd_disk_get_info(const struct xbd_disk *d)
 {
 	return &d->info;

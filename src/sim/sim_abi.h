@@ -84,9 +84,9 @@ struct xbd_sim_gnttab_hdr {
 /*
  * Hypervisor-side state of one grant entry ("active grant" in Xen), shared by all mappers and
  * written only by them (the guest zeroes it at creation and never touches it again; a mapper
- * still treats it as hostile). `lock` is a spin lock (0 free, 1 held) taken with an atomic
- * exchange, held for a few instructions only and never across a system call; a mapper gives up
- * after a bounded wait. `pin_read` counts read-only mappings and copies from the page in
+ * still treats it as hostile). `lock` is a spin lock (0 free, else the holder's pid) taken with a
+ * compare-and-swap, held for a few instructions only and never across a system call; a mapper
+ * takes over the lock of a holder that no longer runs, and gives up after a bounded wait. `pin_read` counts read-only mappings and copies from the page in
  * progress, `pin_write` writable mappings and copies to the page. Under the lock, a mapper sets
  * GTF_reading (and GTF_writing for a write) in the entry before it raises a count, and clears
  * GTF_writing when pin_write drops to 0 and GTF_reading when both drop to 0, so the guest's

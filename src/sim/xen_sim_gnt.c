@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <linux/magic.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,8 @@ static int sim_dom_get(struct xbd_gnt *gnt, uint16_t domid, struct sim_dom **out
 
 /* ---------------- the pin protocol (sim_abi.h) ---------------- */
 
+static void sim_reduce_status(struct sim_entry *e, uint32_t pin_read, uint32_t pin_write);
+
 static void sim_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -362,22 +365,60 @@ static int64_t sim_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Our pid, the lock word's value while we hold a lock (read once: getpid is a system call). */
+static uint32_t sim_lock_owner(void)
+{
+	static uint32_t self;
+	uint32_t p = __atomic_load_n(&self, __ATOMIC_RELAXED);
+
+	if (!p) {
+		p = (uint32_t)getpid();
+		__atomic_store_n(&self, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
 /*
- * Acquire on success: the pin counts and entry we read next are the ones the previous holder
- * left, since it released the lock after writing them.
+ * The holder `owner` was killed holding the lock (the restart tests kill -9 a daemon at random
+ * moments; Xen has no such state to lose, since a hypercall is never cut off halfway): take the
+ * lock over, then put the entry's flags back in line with the counts it left. Its half-done
+ * pin either raised no count (then the flags it set are cleared here) or raised one that its
+ * ledger records for the next handle to release (xen_sim_pins.c).
  */
-static bool sim_lock(struct xbd_sim_active *act)
+static bool sim_lock_steal(struct xbd_sim_active *act, struct sim_entry *e, uint32_t owner)
+{
+	if (!owner || owner == sim_lock_owner() || kill((pid_t)owner, 0) == 0 || errno != ESRCH)
+		return false;
+	if (!__atomic_compare_exchange_n(&act->lock, &owner, sim_lock_owner(), false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return false;
+	sim_reduce_status(e, __atomic_load_n(&act->pin_read, __ATOMIC_RELAXED),
+			  __atomic_load_n(&act->pin_write, __ATOMIC_RELAXED));
+	return true;
+}
+
+/*
+ * The lock word holds its holder's pid (0: free). Acquire on success: the pin counts and entry
+ * we read next are the ones the previous holder left, since it released the lock after
+ * writing them.
+ */
+static bool sim_lock(struct xbd_sim_active *act, struct sim_entry *e)
 {
 	int64_t deadline = 0;
 	unsigned int i;
 
 	for (i = 0;; i++) {
-		if (!__atomic_exchange_n(&act->lock, 1, __ATOMIC_ACQUIRE))
+		uint32_t holder = 0;
+
+		if (__atomic_compare_exchange_n(&act->lock, &holder, sim_lock_owner(), false,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return true;
 		if (i < SIM_LOCK_SPINS) {
 			sim_cpu_relax();
 			continue;
 		}
+		if (sim_lock_steal(act, e, holder))
+			return true;
 		if (!deadline)
 			deadline = sim_now_ns() + SIM_LOCK_TIMEOUT_NS;
 		else if (sim_now_ns() > deadline)
@@ -455,7 +496,7 @@ static int sim_pin(struct sim_dom *d, uint32_t ref, uint16_t self, bool write, b
 		return GNTST_bad_gntref;
 	act = &d->active[ref];
 	e = &d->entries[ref];
-	if (!sim_lock(act))
+	if (!sim_lock(act, e))
 		return GNTST_general_error;
 	rd = __atomic_load_n(&act->pin_read, __ATOMIC_RELAXED);
 	wr = __atomic_load_n(&act->pin_write, __ATOMIC_RELAXED);
@@ -488,7 +529,7 @@ static void sim_unpin(struct sim_dom *d, uint32_t ref, bool write)
 	struct xbd_sim_active *act = &d->active[ref];
 	uint32_t rd, wr;
 
-	if (!sim_lock(act))
+	if (!sim_lock(act, &d->entries[ref]))
 		return;
 	rd = __atomic_load_n(&act->pin_read, __ATOMIC_RELAXED);
 	wr = __atomic_load_n(&act->pin_write, __ATOMIC_RELAXED);
@@ -501,21 +542,29 @@ static void sim_unpin(struct sim_dom *d, uint32_t ref, bool write)
 	sim_unlock(act);
 }
 
-/* A pin of ours, recorded after it is taken; forgotten before it is dropped. */
+/*
+ * A pin of ours, recorded before it is taken and forgotten after it is dropped. A kill between
+ * the two steps then leaves the ledger one above the count, and the next handle releases one
+ * pin too many, which sim_unpin clamps at 0; the other order leaked the pin for ever, and a
+ * guest whose grant stays in use must treat its backend as broken (as Linux blkfront does).
+ * The clamp can only take a pin from another process mapping the same grant at that moment.
+ */
 static int sim_pin_ours(struct xbd_gnt *gnt, struct sim_dom *d, uint32_t ref, bool write,
 			bool map, uint32_t *frame)
 {
-	int st = sim_pin(d, ref, gnt->self, write, map, frame);
+	int st;
 
-	if (st == GNTST_okay)
-		sim_ledger_add(gnt->ledger, d->domid, (uint32_t)d->ino, ref, write, 1);
+	sim_ledger_add(gnt->ledger, d->domid, (uint32_t)d->ino, ref, write, 1);
+	st = sim_pin(d, ref, gnt->self, write, map, frame);
+	if (st != GNTST_okay)
+		sim_ledger_add(gnt->ledger, d->domid, (uint32_t)d->ino, ref, write, -1);
 	return st;
 }
 
 static void sim_unpin_ours(struct xbd_gnt *gnt, struct sim_dom *d, uint32_t ref, bool write)
 {
-	sim_ledger_add(gnt->ledger, d->domid, (uint32_t)d->ino, ref, write, -1);
 	sim_unpin(d, ref, write);
+	sim_ledger_add(gnt->ledger, d->domid, (uint32_t)d->ino, ref, write, -1);
 }
 
 /* What a dead handle's ledger holds, in the incarnation it pinned. */

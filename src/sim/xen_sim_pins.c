@@ -8,8 +8,8 @@
  * a daemon's fd count per queue is checked elsewhere), whose first slot names its owner by pid
  * and start time. An owner that no longer runs is gone: the next handle opened anywhere
  * releases what the ledger records and removes it, under a flock that keeps two reapers
- * apart. A pin is recorded after it is taken and forgotten before it is dropped, so a death
- * between the two leaks one pin (as before), never releases one twice.
+ * apart. A pin is recorded before it is taken and forgotten after it is dropped
+ * (xen_sim_gnt.c says why), so a death between the two releases one pin too many, clamped at 0.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +42,7 @@ struct ledger_slot {
 /* Slot 0 of a ledger: who owns it. */
 struct ledger_owner {
 	uint32_t pid;
-	uint32_t pad;
+	uint32_t image;      /* image_mark() of the owner: tells an exec'd-over image apart */
 	uint64_t start_time; /* /proc/<pid>/stat field 22: tells a reused pid apart */
 };
 _Static_assert(sizeof(struct ledger_owner) == sizeof(struct ledger_slot), "one slot");
@@ -76,6 +78,28 @@ static uint64_t start_time(uint32_t pid)
 	return t;
 }
 
+/*
+ * This process image's mark, chosen once (static storage starts again at each exec). An exec
+ * keeps the pid and the start time, yet gntdev drops the old image's mappings with its memory
+ * (xenblkctl upgrade re-executes the daemon): a ledger of our own pid with another mark is an
+ * earlier image's, and dead. Installed with a compare-and-swap: queues open handles at once.
+ */
+static uint32_t image_mark(void)
+{
+	static uint32_t mark;
+	uint32_t m = __atomic_load_n(&mark, __ATOMIC_ACQUIRE), none = 0;
+
+	if (m)
+		return m;
+	if (getrandom(&m, sizeof(m), GRND_NONBLOCK) != (ssize_t)sizeof(m))
+		m = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)&m;
+	m |= 1u;
+	if (!__atomic_compare_exchange_n(&mark, &none, m, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		m = none; /* another thread's came first */
+	return m;
+}
+
 static size_t ledger_bytes(void)
 {
 	return LEDGER_SLOTS * sizeof(struct ledger_slot);
@@ -104,6 +128,7 @@ int sim_ledger_open(const char *dir, struct sim_ledger **out)
 		goto err_file;
 	owner = (struct ledger_owner *)&l->slots[0];
 	owner->pid = (uint32_t)getpid();
+	owner->image = image_mark();
 	owner->start_time = start_time(owner->pid);
 	/* Named a ledger only once it names its owner: a reaper never sees one being set up. */
 	snprintf(tmp, sizeof(tmp), "%s", l->path);
@@ -168,8 +193,11 @@ void sim_ledger_add(struct sim_ledger *l, uint16_t domid, uint32_t ino, uint32_t
 
 static bool owner_runs(const struct ledger_owner *o)
 {
-	uint64_t t = start_time(o->pid);
+	uint64_t t;
 
+	if (o->pid == (uint32_t)getpid())
+		return o->image == image_mark();
+	t = start_time(o->pid);
 	if (!o->start_time) /* its /proc was unreadable: the pid alone, then */
 		return kill((pid_t)o->pid, 0) == 0 || errno == EPERM;
 	return t && t == o->start_time;

@@ -213,3 +213,54 @@ feat_loop_setup() {
     shift
     losetup --find --show --direct-io=on "$@" "$file" 2>&1
 }
+
+# The network-storage suites' (tests/nbd, tests/rbd) outage detach, once the storage is gone
+# ($2 names it: "server", "cluster") and guest $1 floods the ring (sim-blkfront --discard-flood,
+# its output in $feat_work/od.out and od.err): the detach must take at most 5 s, the daemon
+# exit 0, and the guest be answered or torn down, never left waiting.
+feat_detach_storage_gone() {
+    local flood=$1 what=$2 t0 ms rc=0 i
+    t0=$(date +%s%N)
+    sp_detach "$feat_be" 20 || feat_fail "detach: the backend did not reach Closed"
+    sp_wait_exit "$feat_daemon_pid" 10 || feat_fail "xenblkd still runs 10 s after the detach"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    feat_daemon_pid=
+    [ "$SP_EXIT_STATUS" -eq 0 ] || feat_fail "xenblkd exited $SP_EXIT_STATUS after the detach"
+    [ "$ms" -le 5000 ] || feat_fail "the detach took $ms ms with the $what gone (bound 5000)"
+    feat_log "detached in $ms ms with the $what gone and the ring full"
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$flood" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$flood" 2>/dev/null; then
+        feat_fail "the guest still waits: $(tail -n 3 "$feat_work/od.err")"
+    fi
+    wait "$flood" || rc=$?
+    sp_untrack "$flood"
+    feat_summary=$feat_work/od.out
+    sed 's/^/    /' "$feat_summary" >&2
+    [ $rc -eq 0 ] || feat_fail "the flooding guest failed (exit $rc)"
+    feat_expect flood closed = 1
+}
+
+# kill -9 of the daemon under a guest's writes on two queues: once the guest has 2000 writes
+# acknowledged (sim-blkfront --ack-log $1), the daemon is killed, then the guest. The suites
+# then check the acknowledged writes against their storage read back.
+feat_kill9_under_writes() {
+    local acks=$1 front i
+    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --queues 2 --requests 1000000 \
+        --ack-log "$acks" --timeout 5 >"$feat_work/k9.out" 2>"$feat_work/k9.err" &
+    front=$!
+    sp_track "$front"
+    for ((i = 0; i < 600; i++)); do
+        [ -f "$acks" ] && [ "$(wc -l <"$acks")" -ge 2000 ] && break
+        sleep 0.05
+    done
+    kill -KILL "$feat_daemon_pid"
+    sp_wait_exit "$feat_daemon_pid" 5 || feat_fail "xenblkd survived kill -9"
+    feat_daemon_pid=
+    kill -KILL "$front" 2>/dev/null || true
+    wait "$front" 2>/dev/null || true
+    sp_untrack "$front"
+    feat_log "killed the daemon after $(wc -l <"$acks") acknowledged writes"
+}

@@ -263,7 +263,7 @@ case_outage() {
 # (the guest of tests/e2e/bounds.sh): the daemon must be gone within 5 s, although its
 # timeout is a minute; the guest is answered or torn down, never left hanging.
 case_outage_detach() {
-    local flood t0 ms rc=0 i
+    local flood
     nbd_nbdkit od memory size=64M
     nbd_serve "nbd:unix:$nbd_sock:timeout=60" --
     "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --timeout 60 --ring-order 3 \
@@ -273,48 +273,19 @@ case_outage_detach() {
     feat_wait_front_says "$flood" 'sim-blkfront: flooding' "$feat_work/od.err"
     nbd_stop_server KILL
     sleep 1
-    t0=$(date +%s%N)
-    sp_detach "$feat_be" 20 || feat_fail "detach: the backend did not reach Closed"
-    sp_wait_exit "$feat_daemon_pid" 10 || feat_fail "xenblkd still runs 10 s after the detach"
-    ms=$((($(date +%s%N) - t0) / 1000000))
-    feat_daemon_pid=
-    [ "$SP_EXIT_STATUS" -eq 0 ] || feat_fail "xenblkd exited $SP_EXIT_STATUS after the detach"
-    [ "$ms" -le 5000 ] || feat_fail "the detach took $ms ms with the server gone (bound 5000)"
-    feat_log "detached in $ms ms with the server gone and the ring full"
-    for ((i = 0; i < 200; i++)); do kill -0 "$flood" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$flood" 2>/dev/null && feat_fail "the guest still waits: $(tail -n 3 "$feat_work/od.err")"
-    wait "$flood" || rc=$?
-    sp_untrack "$flood"
-    feat_summary=$feat_work/od.out
-    sed 's/^/    /' "$feat_summary" >&2
-    [ $rc -eq 0 ] || feat_fail "the flooding guest failed (exit $rc)"
-    feat_expect flood closed = 1
+    feat_detach_storage_gone "$flood" server
 }
 
 # kill -9 of the daemon under writes: every write the guest saw acknowledged is on the server
 # (sim-blkfront --ack-log, checked against the export read back over NBD by nbdcopy); then a
 # new daemon serves the same export again.
 case_kill9() {
-    local front acks=$feat_work/acks.log copy=$feat_work/after.img i
+    local acks=$feat_work/acks.log copy=$feat_work/after.img
     nbd_need nbdcopy
     nbd_new_file 64
     nbd_nbdkit k9 file "$nbd_file"
     nbd_serve "nbd:unix:$nbd_sock" -- --max-queues 2
-    "$SP_BLKFRONT" --frontend "$feat_fe" --quiet --queues 2 --requests 1000000 \
-        --ack-log "$acks" --timeout 5 >"$feat_work/k9.out" 2>"$feat_work/k9.err" &
-    front=$!
-    sp_track "$front"
-    for ((i = 0; i < 200; i++)); do
-        [ -f "$acks" ] && [ "$(wc -l <"$acks")" -ge 2000 ] && break
-        sleep 0.05
-    done
-    kill -KILL "$feat_daemon_pid"
-    sp_wait_exit "$feat_daemon_pid" 5 || feat_fail "xenblkd survived kill -9"
-    feat_daemon_pid=
-    kill -KILL "$front" 2>/dev/null || true
-    wait "$front" 2>/dev/null || true
-    sp_untrack "$front"
-    feat_log "killed the daemon after $(wc -l <"$acks") acknowledged writes"
+    feat_kill9_under_writes "$acks"
     nbdcopy "nbd+unix:///?socket=$nbd_sock" "$copy" || feat_fail "nbdcopy could not read the export"
     python3 "$feat_src/tests/nbd/ack-check.py" "$copy" "$acks" >&2 ||
         feat_fail "acknowledged writes are missing from the export after kill -9"

@@ -119,7 +119,12 @@ grep -E "^(requests|errors|responses|verify|time|RESULT):" "$summary" | sed 's/^
 field() { grep -oE "(^| )$1=[0-9]+" "$summary" | head -n 1 | cut -d= -f2; }
 for f in status aborted timeouts xenbus stopped protocol grant lost_notify mismatches canary \
     lost twice unknown_id; do
-    [ "$(field "$f")" = 0 ] || ops_fail "guest: $f=$(field "$f"), expected 0 (seed $seed)"
+    if [ "$(field "$f")" != 0 ]; then
+        # What the daemons said about it: the earliest lines, which the tail shown misses.
+        grep -E -m 12 "failed: |refus|cannot|error" "$ops_watch_log" | sed 's/^/  daemon: /' >&2
+        grep -v "waiting: " "$ops_work/front.log" | head -n 12 | sed 's/^/  guest: /' >&2
+        ops_fail "guest: $f=$(field "$f"), expected 0 (seed $seed)"
+    fi
 done
 [ "$rc" = 0 ] && grep -qx "RESULT: PASS" "$summary" || ops_fail "guest: $(tail -n 1 "$summary")"
 restarts=$(grep -c "was killed by signal 9" "$ops_watch_log" || true)

@@ -6,6 +6,8 @@
  * XBD_GNT_COPY_BATCH segments (-ENOSPC asks for a flush, -E2BIG for a request no batch can
  * hold); a bad grant fails only the request that named it; and a call that fails as a whole
  * (EFAULT) is retried one call per request, so only the request that causes it fails.
+ * Indirect descriptor pages (xbd_copy_batch_add_pages) batch the same way: whole pages of
+ * several requests in one call, each request's pages in its own buffer.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -234,6 +236,44 @@ static void test_whole_call_failure_falls_back(void **state)
 	xbd_grant_ctx_fini(&g);
 }
 
+/* Whole pages of several owners in one call; a bad page fails its owner only. */
+static void test_pages_batch(void **state)
+{
+	uint32_t refs[3][2] = { { 5, 6 }, { 7, BAD_REF }, { 9, 10 } };
+	unsigned char *buf[3];
+	struct xbd_grant_ctx g;
+	struct rq owner[3];
+
+	(void)state;
+	ctx_init(&g);
+	for (unsigned int k = 0; k < 3; k++) {
+		buf[k] = calloc(2, 4096);
+		owner[k].result = 1;
+		assert_int_equal(xbd_copy_batch_add_pages(&g, &g.indirect_in, refs[k], 2, buf[k],
+							  &owner[k]), 0);
+	}
+	xbd_copy_batch_flush(&g, &g.indirect_in, done);
+	assert_int_equal(calls, 1);
+	assert_int_equal(segs_per_call[0], 6);
+	assert_int_equal(owner[0].result, 0);
+	assert_int_equal(owner[1].result, -EIO);
+	assert_int_equal(owner[2].result, 0);
+	/* Owner k's page i is guest page refs[k][i], filled with ref + 1, at buf + i * 4096. */
+	assert_int_equal(buf[0][0], 6);
+	assert_int_equal(buf[0][4096 + 4095], 7);
+	assert_int_equal(buf[2][0], 10);
+	assert_int_equal(buf[2][4096], 11);
+	/* No batch takes more pages than it holds, nor none. */
+	assert_int_equal(xbd_copy_batch_add_pages(&g, &g.indirect_in, refs[0],
+						  XBD_GNT_COPY_BATCH + 1, buf[0], &owner[0]), -E2BIG);
+	assert_int_equal(xbd_copy_batch_add_pages(&g, &g.indirect_in, refs[0], 0, buf[0],
+						  &owner[0]), -E2BIG);
+	assert_true(xbd_copy_batch_empty(&g.indirect_in));
+	for (unsigned int k = 0; k < 3; k++)
+		free(buf[k]);
+	xbd_grant_ctx_fini(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup(test_batch_bound, setup),
 		cmocka_unit_test_setup(test_bad_segment_fails_its_request_only, setup),
 		cmocka_unit_test_setup(test_whole_call_failure_falls_back, setup),
+		cmocka_unit_test_setup(test_pages_batch, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -239,6 +239,8 @@ boot() {
 	QEMU_PID=$!
 	local deadline=$((SECONDS + TIMEOUT))
 	while kill -0 "$QEMU_PID" 2>/dev/null; do
+		# The host's load, for scenarios that print it beside timings (dom0 sees only its own).
+		cut -d' ' -f1-3 /proc/loadavg >"$RUN_DIR/share/host-loadavg" 2>/dev/null || true
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			xenlab_log "TIMEOUT: killed QEMU after $TIMEOUT s"
 			stop_qemu

@@ -13,9 +13,13 @@
 # issue #22 run, on request (about 40 minutes under TCG):
 #   tests/xen/run.sh --build-dir build --scenario tests/xen/scenarios/side-by-side.sh --timeout 3600 \
 #       -- --rounds 3 --jobs all --blkfront "max_ring_page_order=4 max_indirect_segments=256"
-# In local attach the frontend is dom0 itself, so xenblkd copies whatever mode it is asked
-# (it says so in its log; see docs/design.md 1.1): a persistent column measures copy again.
-# Persistent grants under a real blkfront need a guest (the pv-guest scenario's set-up).
+# --modes takes xenblkd columns: copy, persistent, and either with +pollN (--poll-us N), e.g.
+# --modes "copy copy+poll50 persistent". In local attach the frontend is dom0 itself, so a
+# persistent column passes --allow-local-map (else xenblkd copies: docs/design.md 1.1) and
+# attaches with direct-io-safe (else it would not use O_DIRECT on mapped pages); dom0's
+# blkfront offers persistent grants, and kernel blkback always uses them when offered. Each
+# xenblkd job also gives the daemon's CPU per request (utime + stime over the job, ramp
+# included, over the requests fio counted) and every job fio's mean latency.
 # Runs inside dom0 through the harness.
 set -euo pipefail
 . "$XENLAB_SHARE/lib.sh"
@@ -34,7 +38,12 @@ COLUMNS_=()
 declare -A SAMPLES  # SAMPLES[column,job]="iops iops ..." over the rounds
 declare -A CALLS    # CALLS[column]="map/req copy/req" from xenblkd's disconnect lines
 declare -A NOTE     # NOTE[column]="n/a" | "FAIL" when a column has no figures
+declare -A LATS     # LATS[column,job]="us us ..." fio's mean latency (read + write) per round
+declare -A CPUS     # CPUS[column,job]="us us ..." xenblkd's CPU per request per round
+declare -A JSTAT    # JSTAT[column,job,key]: xenblkd's counter KEY summed over the rounds' jobs
+STAT_KEYS=(total copy_calls map_calls unmap_calls persistent_misses persistent_copied events notifies stalls)
 LOADS=()
+HOST_LOADS=()
 FAILED=0
 
 parse_args() {
@@ -65,21 +74,92 @@ detach_leftovers() {
 	xenstore-rm "/libxl/0/device/vbd/$devid" 2>/dev/null || true
 }
 
+# The CPU ticks (utime + stime) of the running xenblkd, or nothing.
+daemon_ticks() {
+	[ -n "${XENBLKD_PID:-}" ] && [ -r "/proc/$XENBLKD_PID/stat" ] || return 0
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$XENBLKD_PID/stat"
+}
+
+# A stuck xenblkd: its counters and where each of its threads waits in the kernel.
+dump_daemon() {
+	local t
+	[ -n "${XENBLKD_PID:-}" ] && [ -d "/proc/$XENBLKD_PID" ] || return 0
+	"$XENLAB_BIN/xenblkctl" stats "$(backend_path qdisk "$VDEV")" 2>&1 | sed 's/^/    stats: /' || true
+	for t in /proc/"$XENBLKD_PID"/task/*; do
+		echo "    thread ${t##*/} $(cat "$t/comm" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)" \
+			"state $(awk '{ print $3 }' "$t/stat" 2>/dev/null)"
+		sed 's/^/      /' "$t/stack" 2>/dev/null || true
+	done
+}
+
+# The running xenblkd's counters (all queues), "key=value ..." in STAT_KEYS' order, or nothing.
+# "total" is requests.total; each key's last numeric value in the JSON is the "total" object's.
+daemon_stats() {
+	local json key
+	[ -n "${XENBLKD_PID:-}" ] || return 0
+	json=$("$XENLAB_BIN/xenblkctl" stats "$(backend_path qdisk "$VDEV")" --json 2>/dev/null) || return 0
+	for key in "${STAT_KEYS[@]}"; do
+		printf '%s ' "$(grep -o "\"$key\": *[0-9][0-9]*" <<<"$json" | tail -n 1 | grep -o '[0-9]*$' || echo 0)"
+	done
+}
+
+# Adds the counters' change over one job to JSTAT.
+add_job_stats() {
+	local column=$1 job=$2 i
+	local -a a b
+	read -r -a a <<<"$3"
+	read -r -a b <<<"$4"
+	[ "${#a[@]}" -eq "${#STAT_KEYS[@]}" ] && [ "${#b[@]}" -eq "${#STAT_KEYS[@]}" ] || return 0
+	for i in "${!STAT_KEYS[@]}"; do
+		JSTAT[$column,$job,${STAT_KEYS[i]}]=$(( ${JSTAT[$column,$job,${STAT_KEYS[i]}]:-0} + b[i] - a[i] ))
+	done
+}
+
+# Per job and xenblkd column, over all rounds: each counter per request.
+print_job_stats() {
+	local column job key n
+	echo "xenblkd per request, by job (xenblkctl stats before and after each job, all rounds):"
+	for column in "${COLUMNS_[@]}"; do
+		[[ $column == xenblkd-* ]] || continue
+		for job in "${JOBS[@]}"; do
+			n=${JSTAT[$column,$job,total]:-0}
+			[ "$n" -gt 0 ] || continue
+			printf '  %-22s %-18s %7d req' "$column" "$job" "$n"
+			for key in "${STAT_KEYS[@]:1}"; do
+				printf ' %s %s' "$key" "$(awk -v v="${JSTAT[$column,$job,$key]:-0}" -v n="$n" 'BEGIN { printf "%.2f", v / n }')"
+			done
+			echo
+		done
+	done
+}
+
 # run_fio COLUMN TARGET: runs each job of the job file on its own (fio --section), so a job
 # that hangs on a broken backend costs only that job. Appends each job's IOPS to its samples.
 run_fio() {
-	local column=$1 target=$2 job terse line
+	local column=$1 target=$2 job terse line t0 t1 ios hz s0 s1
+	hz=$(getconf CLK_TCK)
 	say "fio on $target ($column), ${RUNTIME} s per job"
 	for job in "${JOBS[@]}"; do
 		terse=$XENLAB_OUT/fio-$column-$job.terse
+		t0=$(daemon_ticks)
+		s0=$(daemon_stats)
 		if ! bounded $((RUNTIME + 60)) env FIO_TARGET="$target" FIO_RUNTIME="$RUNTIME" \
 			fio --section="$job" --output-format=terse --terse-version=3 --output="$terse" "$JOBFILE"; then
 			say "fio job $job failed on $target ($column)"
+			dump_daemon
 			return 1
 		fi
+		t1=$(daemon_ticks)
+		s1=$(daemon_stats)
+		add_job_stats "$column" "$job" "$s0" "$s1"
 		IFS=';' read -r -a line <"$terse"
-		# terse v3: 8 read IOPS, 49 write IOPS (1-based)
+		# terse v3 (1-based): 8 read IOPS, 49 write IOPS; 40 and 81 the mean total latency
 		SAMPLES[$column,$job]+=" $((line[7] + line[48]))"
+		LATS[$column,$job]+=" $(awk -v r="${line[39]}" -v w="${line[80]}" 'BEGIN { printf "%d", (r + 0 > w + 0 ? r : w) }')"
+		# fio's requests exclude the ramp; the ticks include it: an upper bound, same for all.
+		ios=$(( (line[7] + line[48]) * RUNTIME ))
+		[ -z "$t0" ] || [ -z "$t1" ] || [ "$ios" -eq 0 ] ||
+			CPUS[$column,$job]+=" $(( (t1 - t0) * 1000000 / hz / ios ))"
 	done
 }
 
@@ -109,15 +189,21 @@ bench_qdisk() {
 	detach_disk "$VDEV" && wait_gone
 }
 
-# bench_xenblkd MODE: the column xenblkd-MODE.
+# bench_xenblkd MODE[+pollN]: the column xenblkd-MODE[+pollN].
 bench_xenblkd() {
-	local mode=$1 be log=$XENLAB_OUT/xenblkd-side-by-side-$1.log rc=0
+	local column=$1 mode=${1%%+*} be log=$XENLAB_OUT/xenblkd-side-by-side-$1.log rc=0 extra=""
+	local args=(--grant-mode "$mode")
 	be=$(backend_path qdisk "$VDEV")
+	[[ $column != *+poll* ]] || args+=(--poll-us "${column##*+poll}")
+	if [ "$mode" = persistent ]; then
+		args+=(--allow-local-map)
+		extra=direct-io-safe
+	fi
 	stop_dom0_qemu
 	set_device_model_pid $$
-	attach_disk qdisk "$IMAGE" "$VDEV" || return 1
-	start_xenblkd "$log.round" --backend-path "$be" --grant-mode "$mode"
-	if wait_connected "$be" && run_fio "xenblkd-$mode" "/dev/$VDEV"; then
+	attach_disk qdisk "$IMAGE" "$VDEV" "$extra" || return 1
+	start_xenblkd "$log.round" --backend-path "$be" "${args[@]}"
+	if wait_connected "$be" && run_fio "xenblkd-$column" "/dev/$VDEV"; then
 		detach_disk "$VDEV" && wait_gone || rc=1
 		wait_xenblkd 30 || { say "xenblkd exit status $?"; rc=1; }
 	else
@@ -151,20 +237,44 @@ med_spread() {
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0 }'; }
 
-# map and copy calls per request over a column's whole log (its disconnect lines).
+# Per request over a column's whole log (its disconnect lines): map calls, copy calls,
+# persistent misses, events (wake-ups by the frontend), notifies, storage syscalls, and the
+# share of polls that found work.
 calls_per_request() {
 	grep -ho 'disconnected: .*' "$XENLAB_OUT/xenblkd-side-by-side-$1.log" 2>/dev/null |
 		awk -F', ' '{ sub(/^disconnected: /, ""); r += $1 + $2
 			for (i = 1; i <= NF; i++) { if ($i ~ / map calls/) m += $i; if ($i ~ / copy calls/) c += $i
-				if ($i ~ / persistent misses/) p += $i } }
-			END { if (r) printf "%.2f %.2f %.2f", m / r, c / r, p / r }'
+				if ($i ~ / persistent misses/) p += $i; if ($i ~ / events$/) e += $i
+				if ($i ~ / notifies$/) n += $i
+				if ($i ~ / storage I\/Os in /) { split($i, w, " "); s += w[5] }
+				if ($i ~ / polls /) { split($i, w, " "); po += w[1]; ph += substr(w[3], 2) } } }
+			END { if (r) printf "%.2f %.2f %.2f %.2f %.2f %.2f %d/%d", m / r, c / r, p / r,
+				e / r, n / r, s / r, ph, po }'
+}
+
+# The table of a per-job sample array (LATS or CPUS): median (min-max) per column.
+print_samples() {
+	local title=$1 arr=$2 job column cell
+	local -n a=$arr
+	echo "$title"
+	for job in "${JOBS[@]}"; do
+		printf '%-18s' "$job"
+		for column in "${COLUMNS_[@]}"; do
+			# shellcheck disable=SC2086
+			cell=$(med_spread ${a[$column,$job]:-})
+			printf ' | %-20s' "${cell:--}"
+		done
+		echo
+	done
 }
 
 print_table() {
 	local job column cell ratio base x
 	echo
 	echo "side-by-side: fio $(fio --version), libaio, direct=1, ${RUNTIME} s per job, ${ROUNDS} round(s), ${IMAGE_MIB} MiB image on the dom0 ext4 root, TCG"
-	echo "blkfront: ${BLKFRONT_PARAMS:-defaults}; host load average at each round: ${LOADS[*]}"
+	HOST_LOADS+=("$(host_load | tr ' ' /)")
+	echo "blkfront: ${BLKFRONT_PARAMS:-defaults}; load average (1/5/15 min) at each round's start and at the end:"
+	echo "  host (2 CPUs): ${HOST_LOADS[*]}; dom0 (2 vCPUs): ${LOADS[*]}"
 	echo "cells: median IOPS over the rounds (min-max); x/bb: each xenblkd column's median / blkback's"
 	printf '%-18s' job
 	for column in "${COLUMNS_[@]}"; do printf ' | %-20s' "$column"; done
@@ -188,21 +298,31 @@ print_table() {
 		done
 		echo
 	done
+	print_samples "mean latency, us (fio lat mean; median (min-max) over the rounds)" LATS
+	print_samples "xenblkd CPU per request, us (utime+stime over the job / fio's requests)" CPUS
+	print_job_stats
 	for column in "${COLUMNS_[@]}"; do
 		[[ $column == xenblkd-* ]] || continue
-		read -r m c p <<<"$(calls_per_request "${column#xenblkd-}")" || true
+		read -r m c p e n s po <<<"$(calls_per_request "${column#xenblkd-}")" || true
 		# Before a request's misses were mapped in one call, each missed page was a call.
 		echo "$column: per request ${m:-?} grant map calls, ${c:-?} copy calls," \
-			"${p:-?} persistent-cache misses (a map call each, unbatched)"
+			"${p:-?} persistent-cache misses (a map call each, unbatched), ${e:-?} events," \
+			"${n:-?} notifies, ${s:-?} storage syscalls; polls that found work ${po:-?}"
 	done
 	echo
+}
+
+# The host's load average (run.sh keeps it in the share), or "?" from an older harness.
+host_load() {
+	cat "$XENLAB_SHARE/host-loadavg" 2>/dev/null || echo "? ? ?"
 }
 
 # One round: every backend once, starting from a different one each round.
 round() {
 	local r=$1 n=${#COLUMNS_[@]} i
 	LOADS+=("$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)")
-	say "=== round $r of $ROUNDS (load $(cut -d' ' -f1-3 /proc/loadavg)) ==="
+	HOST_LOADS+=("$(host_load | tr ' ' /)")
+	say "=== round $r of $ROUNDS (dom0 load $(cut -d' ' -f1-3 /proc/loadavg), host load $(host_load)) ==="
 	for ((i = 0; i < n; i++)); do
 		bench "${COLUMNS_[(i + r - 1) % n]}"
 	done
