@@ -15,7 +15,7 @@ case_name=$2
 src=$(realpath "$(dirname "$0")/../..")
 cases="kill-copy kill-map kill-persistent kill-fdstore rsp-written rsp-published consumed barrier
 flush-data indirect resize paused reconnect no-journal no-journal-busy corrupt-journal
-frontend-gone qcow2-refuses"
+frontend-gone qcow2-refuses detach-live"
 if [ "$case_name" = --list ]; then echo "$cases" | tr "\n" " "; echo; exit 0; fi
 
 fe_domid=1 devid=51712
@@ -170,6 +170,31 @@ kill-fdstore)
     grep -q 'stored journal-vbd-1-51712' "$dlog" || fail "the journal never reached the store"
     grep -q 'removed journal-vbd-1-51712 (1 fds)' "$dlog" || fail "the detach left it stored"
     log "PASS: $kills kill -9 under a supervisor's fd store, each resumed, data verified" ;;
+detach-live)
+    # The toolstack detaches a resumed device while its frontend is still connected (what
+    # libxl does to a dom0 local attach once its user is done): the resumed daemon must take
+    # the frontend through Closing to Closed as a fresh one does, well within libxl's 10 s.
+    start_daemon
+    start_front --requests 100000000 --timeout 60
+    wait_connected
+    sleep 0.5
+    kill -KILL "$SP_DAEMON_PID"
+    sp_wait_exit "$SP_DAEMON_PID" 10 || fail "kill -9 did not kill"
+    start_daemon
+    for _ in $(seq 100); do
+        [ "$(resumed_count)" -ge 1 ] && break
+        sleep 0.1
+    done
+    [ "$(resumed_count)" -ge 1 ] || fail "the new daemon did not resume"
+    sleep 0.5
+    t0=$(date +%s%N)
+    sp_detach "$be" 20 || fail "detach: the backend did not reach Closed"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    sp_wait_exit "$SP_DAEMON_PID" 10 || fail "xenblkd still running after detach"
+    [ "$SP_EXIT_STATUS" = 0 ] || fail "xenblkd exited $SP_EXIT_STATUS after detach"
+    [ "$ms" -le 5000 ] || fail "the detach of a resumed device took $ms ms (bound 5000)"
+    [ ! -e "$jfile" ] || fail "the journal outlived the detach"
+    log "PASS: a resumed device detached in $ms ms with its frontend connected" ;;
 rsp-written) crash_at rsp-written:300 ;;
 rsp-published) crash_at rsp-published:300 ;;
 consumed) crash_at consumed:500 ;;
