@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,31 @@ const char *xbd_upgrade_default_binary(void)
 }
 
 /* The child's stdout into buf (NUL-terminated); its exit status, or -errno. */
+/*
+ * The checked binary has printed its answer (or closed its output): wait for its exit, up to
+ * CHECK_TIMEOUT_MS. Its output ends before its exit does, and on a slow host (TCG, a loaded
+ * dom0) the gap was long enough that killing it at once refused a good binary. True when it
+ * exited on its own; one that hangs is killed.
+ */
+static bool reap_bounded(pid_t pid, int *status)
+{
+	struct timespec tick = { .tv_nsec = 10 * 1000000L };
+	pid_t r;
+
+	for (unsigned int ms = 0; ms < CHECK_TIMEOUT_MS; ms += 10) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(*status);
+		if (r < 0 && errno != EINTR)
+			return false;
+		nanosleep(&tick, NULL);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	return false;
+}
+
 static int run_capture(const char *binary, char *buf, size_t len)
 {
 	int p[2], status = 0, n = 0;
@@ -85,10 +111,7 @@ static int run_capture(const char *binary, char *buf, size_t len)
 	}
 	buf[n] = '\0';
 	close(p[0]);
-	kill(pid, SIGKILL); /* gone already, unless it hangs */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -ETIMEDOUT;
+	return reap_bounded(pid, &status) ? WEXITSTATUS(status) : -ETIMEDOUT;
 }
 
 int xbd_upgrade_check(const char *binary, char *why, size_t len)

@@ -82,6 +82,18 @@ done
 [ "$(readlink "/proc/$pid/exe")" = "$(realpath "$XENBLKD")" ] ||
     ops_fail "a refused upgrade changed the binary"
 
+# Accepted, although it exits a second after its answer and its closed output (a slow host:
+# TCG, a loaded dom0, took that long on real Xen). It
+# then runs the real binary, in the same pid.
+real=$(realpath "$XENBLKD")
+printf '#!/bin/sh\nif [ "$1" = --journal-version ]; then "%s" --journal-version; exec >&-; sleep 1; exit 0; fi\nexec "%s" "$@"\n' \
+    "$real" "$real" >"$ops_work/xenblkd-slow"
+chmod +x "$ops_work/xenblkd-slow"
+out=$("$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" --to "$ops_work/xenblkd-slow" 2>&1) ||
+    ops_fail "upgrade to a binary slow to exit after its answer: $out"
+kill -0 "$pid" 2>/dev/null || ops_fail "the upgrade through a script lost pid $pid"
+progress "after the upgrade to a binary slow to exit"
+
 back_max=0
 for i in $(seq "$upgrades"); do
     sleep 0.$((RANDOM % 5 + 2))
@@ -100,8 +112,8 @@ done
 out=$("$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" 2>&1) || ops_fail "upgrade (default): $out"
 progress "after the upgrade to the default binary"
 resumed=$(grep -c "resumed the live connection" "$ops_daemon_log" || true)
-[ "$resumed" = $((upgrades + 1)) ] ||
-    ops_fail "$resumed resumes in the daemon's log, not $((upgrades + 1))"
+[ "$resumed" = $((upgrades + 2)) ] ||
+    ops_fail "$resumed resumes in the daemon's log, not $((upgrades + 2))"
 
 if [ "$mode" = watcher ]; then
     grep -q "started xenblkd pid $pid, with the fds kept for it" "$ops_watch_log" &&
@@ -116,7 +128,7 @@ if [ "$mode" = watcher ]; then
     grep -q "started xenblkd pid $new_pid, with the fds kept for it" "$ops_watch_log" ||
         ops_fail "the restarted daemon got no journal from the watcher's store"
     resumed=$(grep -c "resumed the live connection" "$ops_daemon_log" || true)
-    [ "$resumed" = $((upgrades + 2)) ] || ops_fail "$resumed resumes, not $((upgrades + 2))"
+    [ "$resumed" = $((upgrades + 3)) ] || ops_fail "$resumed resumes, not $((upgrades + 3))"
 fi
 touch "$ops_work/stop"
 rc=0
@@ -127,7 +139,7 @@ for f in status aborted timeouts xenbus stopped protocol grant lost_notify misma
     [ "$(field "$f")" = 0 ] || ops_fail "guest: $f=$(field "$f"), expected 0"
 done
 [ "$rc" = 0 ] || ops_fail "guest: $(tail -n 1 "$summary")"
-ops_log "PASS: $((upgrades + 1)) upgrades in place, pid $pid kept, 2 refused;" \
+ops_log "PASS: $((upgrades + 2)) upgrades in place, pid $pid kept, 2 refused;" \
     "$(field total) requests verified; the daemon answered again within $back_max ms;" \
     "longest request latency (the pause the guest saw) $(field lat_max_us) us" \
     "(load $(cut -d' ' -f1 /proc/loadavg))"
