@@ -24,7 +24,7 @@
 # victim is a PV guest's VBD and sim-blkfront runs in that guest (attacker-domu.inc), with
 # the guest kernel's xen-blkfront never loaded; the bystander stays in dom0.
 # Arguments: [--part LIST|all] [--grant-modes "copy map"] [--attacks all|LIST]
-#            [--placement dom0|domu]
+#            [--placement dom0|domu] [--kills "none 32 0"] (the kill part's notify offsets)
 set -euo pipefail
 . "$XENLAB_SHARE/lib.sh"
 
@@ -41,6 +41,7 @@ BASE_LATMAX=0
 STALL_US=2000000
 FAILS=0
 PLACEMENT=dom0
+KILLS="none 32 0"
 
 parse_args() {
 	while [ $# -gt 0 ]; do
@@ -49,6 +50,7 @@ parse_args() {
 		--grant-modes) GRANT_MODES=$2; shift 2 ;;
 		--attacks) ATTACK_SET=$2; shift 2 ;;
 		--placement) PLACEMENT=$2; shift 2 ;;
+		--kills) KILLS=$2; shift 2 ;;
 		*) die "unknown argument: $1" ;;
 		esac
 	done
@@ -489,11 +491,9 @@ kill_case() {
 }
 
 part_kill() {
-	local mode
+	local mode n
 	for mode in $GRANT_MODES; do
-		kill_case "$mode" none
-		kill_case "$mode" 32
-		kill_case "$mode" 0
+		for n in $KILLS; do kill_case "$mode" "$n"; done
 	done
 }
 
