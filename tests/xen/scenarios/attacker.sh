@@ -534,9 +534,9 @@ main() {
 	say "baseline: $GR_BASE active grant entries"
 	by_baseline
 	! want honest || part_honest
+	! want attacks || part_attacks
 	! want unshare || part_unshare
 	! want kill || part_kill
-	! want attacks || part_attacks
 	! want odirect || part_odirect
 	step "detach"
 	vbd_down vic
