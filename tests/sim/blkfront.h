@@ -40,6 +40,7 @@ struct front_opts {
 	bool bench;
 	const char *attack; /* --attack: the hostile mode (front_hostile.h) */
 	long watch_pid; /* --watch-pid: the backend process whose CPU time attacks report */
+	unsigned int full_min_rings; /* ring-full-forever: rings answered in 2 s for "served" */
 	long discard_flood; /* --discard-flood N: -1 off, 0 until the backend closes */
 	uint64_t discard_sectors; /* --discard-sectors: each flood discard's length; 0 the disk */
 	const char *dump; /* --dump FILE: read the span into FILE instead of the workload */

@@ -164,7 +164,8 @@ int hatk_ring_full_forever(struct hctx *h)
 	if (rc)
 		return rc;
 	hout(h, "step=%u outcome=%s last_ring_ok=%u/%u", ++h->step,
-	     sent > 10 * n ? "served-never-halted" : "stalled", ok, n);
+	     sent > (unsigned long)h->f->opt.full_min_rings * n ? "served-never-halted" : "stalled",
+	     ok, n);
 	return 0;
 }
 
