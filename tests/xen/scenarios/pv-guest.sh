@@ -16,10 +16,12 @@
 #   destroy  the same guest, still looping, is destroyed with `xl destroy`: its xenblkd must
 #            notice and exit within 15 s, and `xl list` must show no domain but Domain-0
 #            (no "(null)" zombie) a few seconds later.
+#   restart  (issue 18) a looping guest's daemon SIGKILLed three times; the watcher restarts it
+#            and it resumes from its journal; the loop must report PASS.
 #   vanish   a fresh looping guest destroyed by the hypercall alone (no toolstack): the daemon
 #            must learn it from @releaseDomain and unmap everything (the domain is freed, no
 #            zombie, while the daemon runs), then exit when the directory is removed.
-# Arguments: [--part verify|save|destroy|kill|vanish|soak|all[,...]] (default all; destroy
+# Arguments: [--part verify|save|destroy|kill|vanish|soak|restart|all[,...]] (default all; destroy
 #            includes save's guest, kill destroys a fresh loop guest, soak runs the loop 60 s)
 #            [--grant-mode copy|map|persistent] (default copy, passed to every daemon)
 #            [--daemon-arg ARG] (more daemon options) [--loop-vcpus N] (default 2)
@@ -228,6 +230,44 @@ part_save() {
 	say "PASS pv-save-restore ($(($(date +%s) - t0)) s)"
 }
 
+# Issue 18: the daemon serving a looping guest's disk is SIGKILLed three times; the watcher
+# restarts it each time, and the new daemon resumes the live rings from the journal the
+# watcher kept for it. The guest must notice nothing: no write lost, no read wrong.
+part_restart() {
+	local t0 k n pid new t i
+	t0=$(date +%s)
+	guest_mailbox "$IMAGE" ""
+	create_guest loop "$LOOP_VCPUS"
+	wait_console "$NAME" 240 'XENLAB-LOOP rounds: [1-9]' || die "the loop did not start"
+	for ((k = 1; k <= 3; k++)); do
+		pid=$(daemon_pid "$BE")
+		[ -n "$pid" ] || die "restart: no daemon serves $BE"
+		n=$(progress_count)
+		t=$(date +%s%N)
+		kill -KILL "$pid"
+		for ((i = 0; i < 600; i++)); do
+			new=$(daemon_pid "$BE")
+			[ -n "$new" ] && [ "$new" != "$pid" ] && break
+			sleep 0.1
+		done
+		[ -n "$new" ] && [ "$new" != "$pid" ] || die "restart: no new daemon 60 s after kill $k"
+		wait_up 60 "the loop to go on after kill $k" sh -c \
+			"[ \$(grep -c 'XENLAB-LOOP rounds' $(guest_console "$NAME")) -gt $((n + 1)) ]" ||
+			die "restart: the guest's loop stopped after kill $k"
+		say "restart: kill $k of pid $pid; pid $new serves, the loop goes on" \
+			"$(( ($(date +%s%N) - t) / 1000000 )) ms after the kill"
+	done
+	grep -E 'resumed the live connection|cannot resume' "$WLOG" | sed 's/^/    /'
+	[ "$(grep -c 'resumed the live connection' "$WLOG")" -ge 3 ] || die "restart: not every kill was resumed"
+	guest_mailbox "$IMAGE" XENLAB-FINISH
+	wait_console "$NAME" 240 'XENLAB-LOOP-RESULT' || die "the guest did not report its result"
+	grep -E 'XENLAB-LOOP-(RESULT|FAIL|FINISHING)' "$(guest_console "$NAME")" | sed 's/^/    console: /'
+	console_has 'XENLAB-LOOP-RESULT PASS' || die "the guest's loop lost or corrupted data"
+	console_has 'XENLAB-LOOP-FAIL' && die "the guest's loop reported a failure"
+	xl destroy "$NAME"
+	say "PASS pv-restart ($(($(date +%s) - t0)) s)"
+}
+
 part_destroy() {
 	local t0 n pid gone
 	t0=$(date +%s)
@@ -323,6 +363,7 @@ main() {
 		destroy) part_save; part_destroy ;;
 		soak) part_soak ;;
 		vanish) part_vanish ;;
+		restart) part_restart ;;
 		kill)
 			# destroy alone: a fresh loop guest, destroyed once it makes progress.
 			guest_mailbox "$IMAGE" ""
@@ -330,7 +371,7 @@ main() {
 			wait_console "$NAME" 240 'XENLAB-LOOP rounds: [1-9]' || die "the loop did not start"
 			part_destroy ;;
 		all) part_verify; part_save; part_destroy ;;
-		*) die "--part takes verify, save, destroy, kill, vanish, soak or all (comma-separated)" ;;
+		*) die "--part takes verify, save, destroy, kill, vanish, soak, restart or all (comma-separated)" ;;
 		esac
 	done
 	say "PASS"
