@@ -127,6 +127,7 @@ static void respond(struct dp_slot *s, int err)
 {
 	struct xbd_dataplane *dp = s->dp;
 	int16_t status = xbd_status_from_errno(err);
+	RING_IDX idx;
 
 	if (err)
 		xbd_log_guest(&dp->guest_rl, XBD_LOG_WARN, dp->cfg.log_prefix,
@@ -136,16 +137,12 @@ static void respond(struct dp_slot *s, int err)
 	count_done(dp, s, err);
 	XBD_TRACE(xen_block_req_complete, DP_TRACE_VBD(dp), s, s->req.data_op,
 		  status, err, s->req.nr_sectors, s->req.sector, s->req.id);
-	if (dp->jq) {
-		RING_IDX idx = xbd_ring_rsp_prod_pvt(&dp->ring);
-
-		xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, status);
-		/* After the slot is written: the journal then commits the answer (journal.c). */
+	idx = xbd_ring_rsp_prod_pvt(&dp->ring);
+	xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, status);
+	/* After the slot is written: the journal then commits the answer (journal.c). */
+	if (dp->jq)
 		xbd_jq_answer(dp->jq, (unsigned int)(s - dp->slots), idx, s->req.id,
 			      s->req.data_op, status);
-	} else {
-		xbd_ring_put_response(&dp->ring, s->req.id, s->req.data_op, status);
-	}
 	dp->responses_pending = true;
 	if (dp->barrier == s)
 		dp->barrier = NULL;
