@@ -81,6 +81,27 @@ for bad in xenblkd-v7 xenblkd-old; do
 done
 [ "$(readlink "/proc/$pid/exe")" = "$(realpath "$XENBLKD")" ] ||
     ops_fail "a refused upgrade changed the binary"
+rc=0
+out=$("$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" --timeout 0 2>&1) || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--timeout" <<<"$out" ||
+    ops_fail "upgrade --timeout 0: status $rc, not 2 (usage): $out"
+
+if [ "$mode" = direct ]; then
+    # The exec fails after the drain (the binary made itself unexecutable once it had
+    # answered): the daemon must take its image file back (released for the exec) and serve
+    # on, in the same binary. Any I/O without it would fail and show in the guest's summary.
+    printf '#!/bin/sh\nif [ "$1" = --journal-version ]; then "%s" --journal-version; chmod -x "$0"; exit 0; fi\nexit 3\n' \
+        "$(realpath "$XENBLKD")" >"$ops_work/xenblkd-vanishing"
+    chmod +x "$ops_work/xenblkd-vanishing"
+    "$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" --to "$ops_work/xenblkd-vanishing" \
+        --timeout 10000 >/dev/null 2>&1 || true
+    progress "after an exec that failed"
+    grep -q "upgrade: exec $ops_work/xenblkd-vanishing failed: .*; serving on" \
+        "$ops_daemon_log" || ops_fail "the failed exec is not in the daemon's log"
+    [ "$(readlink "/proc/$pid/exe")" = "$(realpath "$XENBLKD")" ] ||
+        ops_fail "a failed exec changed the binary"
+    ops_log "a failed exec: serving on in pid $pid"
+fi
 
 # Accepted, although it exits a second after its answer and its closed output (a slow host:
 # TCG, a loaded dom0, took that long on real Xen). It
@@ -97,7 +118,7 @@ progress "after the upgrade to a binary slow to exit"
 back_max=0
 for i in $(seq "$upgrades"); do
     sleep 0.$((RANDOM % 5 + 2))
-    to=(--to "$new")
+    to=(--to "$new" --timeout 60000)
     [ $((i % 2)) -eq 1 ] || to=(--to "$(realpath "$XENBLKD")")
     out=$("$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" "${to[@]}" 2>&1) ||
         ops_fail "upgrade $i: $out"
@@ -114,6 +135,11 @@ progress "after the upgrade to the default binary"
 resumed=$(grep -c "resumed the live connection" "$ops_daemon_log" || true)
 [ "$resumed" = $((upgrades + 2)) ] ||
     ops_fail "$resumed resumes in the daemon's log, not $((upgrades + 2))"
+# Before each exec the data threads released io_uring's reference to the image, so the exec's
+# close released the image's locks and no new image had to wait for them.
+if grep "locks were free only after waiting" "$ops_daemon_log"; then
+    ops_fail "a new image waited for the image's locks: the old image's io_uring kept them"
+fi
 
 if [ "$mode" = watcher ]; then
     grep -q "started xenblkd pid $pid, with the fds kept for it" "$ops_watch_log" &&
