@@ -104,6 +104,11 @@ int xbd_dataplane_swap_disk(struct xbd_dataplane *dp, struct xbd_disk *disk);
 int xbd_dataplane_mirror_attach(struct xbd_dataplane *dp, struct xbd_mirror *m,
 				struct xbd_disk *dst);
 int xbd_dataplane_mirror_detach(struct xbd_dataplane *dp);
+/* Before an exec: the storage queues let go of the engine's references to the images
+ * (xbd_sq_release_file), so that the exec's close releases their locks at once; restore:
+ * the exec failed, serve on. */
+int xbd_dataplane_release_files(struct xbd_dataplane *dp);
+int xbd_dataplane_restore_files(struct xbd_dataplane *dp);
 /* I/O limits for this queue: requests and bytes per second, 0 for unlimited. */
 void xbd_dataplane_set_limits(struct xbd_dataplane *dp, uint64_t iops, uint64_t bytes_per_s);
 

@@ -200,6 +200,13 @@ void xbd_sq_stop_ranges(struct xbd_sq *q);
  * next call, and the buffers must stay allocated (the same mapping) for as long: the kernel
  * pinned their pages, and I/O into a registered range goes to those pages. */
 int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned int n);
+/* Before an exec (upgrade in place), nothing in flight and nothing queued until the restore:
+ * the engine lets go of its own reference to the image (io_uring's registered file), so that
+ * the exec's close of the disk's fd releases the image's locks at once, not after the kernel
+ * tears the ring down in the background, which the new image would wait for. Restore takes it
+ * back (the exec failed). 0 or -errno; engines without such a reference do nothing. */
+int xbd_sq_release_file(struct xbd_sq *q);
+int xbd_sq_restore_file(struct xbd_sq *q);
 /* The queue's counters so far. */
 /*
  * Registered buffers for a pool that grows and shrinks (io_uring's sparse table): open a table

@@ -173,6 +173,11 @@ int xbd_vbd_resize(struct xbd_vbd *v);
  * flight answered, flushed) for snapshots; limits are per VBD, shared out over the queues. */
 int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms);
 void xbd_vbd_resume(struct xbd_vbd *v);
+/* Paused, before an exec: every queue lets go of its engine's references to the images, so
+ * that the exec's close releases their locks at once (the new image takes them without
+ * waiting); restore after a failed exec. 0 or the first -errno. */
+int xbd_vbd_release_files(struct xbd_vbd *v);
+int xbd_vbd_restore_files(struct xbd_vbd *v);
 void xbd_vbd_set_limits(struct xbd_vbd *v, uint64_t iops, uint64_t bytes_per_s);
 
 /*

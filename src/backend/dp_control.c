@@ -101,6 +101,16 @@ int xbd_dataplane_mirror_detach(struct xbd_dataplane *dp)
 	return paused_op(dp, DP_OP_MIRROR_DETACH, NULL, NULL);
 }
 
+int xbd_dataplane_release_files(struct xbd_dataplane *dp)
+{
+	return paused_op(dp, DP_OP_RELEASE_FILES, NULL, NULL);
+}
+
+int xbd_dataplane_restore_files(struct xbd_dataplane *dp)
+{
+	return paused_op(dp, DP_OP_RESTORE_FILES, NULL, NULL);
+}
+
 struct flush_wait {
 	struct xbd_io io;
 	bool done;
@@ -173,6 +183,14 @@ static int mirror_detach(struct xbd_dataplane *dp)
 	return 0;
 }
 
+/* Both queues (the disk's, a mirror's destination's): the first error, each one tried. */
+static int files_op(struct xbd_dataplane *dp, int (*fn)(struct xbd_sq *))
+{
+	int r = fn(dp->sq), m = fn(dp->msq);
+
+	return r ? r : m;
+}
+
 void dp_run_op(struct xbd_dataplane *dp)
 {
 	int op = atomic_load(&dp->op);
@@ -185,6 +203,10 @@ void dp_run_op(struct xbd_dataplane *dp)
 		dp->op_result = swap_disk(dp);
 	else if (op == DP_OP_MIRROR_ATTACH)
 		dp->op_result = mirror_attach(dp);
+	else if (op == DP_OP_RELEASE_FILES)
+		dp->op_result = files_op(dp, xbd_sq_release_file);
+	else if (op == DP_OP_RESTORE_FILES)
+		dp->op_result = files_op(dp, xbd_sq_restore_file);
 	else
 		dp->op_result = mirror_detach(dp);
 	atomic_store(&dp->op, DP_OP_NONE);

@@ -191,7 +191,10 @@ void dp_adopt_queue(struct xbd_dataplane *dp, struct xbd_sq *q);
 void dp_stats_publish(struct xbd_dataplane *dp);
 void dp_stats_refresh_storage(struct xbd_dataplane *dp);
 
-enum { DP_OP_NONE, DP_OP_SWAP_DISK, DP_OP_MIRROR_ATTACH, DP_OP_MIRROR_DETACH };
+enum {
+	DP_OP_NONE, DP_OP_SWAP_DISK, DP_OP_MIRROR_ATTACH, DP_OP_MIRROR_DETACH,
+	DP_OP_RELEASE_FILES, DP_OP_RESTORE_FILES,
+};
 
 /* dp_control.c */
 /* Data thread: carry out a pending paused operation, if any. */

@@ -82,6 +82,36 @@ static int hand_over_journal(struct xbd_ctl *c)
 	return 0;
 }
 
+/*
+ * The exec closes the image's fd, but io_uring's registered file holds the image too, and
+ * the kernel lets go of it only when it tears the ring down, in the background after the
+ * exec: until then the new image found the image's locks taken and slept 50 ms before trying
+ * again (most of the pause the guest saw). Released here, paused, the exec's close releases
+ * the locks at once. A failure only costs that wait.
+ */
+static void release_files(struct xbd_vbd *v)
+{
+	int r = xbd_vbd_release_files(v);
+
+	if (r)
+		xbd_warn(v->prefix, "upgrade: the I/O engine keeps its reference to the image "
+			 "(%s): the new image may wait for the image's locks", strerror(-r));
+}
+
+/* The exec did not happen: the queues need their files again, or no I/O would work. Without
+ * them we end as after a crash, for the supervisor to restart us from the journal. */
+static void restore_files_or_exit(struct xbd_vbd *v)
+{
+	int r = xbd_vbd_restore_files(v);
+
+	if (!r)
+		return;
+	xbd_err(v->prefix, "upgrade: cannot give the I/O engine the image back (%s); exiting "
+		"for the supervisor to restart us (the connection resumes from the journal)",
+		strerror(-r));
+	_exit(1);
+}
+
 struct json_object *xbd_ctl_upgrade(struct xbd_ctl *c, const char *binary)
 {
 	const char *bin = binary ? binary : xbd_upgrade_default_binary();
@@ -105,8 +135,10 @@ struct json_object *xbd_ctl_upgrade(struct xbd_ctl *c, const char *binary)
 			 "(%s); not upgraded, serving again", UPGRADE_DRAIN_MS, strerror(-r));
 		return answer(false, msg);
 	}
+	release_files(c->v);
 	r = hand_over_journal(c);
 	if (r) {
+		restore_files_or_exit(c->v);
 		xbd_vbd_resume(c->v);
 		snprintf(msg, sizeof(msg), "upgrade: cannot hand the journal over (%s); not "
 			 "upgraded, serving again", strerror(-r));
@@ -132,6 +164,7 @@ void xbd_ctl_upgrade_now(struct xbd_ctl *c)
 	xbd_err(c->v->prefix, "upgrade: exec %s failed: %s; serving on", c->upgrade_to,
 		strerror(-r));
 	c->upgrade_to[0] = '\0'; /* (with a journal handed over, the exec never returns) */
+	restore_files_or_exit(c->v);
 	xbd_vbd_resume(c->v);
 	xbd_notify_status("running");
 }

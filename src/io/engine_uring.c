@@ -37,6 +37,7 @@ struct fixed_buf {
 
 struct xbd_engine {
 	struct io_uring ring;
+	int file_fd;                  /* registered as fixed file 0 */
 	xbd_engine_complete_fn complete;
 	void *ctx;
 	const char *log_prefix;
@@ -128,6 +129,7 @@ static int uring_init(struct xbd_engine **out, const struct xbd_engine_config *c
 		free(e);
 		return r;
 	}
+	e->file_fd = cfg->fd;
 	bound_iowq_workers(e);
 	for (unsigned int i = 0; i < XBD_ENGINE_MAX_WAKE_FDS; i++)
 		e->poll_fd[i] = -1;
@@ -153,6 +155,18 @@ static void uring_fini(struct xbd_engine *e)
 	free(e->free_slots);
 	free(e->bufs);
 	free(e);
+}
+
+static int uring_release_file(struct xbd_engine *e)
+{
+	return io_uring_unregister_files(&e->ring);
+}
+
+static int uring_restore_file(struct xbd_engine *e)
+{
+	int r = io_uring_register_files(&e->ring, &e->file_fd, 1);
+
+	return r == -EBUSY ? 0 : r; /* still registered: a release that failed */
 }
 
 static void count_enter(struct xbd_engine *e)
@@ -549,6 +563,8 @@ const struct xbd_engine_ops xbd_engine_uring = {
 	.wait = uring_wait,
 	.inflight = uring_inflight,
 	.register_buffers = uring_register_buffers,
+	.release_file = uring_release_file,
+	.restore_file = uring_restore_file,
 	.buffers_open = uring_buffers_open,
 	.buffer_add = uring_buffer_add,
 	.buffer_drop = uring_buffer_drop,

@@ -200,6 +200,16 @@ static int fault_register_buffers(struct xbd_engine *e, const struct iovec *bufs
 	return e->inner_ops->register_buffers(e->inner, bufs, n);
 }
 
+static int fault_release_file(struct xbd_engine *e)
+{
+	return e->inner_ops->release_file ? e->inner_ops->release_file(e->inner) : 0;
+}
+
+static int fault_restore_file(struct xbd_engine *e)
+{
+	return e->inner_ops->restore_file ? e->inner_ops->restore_file(e->inner) : 0;
+}
+
 static void fault_get_stats(const struct xbd_engine *e, struct xbd_engine_stats *st)
 {
 	if (e->inner_ops->get_stats)
@@ -217,6 +227,8 @@ static const struct xbd_engine_ops fault_engine = {
 	.ready = fault_ready,
 	.inflight = fault_inflight,
 	.register_buffers = fault_register_buffers,
+	.release_file = fault_release_file,
+	.restore_file = fault_restore_file,
 	.get_stats = fault_get_stats,
 };
 

@@ -84,6 +84,13 @@ struct xbd_engine_ops {
 	int (*buffers_open)(struct xbd_engine *e, unsigned int n);
 	int (*buffer_add)(struct xbd_engine *e, void *base, size_t len);
 	void (*buffer_drop)(struct xbd_engine *e, void *base);
+	/* Optional, both. Owning thread, nothing in flight. Drop the engine's own reference to
+	 * the backing file (io_uring's registered file), so that closing the fd, as an exec
+	 * does, releases the file's locks and a block device's O_EXCL claim at once instead of
+	 * after the kernel's asynchronous teardown of the ring; and take it back. No I/O may be
+	 * queued in between. 0 or -errno. */
+	int (*release_file)(struct xbd_engine *e);
+	int (*restore_file)(struct xbd_engine *e);
 	/* Optional. Owning thread. Counters and the features in use. */
 	void (*get_stats)(const struct xbd_engine *e, struct xbd_engine_stats *st);
 	/* Optional. Owning thread. The caller drains each wake fd it is told is readable before

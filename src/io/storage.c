@@ -502,6 +502,16 @@ int xbd_sq_register_buffers(struct xbd_sq *q, const struct iovec *bufs, unsigned
 	return q->eng_ops->register_buffers(q->eng, bufs, n);
 }
 
+int xbd_sq_release_file(struct xbd_sq *q)
+{
+	return q && q->eng && q->eng_ops->release_file ? q->eng_ops->release_file(q->eng) : 0;
+}
+
+int xbd_sq_restore_file(struct xbd_sq *q)
+{
+	return q && q->eng && q->eng_ops->restore_file ? q->eng_ops->restore_file(q->eng) : 0;
+}
+
 int xbd_sq_buffers_open(struct xbd_sq *q, unsigned int n)
 {
 	if (!q->eng || !q->eng_ops->buffers_open)

@@ -41,9 +41,11 @@ static void usage(FILE *out)
 		"  set-log-level VBD LEVEL        err, warn, info or debug\n"
 		"  limits VBD [--iops N] [--bps N[K|M|G]]  show or set the I/O limits (0: none)\n"
 		"  top [--interval S] [--iterations N]     live IOPS, bandwidth and latency per VBD\n"
-		"  upgrade VBD [--to BINARY]      drain, then re-execute the daemon from BINARY\n"
+		"  upgrade VBD [--to BINARY] [--timeout MS]\n"
+		"                                 drain, then re-execute the daemon from BINARY\n"
 		"                                 (default: the path it was started from, i.e. the\n"
-		"                                 installed one), same pid, resuming its rings\n\n"
+		"                                 installed one), same pid, resuming its rings; wait\n"
+		"                                 up to MS for it to answer again (default 90000)\n\n"
 		"VBD is the short name list shows (d5/51712), DOMAIN:DEVICE (web:xvda), a backend\n"
 		"path (/local/domain/0/backend/qdisk/5/51712), its escaped name\n"
 		"(local-domain-0-backend-qdisk-5-51712, as in xenblkd@NAME.service) or the path of\n"
@@ -147,7 +149,7 @@ static const struct ctl_verb {
 	{ "set-log-level", 2, XBD_OPT_JSON, xbd_cmd_simple },
 	{ "limits", 1, XBD_OPT_JSON | XBD_OPT_IOPS | XBD_OPT_BPS, xbd_cmd_limits },
 	{ "top", 0, XBD_OPT_INTERVAL | XBD_OPT_ITERATIONS, xbd_cmd_top },
-	{ "upgrade", 1, XBD_OPT_TO, xbd_cmd_upgrade },
+	{ "upgrade", 1, XBD_OPT_TO | XBD_OPT_TIMEOUT, xbd_cmd_upgrade },
 };
 
 /* An option the command does not take is a mistake (a --timeout meant for pause given to

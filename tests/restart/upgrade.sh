@@ -7,14 +7,18 @@
 # copy of the binary standing for the newly installed one, then back with the default, the
 # path it was started from). Before that, two binaries are refused while the VBD keeps
 # serving: one that reads another journal version, one that does not answer
-# --journal-version. At the end the guest must have seen no error, no mismatch, nothing lost
-# or answered twice; the pause it saw is its longest request latency, printed with the time
-# xenblkctl measured until the daemon answered again.
+# --journal-version. No new image may have waited for the image's locks (the old image's
+# io_uring lets go of them before the exec). At the end the guest must have seen no error, no
+# mismatch, nothing lost or answered twice; the pause it saw is its longest request latency,
+# printed with the time xenblkctl measured until the daemon answered again. No timing is
+# asserted.
 #
-# MODE direct: the daemon started by hand (its journal is the run directory's file). MODE
-# watcher: xenblkd-watch's child, its journal a memfd in the watcher's fd store, which the
-# upgrade must hand to the new image and put back in the store: a SIGKILL after the upgrades
-# must then resume from the store's copy.
+# MODE direct: the daemon started by hand (its journal is the run directory's file); an exec
+# that fails after the drain must leave it serving in the same binary. MODE watcher:
+# xenblkd-watch's child, its journal a memfd in the watcher's fd store, which the upgrade must
+# hand to the new image and put back in the store: a SIGKILL after the upgrades must then
+# resume from the store's copy, and so must an upgrade to a binary that does not start, which
+# xenblkctl must report as soon as the pid is gone.
 #
 # usage: upgrade.sh BUILD_DIR [UPGRADES] [direct|watcher]
 set -euo pipefail
@@ -81,6 +85,27 @@ for bad in xenblkd-v7 xenblkd-old; do
 done
 [ "$(readlink "/proc/$pid/exe")" = "$(realpath "$XENBLKD")" ] ||
     ops_fail "a refused upgrade changed the binary"
+rc=0
+out=$("$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" --timeout 0 2>&1) || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--timeout" <<<"$out" ||
+    ops_fail "upgrade --timeout 0: status $rc, not 2 (usage): $out"
+
+if [ "$mode" = direct ]; then
+    # The exec fails after the drain (the binary made itself unexecutable once it had
+    # answered): the daemon must take its image file back (released for the exec) and serve
+    # on, in the same binary. Any I/O without it would fail and show in the guest's summary.
+    printf '#!/bin/sh\nif [ "$1" = --journal-version ]; then "%s" --journal-version; chmod -x "$0"; exit 0; fi\nexit 3\n' \
+        "$(realpath "$XENBLKD")" >"$ops_work/xenblkd-vanishing"
+    chmod +x "$ops_work/xenblkd-vanishing"
+    "$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" --to "$ops_work/xenblkd-vanishing" \
+        --timeout 10000 >/dev/null 2>&1 || true
+    progress "after an exec that failed"
+    grep -q "upgrade: exec $ops_work/xenblkd-vanishing failed: .*; serving on" \
+        "$ops_daemon_log" || ops_fail "the failed exec is not in the daemon's log"
+    [ "$(readlink "/proc/$pid/exe")" = "$(realpath "$XENBLKD")" ] ||
+        ops_fail "a failed exec changed the binary"
+    ops_log "a failed exec: serving on in pid $pid"
+fi
 
 # Accepted, although it exits a second after its answer and its closed output (a slow host:
 # TCG, a loaded dom0, took that long on real Xen). It
@@ -94,15 +119,17 @@ out=$("$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" --to "$ops_work/xenblkd-sl
 kill -0 "$pid" 2>/dev/null || ops_fail "the upgrade through a script lost pid $pid"
 progress "after the upgrade to a binary slow to exit"
 
-back_max=0
+back_max=0 back_exec_max=0
 for i in $(seq "$upgrades"); do
     sleep 0.$((RANDOM % 5 + 2))
-    to=(--to "$new")
+    to=(--to "$new" --timeout 60000)
     [ $((i % 2)) -eq 1 ] || to=(--to "$(realpath "$XENBLKD")")
     out=$("$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" "${to[@]}" 2>&1) ||
         ops_fail "upgrade $i: $out"
     ms=$(grep -o "answering again after [0-9]*" <<<"$out" | grep -o '[0-9]*$')
     [ "$ms" -le "$back_max" ] || back_max=$ms
+    ms=$(grep -o "([0-9]* ms after its exec)" <<<"$out" | grep -o '[0-9][0-9]*')
+    [ "$ms" -le "$back_exec_max" ] || back_exec_max=$ms
     kill -0 "$pid" 2>/dev/null || ops_fail "upgrade $i: pid $pid is gone"
     [ "$(readlink "/proc/$pid/exe")" = "${to[1]}" ] ||
         ops_fail "upgrade $i: pid $pid runs $(readlink "/proc/$pid/exe"), not ${to[1]}"
@@ -114,7 +141,13 @@ progress "after the upgrade to the default binary"
 resumed=$(grep -c "resumed the live connection" "$ops_daemon_log" || true)
 [ "$resumed" = $((upgrades + 2)) ] ||
     ops_fail "$resumed resumes in the daemon's log, not $((upgrades + 2))"
+# Before each exec the data threads released io_uring's reference to the image, so the exec's
+# close released the image's locks and no new image had to wait for them.
+if grep "locks were free only after waiting" "$ops_daemon_log"; then
+    ops_fail "a new image waited for the image's locks: the old image's io_uring kept them"
+fi
 
+upgraded_pid=$pid
 if [ "$mode" = watcher ]; then
     grep -q "started xenblkd pid $pid, with the fds kept for it" "$ops_watch_log" &&
         ops_fail "the watcher restarted the daemon during the upgrades"
@@ -129,6 +162,28 @@ if [ "$mode" = watcher ]; then
         ops_fail "the restarted daemon got no journal from the watcher's store"
     resumed=$(grep -c "resumed the live connection" "$ops_daemon_log" || true)
     [ "$resumed" = $((upgrades + 3)) ] || ops_fail "$resumed resumes, not $((upgrades + 3))"
+    # A new image that fails to start (it answers --journal-version, then exits 1): xenblkctl
+    # must say so as soon as the pid is gone, and the watcher restart the daemon from the
+    # journal the upgrade put in its store.
+    printf '#!/bin/sh\nif [ "$1" = --journal-version ]; then exec "%s" --journal-version; fi\nexit 1\n' \
+        "$(realpath "$XENBLKD")" >"$ops_work/xenblkd-broken"
+    chmod +x "$ops_work/xenblkd-broken"
+    pid=$new_pid
+    if out=$("$XENBLKCTL" --run-dir "$ops_run" upgrade "$be" --to "$ops_work/xenblkd-broken" 2>&1)
+    then
+        ops_fail "an upgrade to a binary that does not start succeeded: $out"
+    fi
+    grep -q "pid $pid ended .* without answering" <<<"$out" ||
+        ops_fail "upgrade to a binary that does not start: $out"
+    ops_log "a new image that does not start: $(tail -n 1 <<<"$out")"
+    for _ in $(seq 200); do
+        new_pid=$(cat "$lock" 2>/dev/null || true)
+        [ -n "$new_pid" ] && [ "$new_pid" != "$pid" ] && [ -d "/proc/$new_pid" ] && break
+        sleep 0.05
+    done
+    progress "after an upgrade to a binary that does not start"
+    resumed=$(grep -c "resumed the live connection" "$ops_daemon_log" || true)
+    [ "$resumed" = $((upgrades + 4)) ] || ops_fail "$resumed resumes, not $((upgrades + 4))"
 fi
 touch "$ops_work/stop"
 rc=0
@@ -139,7 +194,9 @@ for f in status aborted timeouts xenbus stopped protocol grant lost_notify misma
     [ "$(field "$f")" = 0 ] || ops_fail "guest: $f=$(field "$f"), expected 0"
 done
 [ "$rc" = 0 ] || ops_fail "guest: $(tail -n 1 "$summary")"
-ops_log "PASS: $((upgrades + 2)) upgrades in place, pid $pid kept, 2 refused;" \
-    "$(field total) requests verified; the daemon answered again within $back_max ms;" \
-    "longest request latency (the pause the guest saw) $(field lat_max_us) us" \
-    "(load $(cut -d' ' -f1 /proc/loadavg))"
+saw="the pause the guest saw"
+[ "$mode" = direct ] || saw="the upgrades', then the restarts after a kill and a failed start"
+ops_log "PASS: $((upgrades + 2)) upgrades in place, pid $upgraded_pid kept, 2 refused;" \
+    "$(field total) requests verified; the daemon answered again within $back_max ms" \
+    "($back_exec_max ms after its exec); longest request latency ($saw)" \
+    "$(field lat_max_us) us (load $(cut -d' ' -f1 /proc/loadavg))"

@@ -3,8 +3,9 @@
  * Image locking: a writable disk is exclusive and a read-only one shared, between two opens in
  * one process (OFD locks belong to the open, not the process), against another program's
  * plain whole-file locks, against QEMU's lock bytes set by hand, and, when qemu-io is
- * installed, against QEMU itself in both directions. Also that a lock dies with its disk and
- * that no_lock takes none.
+ * installed, against QEMU itself in both directions. Also that a lock dies with its disk, that
+ * no_lock takes none, and that the daemon's wait takes a lock another process lets go of
+ * while it waits (a daemon restarted at once), and only within the wait.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -99,6 +101,67 @@ static void expect(int holder_fd, int rw_result, int ro_result)
 	assert_int_equal(try_open(&ro_cfg, &d), ro_result);
 	xbd_disk_close(d);
 	close(holder_fd);
+}
+
+/* Someone holds a lock somewhere on the file. */
+static bool byte_held_whole(void)
+{
+	int fd = open(path, O_RDONLY);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_OFD_GETLK, &fl), 0);
+	close(fd);
+	return fl.l_type != F_UNLCK;
+}
+
+/* A process holding the whole file until told to go (a byte on `go`), then 10 ms more. */
+static pid_t holder_until(int go)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		struct timespec ten = { .tv_nsec = 10 * 1000000L };
+		int fd = open(path, O_RDWR);
+		char c;
+
+		if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0)
+			_exit(1);
+		if (read(go, &c, 1) < 0)
+			_exit(1);
+		nanosleep(&ten, NULL);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void test_wait_for_release(void **state)
+{
+	struct xbd_disk *d;
+	int go[2], status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	pid = holder_until(go[0]);
+	while (!byte_held_whole())
+		usleep(1000);
+	xbd_image_lock_set_wait(0);
+	assert_int_equal(try_open(&rw_cfg, &d), -EBUSY);
+	xbd_image_lock_set_wait(20); /* a wait that ends while the holder still holds */
+	assert_int_equal(try_open(&rw_cfg, &d), -EBUSY);
+	/* Let go 10 ms from now, while we wait (up to 3 s): the lock is ours once it is free. */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	xbd_image_lock_set_wait(3000);
+	assert_int_equal(try_open(&rw_cfg, &d), 0);
+	xbd_image_lock_set_wait(0);
+	xbd_disk_close(d);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(go[0]);
+	close(go[1]);
 }
 
 static void test_against_others(void **state)
@@ -225,6 +288,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_between_disks),
 		cmocka_unit_test(test_against_others),
+		cmocka_unit_test(test_wait_for_release),
 		cmocka_unit_test(test_what_we_hold),
 		cmocka_unit_test(test_qemu_sees_us),
 		cmocka_unit_test(test_we_see_qemu),

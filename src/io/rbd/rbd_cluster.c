@@ -87,8 +87,15 @@ static int connect_new(const struct xbd_rbd_target *t, const char *keyring,
 {
 	struct xbd_rbd_cluster *c = calloc(1, sizeof(*c));
 	char name[XBD_RBD_NAME_MAX + 8];
+	const char *why;
 	int r;
 
+	if (xbd_rbd_lib_load(&why)) {
+		xbd_err(log_prefix, "rbd: cannot load librados and librbd (install librbd1): %s",
+			why);
+		free(c);
+		return -ELIBACC;
+	}
 	if (!c)
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "client.%s", t->id[0] ? t->id : "admin");

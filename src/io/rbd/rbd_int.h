@@ -21,6 +21,10 @@ struct xbd_rbd_cluster;
 
 /* One rados connection per identity (id, conf, mon_host, keyring), shared by every disk that
  * uses it and shut down with its last user. Control thread. 0 or -errno, logged. */
+/* rbd_lib.c: load librados and librbd (once; the driver's functions call them through
+ * it): 0, or -ELIBACC with *why (dlerror's words) when they cannot be loaded. */
+int xbd_rbd_lib_load(const char **why);
+
 int xbd_rbd_cluster_get(const struct xbd_rbd_target *t, const char *keyring,
 			const char *log_prefix, struct xbd_rbd_cluster **out);
 void xbd_rbd_cluster_put(struct xbd_rbd_cluster *c);
