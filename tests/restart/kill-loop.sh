@@ -195,6 +195,14 @@ if [ "$format" = qcow2 ]; then
     ops_log "qemu-img check of the image left by $crash_checks of the kills: no corruption," \
         "at most $leaks_max leaked clusters (the last: $crash_leaks)"
     ops_detach "$be"
+    # The detach is done when the backend closes; the daemon exits (and its image lock goes)
+    # a moment later.
+    for _ in $(seq 400); do
+        st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+        [ "$st" = Z ] || [ "$st" = gone ] && break
+        sleep 0.05
+    done
+    [ "$st" = Z ] || [ "$st" = gone ] || ops_fail "the daemon $pid still runs 20 s after the detach"
     image_check "$img" "the image after the detach"
     ops_log "after the detach: no corruption, $leaks leaked clusters"
 fi
