@@ -11,7 +11,7 @@
  *      clusters that nothing durable points at any more.
  * L2 tables are written back, not through: one sync covers many allocations. An image opened
  * with write_through (a VBD that resumes after a crash, docs/restart.md) runs the same flush,
- * without its final sync, at the end of every request that left L2 or L1 dirty
+ * not asking for durability, at the end of every request that left L2 or L1 dirty
  * (qcow2_request_done): the kernel then holds all a completed request depends on, and the
  * power-loss order above is unchanged.
  */
