@@ -93,6 +93,10 @@ struct xbd_disk_config {
 	bool no_direct;           /* through dom0's page cache, as when O_DIRECT is refused */
 	bool no_flush;            /* offer no FLUSH: every write is O_DSYNC, durable when done */
 	bool no_lock;             /* take no image lock (something else arbitrates access) */
+	/* Image formats (qcow2) write the metadata a request changed (L2, L1) to the file before
+	 * the request completes, so a crash of the process loses no completed write: what a VBD
+	 * that resumes needs (docs/restart.md). Off: written back at a flush or eviction. */
+	bool meta_write_through;
 	bool sqpoll;              /* io_uring: a kernel thread polls the submission queue */
 	unsigned int io_threads;  /* threads engine: workers per storage queue; 0: 4 */
 	/* Where a driver keeps per-VBD state across restarts (the rbd driver's lock owner):

@@ -56,6 +56,9 @@ struct xbd_vbd_options {
 	bool backing_trust_header_format;
 	bool backing_raw_ok;
 	uint64_t l2_cache_bytes;
+	/* qcow2 metadata written back lazily (--qcow2-write-back): fewer syncs on allocating
+	 * writes, but the VBD cannot resume after a crash (docs/restart.md). */
+	bool qcow2_write_back;
 	/* The NBD export (xenblkd/export.h): on, and the directory of its sockets. */
 	bool nbd_export;
 	const char *nbd_dir;

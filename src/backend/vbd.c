@@ -111,6 +111,8 @@ static void base_config(struct xbd_vbd *v, struct xbd_disk_config *c)
 	/* Nothing to flush with: every write must be durable when it completes (O_DSYNC). */
 	cfg.no_flush = v->opt->no_flush && v->opt->no_barrier;
 	cfg.no_direct = maps_guest_pages(v) && !v->cfg->direct_io_safe;
+	/* What xbd_vbd_resumable() relies on: completed writes' metadata is in the file. */
+	cfg.meta_write_through = !v->opt->qcow2_write_back;
 	cfg.backing_chain = v->opt->backing_chain;
 	cfg.backing_chain_len = v->opt->backing_chain_len;
 	cfg.backing_dirs = v->opt->backing_dirs;

@@ -80,6 +80,9 @@ static void usage(FILE *out)
 		"      --qcow2-trust-backing-format  take that format from the image's header\n"
 		"      --qcow2-allow-raw-backing  allow raw backing files found in a directory\n"
 		"      --qcow2-l2-cache-mib N     L2 table cache per image (default: the driver's)\n"
+		"      --qcow2-write-back         write qcow2 metadata back lazily: fewer syncs on\n"
+		"                                 allocating writes, but the VBD cannot resume\n"
+		"                                 after a crash or an upgrade\n"
 		"      --limit-iops N             at most N requests per second (0: no limit)\n"
 		"      --limit-bps N[K|M|G]       at most N bytes per second (0: no limit); backend\n"
 		"                                 keys limit-iops and limit-bps override both\n"
@@ -124,6 +127,7 @@ enum {
 	OPT_RING_ORDER = 256, OPT_QUEUES, OPT_INDIRECT, OPT_PERSIST_MAX, OPT_POOL, OPT_SECTOR,
 	OPT_NO_FLUSH, OPT_NO_BARRIER, OPT_NO_DISCARD, OPT_CLOSING, OPT_BACKING_DIR,
 	OPT_RAW_BACKING, OPT_L2_CACHE, OPT_LOCAL_MAP, OPT_LIMIT_IOPS, OPT_LIMIT_BPS, OPT_RUN_DIR,
+	OPT_QCOW2_WRITE_BACK,
 	OPT_LOG_LEVEL, OPT_BACKING, OPT_BACKING_FORMAT, OPT_TRUST_FORMAT, OPT_MAPPED_QUEUE,
 	OPT_MAPPED, OPT_NBD_EXPORT, OPT_IMAGE_FORMAT, OPT_POLL_US,
 };
@@ -154,6 +158,7 @@ static const struct option long_opts[] = {
 	{ "qcow2-trust-backing-format", no_argument, NULL, OPT_TRUST_FORMAT },
 	{ "qcow2-allow-raw-backing", no_argument, NULL, OPT_RAW_BACKING },
 	{ "qcow2-l2-cache-mib", required_argument, NULL, OPT_L2_CACHE },
+	{ "qcow2-write-back", no_argument, NULL, OPT_QCOW2_WRITE_BACK },
 	{ "allow-local-map", no_argument, NULL, OPT_LOCAL_MAP },
 	{ "limit-iops", required_argument, NULL, OPT_LIMIT_IOPS },
 	{ "poll-us", required_argument, NULL, OPT_POLL_US },
@@ -402,6 +407,7 @@ static int one_option(struct cli *c, int o, const char *arg)
 	case OPT_NO_BARRIER: c->vbd.no_barrier = true; return 0;
 	case OPT_NO_DISCARD: c->vbd.no_discard = true; return 0;
 	case OPT_RAW_BACKING: c->vbd.backing_raw_ok = true; return 0;
+	case OPT_QCOW2_WRITE_BACK: c->vbd.qcow2_write_back = true; return 0;
 	case OPT_TRUST_FORMAT: c->vbd.backing_trust_header_format = true; return 0;
 	case OPT_LOCAL_MAP: c->vbd.allow_local_map = true; return 0;
 	case OPT_NBD_EXPORT: c->vbd.nbd_export = true; return 0;

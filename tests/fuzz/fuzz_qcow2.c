@@ -128,6 +128,7 @@ static void write_some(struct qcow2 *s, uint8_t *buf, unsigned int ops, uint32_t
 		case 3: (void)qcow2_grow(s, s->size + (uint64_t)(next(x) % 64) * 65536); break;
 		default: (void)qcow2_write_sync(s, off, n * 512, &iov, 1); break;
 		}
+		(void)qcow2_request_done(s, false); /* writes metadata back with write_through */
 	}
 }
 
@@ -260,6 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	backing_policy(&cfg, data[0]);
 	cfg.readonly = !(data[0] & 1);
 	cfg.l2_cache_bytes = data[0] & 2 ? 1 : 256 << 10; /* small: many inputs a second */
+	cfg.write_through = data[0] & 0x10;
 	x = (uint32_t)data[2] << 8 | data[3];
 	m.size = size - 4;
 	m.buf = malloc(m.size ? m.size : 1);

@@ -20,18 +20,32 @@
 # resume from the store's copy, and so must an upgrade to a binary that does not start, which
 # xenblkctl must report as soon as the pid is gone.
 #
-# usage: upgrade.sh BUILD_DIR [UPGRADES] [direct|watcher]
+# FORMAT qcow2: the disk is a fresh qcow2 image with 4 KiB clusters (its metadata written
+# through, so that it resumes), and the workload also discards.
+#
+# usage: upgrade.sh BUILD_DIR [UPGRADES] [direct|watcher] [raw|qcow2]
 set -euo pipefail
 ops_build=$(realpath "$1")
 upgrades=${2:-5}
 mode=${3:-direct}
+format=${4:-raw}
 ops_src=$(realpath "$(dirname "$0")/../..")
 ops_case=upgrade-$mode
+[ "$format" = raw ] || ops_case=upgrade-$mode-$format
 # shellcheck source=tests/ops/ops-lib.sh
 . "$ops_src/tests/ops/ops-lib.sh"
 
+front_extra=()
 ops_start_platform
-be=$(ops_attach 1 51712 vbd)
+if [ "$format" = qcow2 ]; then
+    command -v qemu-img >/dev/null || ops_skip "no qemu-img (qemu-utils) to make a qcow2 image"
+    qemu-img create -q -f qcow2 -o cluster_size=4096 "$ops_work/disk.qcow2" 64M
+    be=$(sp_attach --fe-domid 1 --devid 51712 --kind vbd --params "qcow2:$ops_work/disk.qcow2") ||
+        ops_fail "attach (sp_attach) of the qcow2 image failed"
+    front_extra=(--discard)
+else
+    be=$(ops_attach 1 51712 vbd)
+fi
 # Named xenblkd, so that the clean-up (ops_all_daemons: by name) finds it after an exec.
 mkdir "$ops_work/new"
 new=$ops_work/new/xenblkd
@@ -54,7 +68,7 @@ acks=$ops_work/acks
 summary=$ops_work/front.out
 "$SP_BLKFRONT" --frontend /local/domain/1/device/vbd/51712 --quiet --requests 4000000000 \
     --queues 2 --indirect 32 --timeout 10 --ack-log "$acks" --stop-file "$ops_work/stop" \
-    >"$summary" 2>"$ops_work/front.log" &
+    "${front_extra[@]}" >"$summary" 2>"$ops_work/front.log" &
 front=$!
 ops_pids+=("$front")
 ack_size() { stat -c %s "$acks" 2>/dev/null || echo 0; }

@@ -501,6 +501,66 @@ static void test_backing_refused_unless_configured(void **state)
 	free(m.b);
 }
 
+/* What a crash of the process leaves: the file's bytes now, opened afresh (read-write, as a
+ * restarted daemon does) without the old state's flush. `want` NULL: expect zeros. */
+static void check_crash_copy(const struct mem *m, uint64_t off, const uint8_t *want)
+{
+	struct mem copy = { .b = malloc(m->size), .size = m->size };
+	uint8_t got[4096], zero[4096] = { 0 };
+	struct qcow2 *t;
+
+	memcpy(copy.b, m->b, m->size);
+	t = open_mem(&copy, true, 0);
+	assert_int_equal(qcow2_read_sync(t, got, off, sizeof(got)), 0);
+	assert_memory_equal(got, want ? want : zero, sizeof(got));
+	qcow2_close(t);
+	free(copy.b);
+}
+
+/*
+ * Write-through (a VBD that resumes after a crash, docs/restart.md): once qcow2_request_done()
+ * returns, an allocating write and a discard are in the file; written back, they are not (the
+ * L2 table that maps them is still only in memory).
+ */
+static void crash_after_requests(bool write_through)
+{
+	const uint64_t off = 3 * 65536 + 8192;
+	struct qcow2_config cfg = { .path = "mem", .fops = &mem_ops, .log_prefix = "test",
+				    .write_through = write_through };
+	uint8_t data[4096];
+	struct iovec iov = { data, sizeof(data) };
+	struct qcow2 *s = NULL;
+	struct mem m;
+
+	build(&m, 16, 4, 4 << 20);
+	cfg.fops_ctx = &m;
+	assert_int_equal(qcow2_open(&cfg, &s), 0);
+	fill(data, sizeof(data), 7);
+	assert_int_equal(qcow2_write_sync(s, off, sizeof(data), &iov, 1), 0);
+	assert_true(qcow2_meta_dirty(s));
+	assert_int_equal(qcow2_request_done(s, false), 0);
+	assert_int_equal(qcow2_meta_dirty(s), !write_through);
+	check_crash_copy(&m, off, write_through ? data : NULL);
+	/* Durable (FUA, no flushes): in the file either way. */
+	assert_int_equal(qcow2_request_done(s, true), 0);
+	check_crash_copy(&m, off, data);
+	/* A discard of the cluster: the zero entry reaches the file only with write-through. */
+	assert_int_equal(qcow2_zero_range(s, off - 8192, 65536, true), 0);
+	assert_int_equal(qcow2_request_done(s, false), 0);
+	check_crash_copy(&m, off, write_through ? NULL : data);
+	assert_int_equal(qcow2_meta_flush(s, true), 0);
+	check_refcounts(s, &m);
+	qcow2_close(s);
+	free(m.b);
+}
+
+static void test_write_through_survives_a_crash(void **state)
+{
+	(void)state;
+	crash_after_requests(true);
+	crash_after_requests(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_backing_name_join),
 		cmocka_unit_test(test_backing_name_rules),
 		cmocka_unit_test(test_backing_refused_unless_configured),
+		cmocka_unit_test(test_write_through_survives_a_crash),
 	};
 
 	xbd_log_set_level((enum xbd_log_level)0);

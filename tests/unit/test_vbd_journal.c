@@ -205,9 +205,14 @@ static void test_resumable(void **state)
 
 	f->v.image_format = XBD_FORMAT_RAW;
 	assert_true(xbd_vbd_resumable(&f->v, &why));
+	/* qcow2 resumes with its metadata written through (the default), not written back. */
 	f->v.image_format = XBD_FORMAT_QCOW2;
+	assert_true(xbd_vbd_resumable(&f->v, &why));
+	f->opt.qcow2_write_back = true;
 	assert_false(xbd_vbd_resumable(&f->v, &why));
 	assert_non_null(strstr(why, "qcow2"));
+	assert_non_null(strstr(why, "--qcow2-write-back"));
+	f->opt.qcow2_write_back = false;
 	f->v.image_format = XBD_FORMAT_RBD;
 	assert_false(xbd_vbd_resumable(&f->v, &why));
 	f->v.image_format = XBD_FORMAT_RAW;

@@ -297,7 +297,7 @@ static int rw(struct xbd_sq *q, struct xbd_io *io)
 	struct qcow2 *s = q->disk->priv;
 	struct qcow2_req *r;
 	bool allocated = false;
-	int err;
+	int err, r2;
 
 	if (io->offset > s->size || io->len > s->size - io->offset)
 		return -EINVAL;
@@ -310,9 +310,15 @@ static int rw(struct xbd_sq *q, struct xbd_io *io)
 	if (io->op == XBD_IO_READ) {
 		err = read_locked(s, r);
 	} else {
+		bool durable;
+
 		err = write_locked(s, r, &allocated);
-		if (!err && allocated && ((io->flags & XBD_IO_FUA) || q->disk->cfg.no_flush))
-			err = qcow2_meta_flush(s, true);
+		durable = !err && allocated && ((io->flags & XBD_IO_FUA) || q->disk->cfg.no_flush);
+		/* Also after an error: a failed write may have allocated clusters that a later,
+		 * successful in-place write then depends on. */
+		r2 = qcow2_request_done(s, durable);
+		if (!err)
+			err = r2;
 	}
 	pthread_mutex_unlock(&s->lock);
 	req_put_ref(r, err);
@@ -361,9 +367,14 @@ static int64_t qcow2_range_step(struct xbd_sq *q, const struct xbd_io *io, uint6
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&s->lock);
 	r = qcow2_zero_step(s, off, len, io->op == XBD_IO_DISCARD, QCOW2_STEP_CLUSTERS, &done);
-	/* Without flushes, every completed request must already be durable. */
-	if (!r && off + done == io->offset + io->len && q->disk->cfg.no_flush)
-		r = qcow2_meta_flush(s, true);
+	/* Without flushes, every completed request must already be durable; with write-through,
+	 * it must have reached the file (and a failed one leaves nothing behind in memory). */
+	if (r || off + done == io->offset + io->len) {
+		int r2 = qcow2_request_done(s, !r && q->disk->cfg.no_flush);
+
+		if (!r)
+			r = r2;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return r ? r : (int64_t)done;
 }
@@ -465,6 +476,7 @@ static int qcow2_drv_open(struct xbd_disk *d)
 		},
 		.l2_cache_bytes = d->cfg.l2_cache_bytes,
 		.log_prefix = d->log_prefix,
+		.write_through = d->cfg.meta_write_through && !d->cfg.readonly,
 	};
 	struct qcow2 *s = NULL;
 	bool direct = false;
@@ -493,8 +505,9 @@ static int qcow2_drv_open(struct xbd_disk *d)
 	s->data_fd = d->fd;
 	fill_info(d, s);
 	qcow2_name_shown(s->h.backing_file, shown, sizeof(shown));
-	xbd_info(d->log_prefix, "qcow2 v%u, %llu-byte clusters, %u-bit refcounts%s%s",
-		 s->h.version, (unsigned long long)s->cluster_size, s->refcount_bits,
+	xbd_info(d->log_prefix, "qcow2 v%u, %llu-byte clusters, %u-bit refcounts, metadata "
+		 "written %s%s%s", s->h.version, (unsigned long long)s->cluster_size,
+		 s->refcount_bits, s->write_through ? "through" : "back",
 		 s->has_backing ? ", backing file " : "", s->has_backing ? shown : "");
 	return 0;
 }

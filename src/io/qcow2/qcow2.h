@@ -172,6 +172,9 @@ struct qcow2_config {
 	unsigned int level;       /* 0: the top image; n: the n-th backing file below it */
 	uint64_t l2_cache_bytes;  /* 0: default */
 	const char *log_prefix;
+	/* Metadata of a completed request reaches the file (qcow2_request_done) before the
+	 * request completes, so it survives the process: for a VBD that resumes after a crash. */
+	bool write_through;
 	/* Tests and fuzzing: the image through these ops instead of the file at `path`, which is
 	 * then not opened; such an image can have no backing file. NULL: POSIX on the file. */
 	const struct qcow2_file_ops *fops;
@@ -195,6 +198,7 @@ struct qcow2 {
 	const struct qcow2_file_ops *fops;
 	void *fops_ctx;
 	bool writable;
+	bool write_through;       /* qcow2_config's: see qcow2_request_done() */
 	struct qcow2_header h;
 	uint64_t size;            /* virtual */
 	uint32_t cluster_bits;
@@ -306,6 +310,13 @@ int qcow2_l2_entry(struct qcow2 *s, uint64_t l2off, uint64_t guest_off, uint64_t
 		   bool set);
 int qcow2_classify_entry(struct qcow2 *s, uint64_t e, struct qcow2_map *m);
 int qcow2_meta_flush(struct qcow2 *s, bool durable);
+/* Whether L2 tables or L1 entries differ from the file (what a crash of the process loses). */
+bool qcow2_meta_dirty(const struct qcow2 *s);
+/* The end of a guest write, discard or write-zeroes (also a failed one), under the lock:
+ * durable (FUA, or no flushes): qcow2_meta_flush(s, true); else with write_through, dirty
+ * metadata is written back in crash-safe order (qcow2_meta_flush(s, false)) so that what the
+ * request completes survives a crash of the process; else nothing. 0 or -errno. */
+int qcow2_request_done(struct qcow2 *s, bool durable);
 int qcow2_l1_load(struct qcow2 *s);
 bool qcow2_data_offset_ok(const struct qcow2 *s, uint64_t host, uint64_t len);
 

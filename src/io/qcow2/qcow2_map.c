@@ -9,7 +9,11 @@
  *   3. if the L1 changed: sync (a new L2 table is durable before the L1 names it), write L1;
  *   4. sync if frees wait or the caller wants durability, then lower the refcounts of
  *      clusters that nothing durable points at any more.
- * L2 tables are written back, not through: one sync covers many allocations.
+ * L2 tables are written back, not through: one sync covers many allocations. An image opened
+ * with write_through (a VBD that resumes after a crash, docs/restart.md) runs the same flush,
+ * not asking for durability, at the end of every request that left L2 or L1 dirty
+ * (qcow2_request_done): the kernel then holds all a completed request depends on, and the
+ * power-loss order above is unchanged.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -329,4 +333,25 @@ int qcow2_meta_flush(struct qcow2 *s, bool durable)
 	if (!r && frees)
 		r = qcow2_apply_pending_frees(s);
 	return r;
+}
+
+bool qcow2_meta_dirty(const struct qcow2 *s)
+{
+	return s->l2_cache.ndirty > 0 || s->l1_dirty_hi > s->l1_dirty_lo;
+}
+
+/*
+ * A crash of the process keeps what reached the kernel, so writing the dirty tables back is
+ * enough for it; the syncs inside qcow2_meta_flush() stay, because without the one before the
+ * L2 write the page cache could put an L2 entry on the disk before the data it names is
+ * durable, which a power loss between two guest flushes would expose. Pending frees alone are
+ * not written: losing them only leaks clusters.
+ */
+int qcow2_request_done(struct qcow2 *s, bool durable)
+{
+	if (durable)
+		return qcow2_meta_flush(s, true);
+	if (s->write_through && qcow2_meta_dirty(s))
+		return qcow2_meta_flush(s, false);
+	return 0;
 }

@@ -284,6 +284,7 @@ int qcow2_open_chain(const struct qcow2_config *cfg, struct qcow2_chain *chain, 
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->prefix, sizeof(s->prefix), "%s", cfg->log_prefix ? cfg->log_prefix : "-");
 	s->writable = !cfg->readonly;
+	s->write_through = cfg->write_through;
 	s->backing.fd = -1;
 	s->data_fd = -1;
 	s->corrupt_rl = (struct xbd_ratelimit)XBD_RATELIMIT_INIT(10, 10);
