@@ -76,7 +76,7 @@ wait_killed() {
 }
 start_front() {
     "$SP_BLKFRONT" --frontend "/local/domain/$fe_domid/device/vbd/$devid" --domid $fe_domid \
-        --seed 7 "${front_args[@]}" >"$work/front.out" 2>&1 &
+        --seed 7 "${front_args[@]}" "$@" >"$work/front.out" 2>&1 &
     front_pid=$!
     sp_track "$front_pid"
 }
