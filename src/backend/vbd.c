@@ -742,28 +742,27 @@ int xbd_vbd_pause(struct xbd_vbd *v, int timeout_ms)
 	return r ? r : ex;
 }
 
-int xbd_vbd_release_files(struct xbd_vbd *v)
+/* fn on every queue's data plane, each one tried: the first error. */
+static int each_dataplane(struct xbd_vbd *v, int (*fn)(struct xbd_dataplane *))
 {
 	int r = 0;
 
 	for (unsigned int q = 0; q < v->nr_queues; q++) {
-		int e = xbd_dataplane_release_files(v->dp[q]);
+		int e = fn(v->dp[q]);
 
 		r = r ? r : e;
 	}
 	return r;
 }
 
+int xbd_vbd_release_files(struct xbd_vbd *v)
+{
+	return each_dataplane(v, xbd_dataplane_release_files);
+}
+
 int xbd_vbd_restore_files(struct xbd_vbd *v)
 {
-	int r = 0;
-
-	for (unsigned int q = 0; q < v->nr_queues; q++) {
-		int e = xbd_dataplane_restore_files(v->dp[q]);
-
-		r = r ? r : e;
-	}
-	return r;
+	return each_dataplane(v, xbd_dataplane_restore_files);
 }
 
 void xbd_vbd_resume(struct xbd_vbd *v)
