@@ -54,7 +54,6 @@ const char *xbd_upgrade_default_binary(void)
 	return self_path;
 }
 
-/* The child's stdout into buf (NUL-terminated); its exit status, or -errno. */
 /*
  * The checked binary has printed its answer (or closed its output): wait for its exit, up to
  * CHECK_TIMEOUT_MS. Its output ends before its exit does, and on a slow host (TCG, a loaded
@@ -80,6 +79,7 @@ static bool reap_bounded(pid_t pid, int *status)
 	return false;
 }
 
+/* The child's stdout into buf (NUL-terminated); its exit status, or -errno. */
 static int run_capture(const char *binary, char *buf, size_t len)
 {
 	int p[2], status = 0, n = 0;
